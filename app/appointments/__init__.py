@@ -1,0 +1,1 @@
+"""The appointment-request form, its durable outbox and its mailer."""

@@ -1,0 +1,77 @@
+"""The ``flask content`` and ``flask translate`` command groups.
+
+They are registered as Flask CLI plugins (see pyproject.toml), so they run
+without building the app: an editor can check a broken content folder, and
+a translator can work without the server's secrets.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from .content import DEFAULT_CONTENT_DIR
+from .content import ContentError
+from .content import load_content
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOG_TEMPLATE = ROOT / "translations" / "messages.pot"
+
+
+@click.group("content")
+def content_group() -> None:
+    """Check the YAML content."""
+
+
+@content_group.command("check")
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+def content_check(directory: str | None) -> None:
+    """Validate every content file: schema and English/Spanish parity.
+
+    DIRECTORY defaults to $FLASK_CONTENT_DIR, else content/ in the repository.
+    """
+    directory = directory or os.environ.get("FLASK_CONTENT_DIR") or DEFAULT_CONTENT_DIR
+    try:
+        content = load_content(directory)
+    except ContentError as error:
+        for problem in error.problems:
+            click.echo(problem, err=True)
+        raise SystemExit(1) from None
+    click.echo(f"Content OK: site.yaml and {len(content.pages)} pages in {directory}")
+
+
+@click.group("translate")
+def translate_group() -> None:
+    """The pybabel workflow for interface strings."""
+
+
+def _pybabel(*args: str) -> None:
+    command = [sys.executable, "-m", "babel.messages.frontend", *args]
+    if subprocess.run(command, cwd=ROOT).returncode:
+        raise SystemExit(1)
+
+
+@translate_group.command("extract")
+def translate_extract() -> None:
+    """Collect the interface strings into translations/messages.pot."""
+    _pybabel(
+        "extract", "-F", "babel.cfg", "-k", "_l", "--no-location",
+        "--sort-output", "-o", str(CATALOG_TEMPLATE), "app",
+    )
+
+
+@translate_group.command("update")
+def translate_update() -> None:
+    """Extract, then merge new strings into every language's messages.po."""
+    translate_extract.callback()
+    _pybabel("update", "-i", str(CATALOG_TEMPLATE), "-d", "translations", "--no-wrap")
+
+
+@translate_group.command("compile")
+def translate_compile() -> None:
+    """Compile messages.po into the messages.mo the app reads."""
+    _pybabel("compile", "-d", "translations", "--statistics")

@@ -1,0 +1,40 @@
+"""Error pages in the visitor's language, in the site's layout."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask import render_template
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import InternalServerError
+
+log = logging.getLogger(__name__)
+
+# Codes with a page of their own; any other HTTP error uses the generic page.
+_PAGES = {404, 413, 429, 500, 503}
+
+
+def init_app(app: Flask) -> None:
+    """Render every HTTP error, and every unhandled exception, as a page."""
+    app.register_error_handler(HTTPException, render_error)
+    app.register_error_handler(Exception, _unhandled)
+
+
+def render_error(error: HTTPException) -> tuple[str, int, dict[str, str]]:
+    """The page for ``error``; it never echoes what the visitor sent."""
+    code = error.code or 500
+    template = f"errors/{code}.html" if code in _PAGES else "errors/generic.html"
+    response = render_template(template, code=code)
+    headers = {"Cache-Control": "no-store"}
+    if code == 429 or code == 503:
+        headers["Retry-After"] = "60"
+    return response, code, headers
+
+
+def _unhandled(error: Exception):
+    if isinstance(error, HTTPException):
+        return render_error(error)
+    # The traceback, but never the request's form data.
+    log.exception("Unhandled error: %s", type(error).__name__)
+    return render_error(InternalServerError())

@@ -1,0 +1,126 @@
+"""Languages: the /<lang>/ URL prefix, the locale, and this page's twin URLs.
+
+Follows Flask's "URL processors" pattern. Every route carries ``lang_code``
+(as a converter or as a rule default for translated slugs), so ``url_for``
+with another ``lang_code`` gives the same page in the other language.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask import current_app
+from flask import g
+from flask import request
+from flask import url_for
+from flask.wrappers import Response
+
+from .content import LANGUAGES
+from .extensions import babel
+
+DEFAULT_LANGUAGE = "en"
+LANGUAGE_NAMES = {"en": "English", "es": "Español"}
+COOKIE_NAME = "lang"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+def init_app(app: Flask) -> None:
+    """Bind Flask-Babel and the URL processors to ``app``."""
+    babel.init_app(app, locale_selector=visitor_language)
+    app.url_value_preprocessor(_pull_lang_code)
+    app.url_defaults(_add_lang_code)
+    app.after_request(_remember_language)
+    app.context_processor(_language_context)
+
+
+def _pull_lang_code(endpoint: str | None, values: dict | None) -> None:
+    g.lang_code = values.pop("lang_code", None) if values else None
+
+
+def _add_lang_code(endpoint: str, values: dict) -> None:
+    # g.get, not g.lang_code: error handlers and the root redirect run
+    # without a language in the URL.
+    if "lang_code" in values:
+        return
+    lang = g.get("lang_code")
+    if lang and current_app.url_map.is_endpoint_expecting(endpoint, "lang_code"):
+        values["lang_code"] = lang
+
+
+def visitor_language() -> str:
+    """The language of the URL, else the remembered choice, else the browser's."""
+    lang = g.get("lang_code") or _path_language()
+    if lang:
+        return lang
+    cookie = request.cookies.get(COOKIE_NAME)
+    if cookie in LANGUAGES:
+        return cookie
+    return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
+
+
+def _path_language() -> str | None:
+    # For 404s: /es/no-such-page is not routed, but the visitor reads Spanish.
+    first = request.path.lstrip("/").split("/", 1)[0]
+    return first if first in LANGUAGES else None
+
+
+def other_language(lang: str) -> str:
+    """The toggle's target language."""
+    return next(other for other in LANGUAGES if other != lang)
+
+
+def twin_urls(*, external: bool = False) -> dict[str, str]:
+    """This page's URL in each language, or {} when the page has no twins."""
+    if not (request.url_rule and g.get("lang_code") and request.endpoint):
+        return {}
+    args = dict(request.view_args or {})
+    return {
+        lang: url_for(request.endpoint, **args, lang_code=lang, _external=external)
+        for lang in LANGUAGES
+    }
+
+
+def home_url(lang: str, *, external: bool = False) -> str:
+    """The topic page every redirect and the site name lead to."""
+    page_id = current_app.extensions["content"].site.home_page
+    return url_for("pages.page", page_id=page_id, lang_code=lang, _external=external)
+
+
+def _language_context() -> dict:
+    lang = visitor_language()
+    other = other_language(lang)
+    twins = twin_urls()
+    return {
+        "lang": lang,
+        "other_lang": other,
+        "other_lang_name": LANGUAGE_NAMES[other],
+        "other_lang_url": twins.get(other) or home_url(other),
+        "home_url": home_url(lang),
+    }
+
+
+def _remember_language(response: Response) -> Response:
+    lang = g.get("lang_code")
+    if lang and request.cookies.get(COOKIE_NAME) != lang and response.status_code < 400:
+        response.set_cookie(
+            COOKIE_NAME,
+            lang,
+            max_age=COOKIE_MAX_AGE,
+            secure=request.is_secure,
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
+
+
+def add_localized_rule(
+    blueprint, paths: dict[str, str], endpoint: str, view_func, **options
+) -> None:
+    """Route ``view_func`` at a translated path per language, e.g.
+    {"en": "/en/request-appointment", "es": "/es/solicitar-cita"}.
+
+    ``url_for(endpoint, lang_code=...)`` picks the rule whose default matches.
+    """
+    for lang, path in paths.items():
+        blueprint.add_url_rule(
+            path, endpoint, view_func, defaults={"lang_code": lang}, **options
+        )
