@@ -59,8 +59,16 @@ def _pybabel(*args: str) -> None:
 def translate_extract() -> None:
     """Collect the interface strings into translations/messages.pot."""
     _pybabel(
-        "extract", "-F", "babel.cfg", "-k", "_l", "--no-location",
-        "--sort-output", "-o", str(CATALOG_TEMPLATE), "app",
+        "extract",
+        "-F",
+        "babel.cfg",
+        "-k",
+        "_l",
+        "--no-location",
+        "--sort-output",
+        "-o",
+        str(CATALOG_TEMPLATE),
+        ".",
     )
 
 

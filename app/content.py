@@ -196,10 +196,14 @@ def _sections(r: _Reader, value: Any, key: str, *, nested: bool) -> tuple[Sectio
     sections = []
     for i, item in enumerate(value):
         item_key = f"{key}[{i}]"
-        data = r.mapping(item, item_key, {"id", "heading", "body"}, () if nested else ("sections",))
+        data = r.mapping(
+            item, item_key, {"id", "heading", "body"}, () if nested else ("sections",)
+        )
         subsections = ()
         if "sections" in data:
-            subsections = _sections(r, data["sections"], f"{item_key}.sections", nested=True)
+            subsections = _sections(
+                r, data["sections"], f"{item_key}.sections", nested=True
+            )
         sections.append(
             Section(
                 id=r.ident(data.get("id"), f"{item_key}.id"),
@@ -294,7 +298,9 @@ def _phone(r: _Reader, value: Any) -> Phone | None:
         return None
     return Phone(
         e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-        display=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL),
+        display=phonenumbers.format_number(
+            number, phonenumbers.PhoneNumberFormat.NATIONAL
+        ),
     )
 
 
@@ -344,7 +350,9 @@ def load_content(directory: str | Path) -> Content:
     if site is not None and site.home_page and site.home_page not in pages:
         problems.append(f"site.yaml: home_page: no page named {site.home_page!r}")
     if PRIVACY_PAGE not in pages and not problems:
-        problems.append(f"pages/{PRIVACY_PAGE}.yaml: (file): missing; the form links to it")
+        problems.append(
+            f"pages/{PRIVACY_PAGE}.yaml: (file): missing; the form links to it"
+        )
     _check_unique_slugs(pages, problems)
     if problems:
         raise ContentError(problems)
@@ -358,5 +366,5 @@ def _check_unique_slugs(pages: Mapping[str, Page], problems: list[str]) -> None:
             other = seen.setdefault((lang, slug), page.id)
             if other != page.id:
                 problems.append(
-                    f"pages/{page.id}.yaml: slug.{lang}: {slug!r} is also used by {other}"
+                    f"pages/{page.id}.yaml: slug.{lang}: {slug!r} is taken by {other}"
                 )

@@ -100,7 +100,9 @@ def _sitemap_entries() -> list[dict[str, str]]:
     for page in _content().pages.values():
         entries.append(
             {
-                lang: url_for("pages.page", page_id=page.id, lang_code=lang, _external=True)
+                lang: url_for(
+                    "pages.page", page_id=page.id, lang_code=lang, _external=True
+                )
                 for lang in page.slugs
             }
         )
@@ -126,4 +128,3 @@ def robots() -> Response:
 def healthz() -> dict:
     """For monitors: 200 while the app serves. No personal data."""
     return {"status": "ok"}
-

@@ -1,0 +1,42 @@
+# Two commands on a fresh clone: `make run` serves the site, `make test` tests it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+CATALOG_PO := $(wildcard translations/*/LC_MESSAGES/messages.po)
+CATALOG_MO := $(CATALOG_PO:.po=.mo)
+
+# Local development: a throwaway SMTP sink that prints every email the site sends.
+DEV_SMTP_PORT ?= 8025
+export FLASK_APP := app
+export FLASK_RUN_EXTRA_FILES = $(shell find content -name '*.yaml' | paste -sd: -)
+
+.PHONY: setup run test lint format bench clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pip install --quiet --upgrade pip
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+%.mo: %.po $(INSTALLED)
+	$(BIN)/pybabel compile -i $< -o $@ --statistics
+
+setup: $(INSTALLED) $(CATALOG_MO)
+
+run: setup
+	$(BIN)/python -m tools.devserver --smtp-port $(DEV_SMTP_PORT)
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) build instance .pytest_cache $(CATALOG_MO)

@@ -1,0 +1,62 @@
+"""``make run``: the Flask dev server plus a local SMTP sink that prints each email.
+
+The sink is a real SMTP server (aiosmtpd), so the developer sees exactly the
+message the clinic would receive, decoded for reading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from email import message_from_bytes
+from email import policy
+
+from aiosmtpd.controller import Controller
+
+
+class PrintingHandler:
+    """Accepts every message and prints its envelope, headers and text part."""
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        lines = ["", "=" * 72, f"SMTP sink: message for {', '.join(envelope.rcpt_tos)}"]
+        for name in ("From", "To", "Reply-To", "Subject", "Message-ID"):
+            if message[name]:
+                lines.append(f"{name}: {message[name]}")
+        body = message.get_body(preferencelist=("plain",))
+        lines += ["", body.get_content() if body else "(no text part)", "=" * 72]
+        print("\n".join(lines), flush=True)
+        return "250 Message accepted for delivery"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--smtp-port", type=int, default=8025)
+    args = parser.parse_args()
+
+    sink = Controller(PrintingHandler(), hostname="127.0.0.1", port=args.smtp_port)
+    sink.start()
+    env = dict(os.environ)
+    for key, value in {
+        "FLASK_APP": "app",
+        "FLASK_MAIL_SERVER": "127.0.0.1",
+        "FLASK_MAIL_PORT": str(args.smtp_port),
+        "FLASK_MAIL_DEFAULT_SENDER": "website@localhost",
+        "FLASK_CLINIC_INBOX": "appointments@localhost",
+    }.items():
+        env.setdefault(key, value)
+    print(
+        f"SMTP sink on 127.0.0.1:{args.smtp_port}: emails the site sends appear here."
+    )
+    try:
+        subprocess.run([sys.executable, "-m", "flask", "run", "--debug"], env=env)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sink.stop()
+
+
+if __name__ == "__main__":
+    main()
