@@ -32,6 +32,23 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": False,
+    # The SMTP relay; names as Flask-Mail uses them.
+    "MAIL_SERVER": "localhost",
+    "MAIL_PORT": None,  # 25, or 465 with MAIL_USE_SSL
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_DEFAULT_SENDER": None,
+    "MAIL_TIMEOUT": 10,
+    "MAIL_CA_FILE": None,  # a CA bundle to trust instead of the system's
+    "CLINIC_INBOX": None,
+    "OUTBOX_PATH": None,  # default: <instance folder>/outbox.sqlite3
+    # A sender that dies mid-send holds its requests this long.
+    "OUTBOX_LEASE_SECONDS": 300,
+    "OUTBOX_MAX_BACKOFF_SECONDS": 3600,
+    "OUTBOX_FAILING_AFTER": 5,
+    "APPOINTMENT_RATE_LIMIT": "5 per minute;30 per hour",
 }
 
 
@@ -45,6 +62,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env()
     if test_config:
         app.config.update(test_config)
+    if not app.config["OUTBOX_PATH"]:
+        app.config["OUTBOX_PATH"] = str(Path(app.instance_path) / "outbox.sqlite3")
     _check_config(app)
 
     try:
@@ -52,16 +71,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     except ContentError as error:
         raise StartupError("The content folder has problems:", error.problems) from None
 
-    csrf.init_app(app)
+    # The limiter first: a flood of token-less POSTs is limited too.
     limiter.init_app(app)
+    csrf.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
 
-    from .appointments.views import bp as appointments_bp
+    from . import appointments
+    from .cli import outbox_group
     from .pages import bp as pages_bp
 
     app.register_blueprint(pages_bp)
-    app.register_blueprint(appointments_bp)
+    appointments.init_app(app)
+    app.cli.add_command(outbox_group)
 
     @app.context_processor
     def site_context() -> dict[str, Any]:

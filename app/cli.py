@@ -1,8 +1,9 @@
 """The ``flask content`` and ``flask translate`` command groups.
 
-They are registered as Flask CLI plugins (see pyproject.toml), so they run
-without building the app: an editor can check a broken content folder, and
-a translator can work without the server's secrets.
+``content`` and ``translate`` are registered as Flask CLI plugins (see
+pyproject.toml), so they run without building the app: an editor can check a
+broken content folder, and a translator can work without the server's
+secrets. ``outbox`` needs the configured app and is added by create_app.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ import sys
 from pathlib import Path
 
 import click
+from flask import current_app
+from flask.cli import AppGroup
 
+from .appointments.delivery import deliver_due
+from .appointments.delivery import outbox_for
 from .content import DEFAULT_CONTENT_DIR
 from .content import ContentError
 from .content import load_content
@@ -83,3 +88,35 @@ def translate_update() -> None:
 def translate_compile() -> None:
     """Compile messages.po into the messages.mo the app reads."""
     _pybabel("compile", "-d", "translations", "--statistics")
+
+
+@click.group("outbox", cls=AppGroup)
+def outbox_group() -> None:
+    """The queue of appointment requests waiting for delivery."""
+
+
+@outbox_group.command("deliver")
+def outbox_deliver() -> None:
+    """Send every request that is due. Safe from cron, and concurrently."""
+    report = deliver_due(current_app._get_current_object())
+    status = outbox_for(current_app).status()
+    click.echo(
+        f"delivered {report.delivered}, failed {report.failed}, "
+        f"still queued {status.queued}"
+    )
+
+
+@outbox_group.command("status")
+def outbox_status() -> None:
+    """Counts and ages only: never personal data."""
+    status = outbox_for(current_app).status()
+    oldest = (
+        "-"
+        if status.oldest_age_seconds is None
+        else f"{status.oldest_age_seconds:.0f} s"
+    )
+    click.echo(f"queued: {status.queued}")
+    click.echo(f"oldest: {oldest}")
+    click.echo(f"failing: {status.failing}")
+    for reference in status.failing_references:
+        click.echo(f"  failing request {reference}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Flask
 from flask import current_app
 from flask import g
+from flask import has_request_context
 from flask import request
 from flask import url_for
 from flask.wrappers import Response
@@ -86,6 +87,8 @@ def home_url(lang: str, *, external: bool = False) -> str:
 
 
 def _language_context() -> dict:
+    if not has_request_context():
+        return {}  # emails: rendered from the outbox, outside any request
     lang = visitor_language()
     other = other_language(lang)
     twins = twin_urls()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+
 from flask import Blueprint
 from flask import Response
 from flask import current_app
@@ -10,6 +13,7 @@ from flask import redirect
 from flask import render_template
 from flask import url_for
 
+from .appointments.delivery import outbox_for
 from .content import LANGUAGES
 from .content import Content
 from .content import Page
@@ -17,6 +21,7 @@ from .i18n import home_url
 from .i18n import twin_urls
 from .i18n import visitor_language
 
+log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
 
 # Pages that are not content files but belong in the sitemap.
@@ -125,6 +130,16 @@ def robots() -> Response:
 
 
 @bp.route("/healthz")
-def healthz() -> dict:
-    """For monitors: 200 while the app serves. No personal data."""
-    return {"status": "ok"}
+def healthz() -> tuple[dict, int]:
+    """For monitors: the app serves and its outbox is readable; counts only."""
+    try:
+        status = outbox_for(current_app).status()
+    except (sqlite3.Error, OSError) as error:
+        log.error("healthz: outbox unreadable (%s)", type(error).__name__)
+        return {"status": "error", "outbox": None}, 503
+    outbox = {
+        "queued": status.queued,
+        "oldest_age_seconds": status.oldest_age_seconds,
+        "failing": status.failing,
+    }
+    return {"status": "ok", "outbox": outbox}, 200

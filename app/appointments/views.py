@@ -1,20 +1,168 @@
-"""The appointment-request pages."""
+"""The appointment-request pages: the form, its POST, and "received"."""
 
 from __future__ import annotations
 
-from flask import Blueprint
-from flask import render_template
+import logging
+import sqlite3
+from datetime import UTC
+from datetime import datetime
+from typing import Any
 
+from flask import Blueprint
+from flask import Flask
+from flask import abort
+from flask import current_app
+from flask import g
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session
+from flask import url_for
+from flask.wrappers import Response
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+
+from ..errors import render_error
+from ..extensions import limiter
 from ..i18n import add_localized_rule
+from . import delivery
+from . import mailer
+from .forms import AppointmentForm
+from .outbox import Outbox
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("appointments", __name__)
 
-
-def form() -> str:
-    """The request form."""
-    return render_template("appointments/form.html")
-
-
-add_localized_rule(
-    bp, {"en": "/en/request-appointment", "es": "/es/solicitar-cita"}, "form", form
+FORM_PATHS = {"en": "/en/request-appointment", "es": "/es/solicitar-cita"}
+RECEIVED_PATHS = {
+    "en": "/en/request-appointment/received",
+    "es": "/es/solicitar-cita/recibida",
+}
+_SESSION_REFERENCE = "appointment_reference"
+_EXPIRED_MESSAGE = _l(
+    "Your page was open for a long time, so for your security we could not send it."
+    " Please check your answers and send the form again."
 )
+
+
+def init_app(app: Flask) -> None:
+    """Create the outbox, route the pages, and catch expired CSRF tokens."""
+    outbox = Outbox(
+        app.config["OUTBOX_PATH"],
+        lease_seconds=float(app.config["OUTBOX_LEASE_SECONDS"]),
+        max_backoff=float(app.config["OUTBOX_MAX_BACKOFF_SECONDS"]),
+        failing_after=int(app.config["OUTBOX_FAILING_AFTER"]),
+    )
+    outbox.create()
+    app.extensions["outbox"] = outbox
+    app.register_blueprint(bp)
+    app.register_error_handler(CSRFError, _csrf_failed)
+
+
+def _new_form(**kwargs: Any) -> AppointmentForm:
+    locations = current_app.extensions["content"].site.locations
+    return AppointmentForm(locations=locations, **kwargs)
+
+
+def _render_form(form: AppointmentForm, status: int = 200, notice: str | None = None):
+    response = current_app.make_response(
+        (render_template("appointments/form.html", form=form, notice=notice), status)
+    )
+    response.cache_control.no_store = True
+    return response
+
+
+def _rate_limit() -> str:
+    return current_app.config["APPOINTMENT_RATE_LIMIT"]
+
+
+def form() -> Response:
+    """GET: the empty form. POST: validate, store durably, then 303."""
+    form = _new_form(data={"language": g.lang_code})
+    if not form.validate_on_submit():
+        return _render_form(form, 422 if form.is_submitted() else 200)
+    if form.is_bot:
+        # Neutral answer: the bot learns nothing, nothing is stored.
+        session.pop(_SESSION_REFERENCE, None)
+        return redirect(url_for("appointments.received"), code=303)
+    request_record = _store(form)
+    session[_SESSION_REFERENCE] = request_record.reference
+    response = redirect(url_for("appointments.received"), code=303)
+    # Try at once, after the patient has their answer; a failure stays queued.
+    app = current_app._get_current_object()
+    response.call_on_close(lambda: _deliver_quietly(app, request_record.id))
+    response.cache_control.no_store = True
+    return response
+
+
+def _store(form: AppointmentForm):
+    payload = _payload(form)
+    try:
+        stored = delivery.outbox_for(current_app).add(
+            payload, mail_domain=mailer.sender_domain(current_app.config)
+        )
+    except (sqlite3.Error, OSError) as error:
+        # Never a false "received": the patient gets the 503 page with our phone.
+        log.error("outbox: could not store a request (%s)", type(error).__name__)
+        abort(503)
+    log.info("outbox: request %s stored", stored.reference)
+    return stored
+
+
+def _payload(form: AppointmentForm) -> dict[str, Any]:
+    """What the clinic needs, normalised; nothing else is kept."""
+    data = {
+        "received_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "page_language": g.lang_code,
+        "first_name": form.first_name.data.strip(),
+        "last_name": form.last_name.data.strip(),
+        "phone": form.phone.e164,
+        "email": (form.email.data or "").strip() or None,
+        "contact_method": form.contact_method.data,
+        "best_time": form.best_time.data,
+        "language": form.language.data,
+        "other_language": (form.other_language.data or "").strip() or None,
+        "interpreter": bool(form.interpreter.data),
+        "requester": form.requester.data,
+        "patient_status": form.patient_status.data,
+        "reason": form.reason.data,
+        "referring_doctor": (form.referring_doctor.data or "").strip() or None,
+        "location": form.location.data if "location" in form else None,
+        "message": (form.message.data or "").strip() or None,
+    }
+    if data["language"] != "other":
+        data["other_language"] = None
+    return data
+
+
+def _deliver_quietly(app: Flask, request_id: int) -> None:
+    try:
+        delivery.deliver_one(app, request_id)
+    except Exception:  # the request stays queued for `flask outbox deliver`
+        log.exception("outbox: immediate delivery raised; left queued")
+
+
+def received() -> Response:
+    """After a POST: the reference and what happens next, no personal data."""
+    response = current_app.make_response(
+        render_template(
+            "appointments/received.html", reference=session.get(_SESSION_REFERENCE)
+        )
+    )
+    response.cache_control.no_store = True
+    return response
+
+
+def _csrf_failed(error: CSRFError):
+    """An expired or missing token: show the form again with what was typed."""
+    if request.endpoint == "appointments.form":
+        return _render_form(_new_form(), 400, notice=_EXPIRED_MESSAGE)
+    return render_error(error)
+
+
+add_localized_rule(bp, FORM_PATHS, "form", form, methods=["GET", "POST"])
+# On the blueprint, not the view: blueprint limits are checked before
+# CSRF, so a flood of token-less POSTs is limited too.
+limiter.limit(_rate_limit, methods=["POST"])(bp)
+add_localized_rule(bp, RECEIVED_PATHS, "received", received)

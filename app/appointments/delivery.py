@@ -1,0 +1,94 @@
+"""Deliver stored requests: claim, build, send, then forget or retry.
+
+Logs carry references and error class names only, never what the patient
+typed (an SMTP error text can echo addresses, so it is not logged either).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+
+from flask import Flask
+
+from . import mailer
+from .outbox import Outbox
+from .outbox import QueuedRequest
+
+log = logging.getLogger(__name__)
+
+# What a failed delivery can raise; anything else is a bug and propagates.
+DELIVERY_ERRORS = (
+    smtplib.SMTPException,
+    OSError,  # refused, unreachable, timeouts (socket.timeout is an OSError)
+    ssl.SSLError,
+    socket.gaierror,
+    mailer.MailConfigError,
+)
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    failed: int = 0
+
+
+def outbox_for(app: Flask) -> Outbox:
+    """The app's outbox, configured from ``OUTBOX_*`` settings."""
+    return app.extensions["outbox"]
+
+
+def _describe(error: Exception) -> str:
+    code = getattr(error, "smtp_code", None)
+    return f"{type(error).__name__}" + (f" {code}" if code else "")
+
+
+def _deliver(app: Flask, outbox: Outbox, request: QueuedRequest) -> bool:
+    try:
+        content = app.extensions["content"]
+        message = mailer.build_message(request, app.config, content.site.locations)
+        mailer.send(message, app.config)
+    except DELIVERY_ERRORS as error:
+        reason = _describe(error)
+        delay = outbox.failed(request, reason)
+        attempts = request.attempts + 1
+        level = logging.ERROR if attempts >= outbox.failing_after else logging.WARNING
+        log.log(
+            level,
+            "outbox: request %s not delivered (attempt %d, %s); next try in %d s",
+            request.reference,
+            attempts,
+            reason,
+            delay,
+        )
+        return False
+    outbox.delivered(request)
+    log.info("outbox: request %s delivered", request.reference)
+    return True
+
+
+def deliver_one(app: Flask, request_id: int) -> bool:
+    """Try one just-stored request at once (unless a sender already has it)."""
+    outbox = outbox_for(app)
+    with app.app_context():
+        claimed = outbox.claim(request_id)
+        return bool(claimed) and _deliver(app, outbox, claimed[0])
+
+
+def deliver_due(app: Flask) -> DeliveryReport:
+    """Send every request that is due, batch by batch, until none is left."""
+    outbox = outbox_for(app)
+    report = DeliveryReport()
+    with app.app_context():
+        while batch := outbox.claim():
+            for request in batch:
+                if _deliver(app, outbox, request):
+                    report.delivered += 1
+                else:
+                    report.failed += 1
+    if report.delivered:
+        outbox.checkpoint()
+    return report

@@ -1,0 +1,253 @@
+"""The appointment-request form: fields, choices and validation.
+
+Labels are questions, in the page's language (``_l`` resolves at render
+time). Choice labels are reused in English for the clinic's email, so each
+choice list is defined once here.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import phonenumbers
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField
+from wtforms import EmailField
+from wtforms import Field
+from wtforms import RadioField
+from wtforms import StringField
+from wtforms import TelField
+from wtforms import TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Email
+from wtforms.validators import InputRequired
+from wtforms.validators import Length
+from wtforms.validators import Optional
+from wtforms.validators import StopValidation
+from wtforms.validators import ValidationError
+
+CONTACT_METHODS = {
+    "call": _l("Phone call"),
+    "text": _l("Text message"),
+    "email": _l("Email"),
+}
+BEST_TIMES = {
+    "morning": _l("Morning"),
+    "afternoon": _l("Afternoon"),
+    "any": _l("Any time"),
+}
+LANGUAGES = {
+    "en": _l("English"),
+    "es": _l("Spanish"),
+    "other": _l("Another language"),
+}
+REQUESTERS = {
+    "self": _l("Me"),
+    "family": _l("A family member or friend"),
+    "office": _l("A patient of the doctor’s office where I work"),
+}
+PATIENT_STATUSES = {
+    "new": _l("New patient"),
+    "returning": _l("Returning patient"),
+}
+REASONS = {
+    "new_diagnosis": _l("A new cancer diagnosis"),
+    "second_opinion": _l("A second opinion"),
+    "continuing_treatment": _l("Continuing treatment"),
+    "immunotherapy_questions": _l("Questions about immunotherapy"),
+    "other": _l("Something else"),
+}
+
+NAME_MAX = 100
+MESSAGE_MAX = 1000
+# Characters a person can type into a message box; other control characters
+# (NUL, escape sequences) only come from scripts.
+_MESSAGE_CONTROLS_ALLOWED = {"\n", "\r", "\t"}
+
+
+def _has_control(value: str, allowed: set[str] = frozenset()) -> bool:
+    return any(unicodedata.category(c) == "Cc" and c not in allowed for c in value)
+
+
+def single_line(form: FlaskForm, field: Field) -> None:
+    """Reject line breaks, NUL and other control characters in one-line fields.
+
+    They have no place in a name or phone number, and a line break is how a
+    header injection starts.
+    """
+    if field.data and _has_control(field.data):
+        raise StopValidation(
+            _l("Use one line, without line breaks or special characters.")
+        )
+
+
+def plain_text(form: FlaskForm, field: Field) -> None:
+    """Allow line breaks in the message, but no other control characters."""
+    if field.data and _has_control(field.data, _MESSAGE_CONTROLS_ALLOWED):
+        raise StopValidation(_l("Remove the special characters from your message."))
+
+
+def us_phone_number(form: FlaskForm, field: Field) -> None:
+    """Parse with phonenumbers (US by default) and keep the E.164 form."""
+    try:
+        number = phonenumbers.parse(field.data, "US")
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValidationError(
+            _l("Enter a phone number we can call, like (559) 555-0123.")
+        )
+    field.e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def required_for_email_contact(form: FlaskForm, field: Field) -> None:
+    """Email is optional, unless it is how the patient wants to be contacted."""
+    if form.contact_method.data == "email" and not (field.data or "").strip():
+        raise StopValidation(_l("Enter your email address, so we can email you."))
+
+
+def required_for_other_language(form: FlaskForm, field: Field) -> None:
+    """Staff need to know which language to arrange."""
+    if form.language.data == "other" and not (field.data or "").strip():
+        raise StopValidation(_l("Tell us which language you prefer."))
+
+
+def _choices(options: dict) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in options.items()]
+
+
+def _required(message) -> InputRequired:
+    return InputRequired(message=message)
+
+
+class AppointmentForm(FlaskForm):
+    """What a patient, a relative or a doctor's office tells the clinic."""
+
+    first_name = StringField(
+        _l("What is the patient’s first name?"),
+        validators=[
+            _required(_l("Enter the patient’s first name.")),
+            single_line,
+            Length(max=NAME_MAX, message=_l("Use %(max)d characters or fewer.")),
+        ],
+    )
+    last_name = StringField(
+        _l("What is the patient’s last name?"),
+        validators=[
+            _required(_l("Enter the patient’s last name.")),
+            single_line,
+            Length(max=NAME_MAX, message=_l("Use %(max)d characters or fewer.")),
+        ],
+    )
+    phone = TelField(
+        _l("What phone number should we call?"),
+        validators=[
+            _required(_l("Enter a phone number.")),
+            single_line,
+            Length(max=30, message=_l("Use %(max)d characters or fewer.")),
+            us_phone_number,
+        ],
+    )
+    email = EmailField(
+        _l("What is your email address? (optional)"),
+        description=_l("We only need it if you want us to contact you by email."),
+        validators=[
+            required_for_email_contact,
+            Optional(),
+            single_line,
+            Length(max=254, message=_l("Use %(max)d characters or fewer.")),
+            Email(
+                message=_l("Enter an email address like name@example.com."),
+                check_deliverability=False,
+            ),
+        ],
+    )
+    contact_method = RadioField(
+        _l("How should we contact you?"),
+        choices=_choices(CONTACT_METHODS),
+        validators=[_required(_l("Choose how we should contact you."))],
+    )
+    best_time = RadioField(
+        _l("When is the best time to reach you?"),
+        choices=_choices(BEST_TIMES),
+        validators=[_required(_l("Choose the best time to reach you."))],
+    )
+    language = RadioField(
+        _l("What language do you prefer for the call?"),
+        choices=_choices(LANGUAGES),
+        validators=[_required(_l("Choose a language for the call."))],
+    )
+    other_language = StringField(
+        _l("Which language?"),
+        validators=[
+            required_for_other_language,
+            Optional(),
+            single_line,
+            Length(max=50, message=_l("Use %(max)d characters or fewer.")),
+        ],
+    )
+    interpreter = BooleanField(_l("I would like a medical interpreter."))
+    requester = RadioField(
+        _l("Who is this request for?"),
+        choices=_choices(REQUESTERS),
+        validators=[_required(_l("Choose who this request is for."))],
+    )
+    patient_status = RadioField(
+        _l("Is the patient new to our clinic?"),
+        choices=_choices(PATIENT_STATUSES),
+        validators=[_required(_l("Choose new or returning patient."))],
+    )
+    reason = RadioField(
+        _l("What is the main reason for the request?"),
+        choices=_choices(REASONS),
+        validators=[_required(_l("Choose the main reason for the request."))],
+    )
+    referring_doctor = StringField(
+        _l("Who is the referring doctor? (optional)"),
+        validators=[
+            Optional(),
+            single_line,
+            Length(max=NAME_MAX, message=_l("Use %(max)d characters or fewer.")),
+        ],
+    )
+    location = RadioField(
+        _l("Which office would you prefer?"),
+        validators=[_required(_l("Choose an office."))],
+    )
+    message = TextAreaField(
+        _l("Is there anything else we should know? (optional)"),
+        description=_l(
+            "Please don’t include medical details. "
+            "We will talk about them when we call."
+        ),
+        validators=[
+            Optional(),
+            plain_text,
+            Length(max=MESSAGE_MAX, message=_l("Use %(max)d characters or fewer.")),
+        ],
+    )
+    consent = BooleanField(
+        _l(
+            "It’s OK to contact me in the way I chose. I understand this form is "
+            "not for emergencies."
+        ),
+        validators=[_required(_l("Confirm that we may contact you."))],
+    )
+    # Honeypot: hidden from people (CSS and aria), filled in by naive bots.
+    website = StringField(_l("Leave this field empty"))
+
+    def __init__(self, *args, locations: tuple = (), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if len(locations) > 1:
+            self.location.choices = [
+                SelectChoice(loc.id, loc.name) for loc in locations
+            ]
+        else:
+            # One office (or none listed): nothing to choose.
+            del self.location
+
+    @property
+    def is_bot(self) -> bool:
+        """True when the hidden honeypot field was filled in."""
+        return bool((self.website.data or "").strip())

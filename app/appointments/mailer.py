@@ -1,0 +1,163 @@
+"""Turn a stored request into the clinic's email, and send it over SMTP."""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import ssl
+from collections.abc import Mapping
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from email.utils import parseaddr
+from typing import Any
+
+import phonenumbers
+from flask import render_template
+from flask_babel import force_locale
+
+from . import forms
+from .outbox import QueuedRequest
+
+
+class MailConfigError(Exception):
+    """The mail settings cannot work (no sender or no inbox)."""
+
+
+def clinic_inbox(config: Mapping[str, Any]) -> list[str]:
+    """``CLINIC_INBOX`` as a list: one address, or a JSON list of addresses."""
+    value = config.get("CLINIC_INBOX")
+    if isinstance(value, str) and value.strip().startswith("["):
+        value = json.loads(value)
+    addresses = [value] if isinstance(value, str) else list(value or [])
+    addresses = [a.strip() for a in addresses if a and a.strip()]
+    if not addresses:
+        raise MailConfigError("CLINIC_INBOX is not set")
+    return addresses
+
+
+def sender_domain(config: Mapping[str, Any]) -> str:
+    """The domain for Message-IDs: the sender's, so they look like ours."""
+    address = parseaddr(config.get("MAIL_DEFAULT_SENDER") or "")[1]
+    return address.rpartition("@")[2] or "localhost"
+
+
+def _labelled(options: Mapping[str, Any], value: str | None) -> str:
+    return str(options[value]) if value in options else "—"
+
+
+def email_fields(
+    payload: Mapping[str, Any], locations: tuple = ()
+) -> list[tuple[str, str]]:
+    """Every field, labelled in English, in the order staff read them."""
+    names = {location.id: location.name for location in locations}
+    language = _labelled(forms.LANGUAGES, payload.get("language"))
+    if payload.get("language") == "other" and payload.get("other_language"):
+        language = f"{language}: {payload['other_language']}"
+    phone = payload["phone"]
+    national = phonenumbers.format_number(
+        phonenumbers.parse(phone), phonenumbers.PhoneNumberFormat.NATIONAL
+    )
+    fields = [
+        ("Patient name", f"{payload['first_name']} {payload['last_name']}"),
+        ("Phone", f"{national} ({phone})"),
+        ("Email", payload.get("email") or "—"),
+        (
+            "Preferred contact",
+            _labelled(forms.CONTACT_METHODS, payload.get("contact_method")),
+        ),
+        ("Best time to reach", _labelled(forms.BEST_TIMES, payload.get("best_time"))),
+        ("Language for the call", language),
+        ("Interpreter needed", "Yes" if payload.get("interpreter") else "No"),
+        ("Request is for", _labelled(forms.REQUESTERS, payload.get("requester"))),
+        (
+            "New or returning",
+            _labelled(forms.PATIENT_STATUSES, payload.get("patient_status")),
+        ),
+        ("Reason", _labelled(forms.REASONS, payload.get("reason"))),
+        ("Referring doctor", payload.get("referring_doctor") or "—"),
+    ]
+    if payload.get("location"):
+        fields.append(
+            ("Preferred office", names.get(payload["location"], payload["location"]))
+        )
+    fields.append(
+        (
+            "Form language",
+            "Spanish" if payload.get("page_language") == "es" else "English",
+        )
+    )
+    return fields
+
+
+def subject(request: QueuedRequest) -> str:
+    """Fixed, English, with the reference; flags Spanish speakers for staff."""
+    text = f"Appointment request {request.reference}"
+    if request.payload.get("language") == "es":
+        text += " [Spanish]"
+    return text
+
+
+def build_message(
+    request: QueuedRequest, config: Mapping[str, Any], locations: tuple = ()
+) -> EmailMessage:
+    """The clinic's email: plain text and HTML, in English whatever the page.
+
+    Needs an app context (templates). EmailMessage refuses header values
+    with line breaks, a second guard after the form's own.
+    """
+    payload = request.payload
+    with force_locale("en"):
+        fields = email_fields(payload, locations)
+        context = {
+            "request": request,
+            "fields": fields,
+            "message": payload.get("message"),
+        }
+        text = render_template("email/request.txt", **context)
+        html = render_template("email/request.html", **context)
+    message = EmailMessage()
+    message["Subject"] = subject(request)
+    message["From"] = config["MAIL_DEFAULT_SENDER"]
+    message["To"] = ", ".join(clinic_inbox(config))
+    if payload.get("email"):
+        message["Reply-To"] = Address(
+            display_name=f"{payload['first_name']} {payload['last_name']}",
+            addr_spec=payload["email"],
+        )
+    message["Message-ID"] = request.message_id
+    message["Date"] = format_datetime(datetime.fromisoformat(payload["received_at"]))
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def send(message: EmailMessage, config: Mapping[str, Any]) -> None:
+    """Hand ``message`` to the SMTP relay; raise unless it was accepted.
+
+    TLS (STARTTLS or implicit) always verifies the server's certificate,
+    against the system's CAs or ``MAIL_CA_FILE``.
+    """
+    sender = config.get("MAIL_DEFAULT_SENDER")
+    if not sender:
+        raise MailConfigError("MAIL_DEFAULT_SENDER is not set")
+    recipients = clinic_inbox(config)
+    host = config.get("MAIL_SERVER") or "localhost"
+    timeout = float(config.get("MAIL_TIMEOUT") or 10)
+    use_ssl = bool(config.get("MAIL_USE_SSL"))
+    port = int(config.get("MAIL_PORT") or (465 if use_ssl else 25))
+    context = None
+    if use_ssl or config.get("MAIL_USE_TLS"):
+        context = ssl.create_default_context(cafile=config.get("MAIL_CA_FILE"))
+    if use_ssl:
+        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=timeout)
+    with smtp:
+        if context is not None and not use_ssl:
+            smtp.starttls(context=context)
+        if config.get("MAIL_USERNAME"):
+            smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+        # Envelope recipients are the inbox only: Reply-To never receives mail.
+        smtp.send_message(message, from_addr=parseaddr(sender)[1], to_addrs=recipients)

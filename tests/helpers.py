@@ -1,0 +1,58 @@
+"""Helpers shared by the appointment tests: fill in the form as a person would."""
+
+from __future__ import annotations
+
+import re
+
+import requests
+
+FORM_PATHS = {"en": "/en/request-appointment", "es": "/es/solicitar-cita"}
+
+VALID_ANSWERS = {
+    "first_name": "Maria",
+    "last_name": "Lopez",
+    "phone": "(559) 555-0123",
+    "email": "maria@example.com",
+    "contact_method": "call",
+    "best_time": "morning",
+    "language": "en",
+    "requester": "self",
+    "patient_status": "new",
+    "reason": "second_opinion",
+    "referring_doctor": "Dr. Smith",
+    "message": "Mornings before 10 are best.",
+    "consent": "y",
+}
+
+
+def csrf_token(html: str) -> str:
+    """The token the form page embeds, as a browser would send it back."""
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+
+def submit(
+    base_url: str,
+    lang: str = "en",
+    session: requests.Session | None = None,
+    **answers: str | None,
+) -> requests.Response:
+    """GET the form, then POST it with its real CSRF token and ``answers``
+    over VALID_ANSWERS (None removes a field). Redirects are not followed."""
+    session = session or requests.Session()
+    url = base_url + FORM_PATHS[lang]
+    page = session.get(url, timeout=10)
+    data = {**VALID_ANSWERS, **answers, "csrf_token": csrf_token(page.text)}
+    data = {key: value for key, value in data.items() if value is not None}
+    return session.post(url, data=data, allow_redirects=False, timeout=10)
+
+
+def wait_until(condition, timeout: float = 10) -> bool:
+    """Poll ``condition`` (delivery happens after the response is sent)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
