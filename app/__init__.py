@@ -46,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_PATH": None,  # default: <instance folder>/outbox.sqlite3
     # A sender that dies mid-send holds its requests this long.
     "OUTBOX_LEASE_SECONDS": 300,
+    # Retries wait 1, 2, 4 ... times this, up to the maximum.
+    "OUTBOX_RETRY_SECONDS": 60,
     "OUTBOX_MAX_BACKOFF_SECONDS": 3600,
     "OUTBOX_FAILING_AFTER": 5,
     "APPOINTMENT_RATE_LIMIT": "5 per minute;30 per hour",

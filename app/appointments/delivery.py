@@ -10,6 +10,7 @@ import logging
 import smtplib
 import socket
 import ssl
+import time
 from dataclasses import dataclass
 
 from flask import Flask
@@ -79,11 +80,16 @@ def deliver_one(app: Flask, request_id: int) -> bool:
 
 
 def deliver_due(app: Flask) -> DeliveryReport:
-    """Send every request that is due, batch by batch, until none is left."""
+    """Send every request due when called, batch by batch.
+
+    A request that fails is rescheduled after the start of this run, so one
+    run tries each request at most once.
+    """
     outbox = outbox_for(app)
     report = DeliveryReport()
+    started = time.time()
     with app.app_context():
-        while batch := outbox.claim():
+        while batch := outbox.claim(due_by=started):
             for request in batch:
                 if _deliver(app, outbox, request):
                     report.delivered += 1

@@ -84,11 +84,13 @@ class Outbox:
         path: str | Path,
         *,
         lease_seconds: float = 300,
+        retry_seconds: float = 60,
         max_backoff: float = 3600,
         failing_after: int = 5,
     ) -> None:
         self.path = Path(path)
         self.lease_seconds = lease_seconds
+        self.retry_seconds = retry_seconds
         self.max_backoff = max_backoff
         self.failing_after = failing_after
 
@@ -136,14 +138,19 @@ class Outbox:
                 )
 
     def claim(
-        self, request_id: int | None = None, *, limit: int = 50
+        self,
+        request_id: int | None = None,
+        *,
+        due_by: float | None = None,
+        limit: int = 50,
     ) -> list[QueuedRequest]:
-        """Lease due requests (or one given request) to this sender.
+        """Lease requests due by ``due_by`` (default now), or one given request.
 
         The lease makes concurrent senders skip what another holds; if the
         holder dies, the lease runs out and someone else sends it.
         """
         now = time.time()
+        due_by = now if due_by is None else due_by
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -151,7 +158,7 @@ class Outbox:
                     "SELECT id, reference, message_id, payload, attempts FROM requests"
                     " WHERE claimed_until < ? AND next_attempt_at <= ?"
                 )
-                params: list[Any] = [now, now]
+                params: list[Any] = [now, due_by]
                 if request_id is not None:
                     query += " AND id = ?"
                     params.append(request_id)
@@ -178,7 +185,9 @@ class Outbox:
 
     def failed(self, request: QueuedRequest, error: str) -> float:
         """Release the lease and schedule the next try; return its delay."""
-        delay = backoff_seconds(request.attempts + 1, cap=self.max_backoff)
+        delay = backoff_seconds(
+            request.attempts + 1, base=self.retry_seconds, cap=self.max_backoff
+        )
         with self._connect() as db:
             db.execute(
                 "UPDATE requests SET attempts = attempts + 1, claimed_until = 0,"

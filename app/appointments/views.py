@@ -51,6 +51,7 @@ def init_app(app: Flask) -> None:
     outbox = Outbox(
         app.config["OUTBOX_PATH"],
         lease_seconds=float(app.config["OUTBOX_LEASE_SECONDS"]),
+        retry_seconds=float(app.config["OUTBOX_RETRY_SECONDS"]),
         max_backoff=float(app.config["OUTBOX_MAX_BACKOFF_SECONDS"]),
         failing_after=int(app.config["OUTBOX_FAILING_AFTER"]),
     )
