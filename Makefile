@@ -5,13 +5,17 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 CATALOG_PO := $(wildcard translations/*/LC_MESSAGES/messages.po)
 CATALOG_MO := $(CATALOG_PO:.po=.mo)
+# The Nu HTML Checker for the tests: npm's vnu-jar ships the jar itself.
+# --ignore-scripts: its postinstall would try to download a Java runtime.
+VNU_VERSION := 26.9.27
+VNU_STAMP := .tools/.vnu-jar-$(VNU_VERSION)
 
 # Local development: a throwaway SMTP sink that prints every email the site sends.
 DEV_SMTP_PORT ?= 8025
 export FLASK_APP := app
 export FLASK_RUN_EXTRA_FILES = $(shell find content -name '*.yaml' | paste -sd: -)
 
-.PHONY: setup run test lint format bench clean
+.PHONY: setup run test lint format bench clean vnu
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +31,15 @@ setup: $(INSTALLED) $(CATALOG_MO)
 run: setup
 	$(BIN)/python -m tools.devserver --smtp-port $(DEV_SMTP_PORT)
 
-test: setup
+$(VNU_STAMP):
+	@if command -v npm >/dev/null; then \
+	  npm install --no-save --no-audit --no-fund --ignore-scripts --prefix .tools vnu-jar@$(VNU_VERSION) \
+	  && touch $@; \
+	else echo "npm not found: the HTML check will skip (apt-get install npm)"; fi
+
+vnu: $(VNU_STAMP)
+
+test: setup vnu
 	$(BIN)/pytest
 
 lint: setup
@@ -39,4 +51,4 @@ format: setup
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) build instance .pytest_cache $(CATALOG_MO)
+	rm -rf $(VENV) build instance .pytest_cache .tools $(CATALOG_MO)

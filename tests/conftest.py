@@ -1,12 +1,16 @@
-"""Shared fixtures: the app, its test client and CLI runner, a live HTTP
-server for it, and a real SMTP server (aiosmtpd) on loopback."""
+"""Shared fixtures: the app, its test client and CLI runner; the app over
+real HTTP; a real SMTP server (aiosmtpd) on loopback; and for the browser
+tests Chromium and the Nu HTML Checker."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
 import time
+from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
 from email import message_from_bytes
@@ -16,10 +20,28 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from playwright.sync_api import Browser
+from playwright.sync_api import Page
+from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
 from app import create_app
 from app.content import DEFAULT_CONTENT_DIR
+
+ROOT = Path(__file__).resolve().parent.parent
+# Where `make vnu` puts the npm package vnu-jar; VNU_JAR points elsewhere.
+VNU_JAR = Path(
+    os.environ.get("VNU_JAR", ROOT / ".tools/node_modules/vnu-jar/build/dist/vnu.jar")
+)
+
+NewPage = Callable[..., Page]
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    """Where the live app answers, e.g. ``http://127.0.0.1:41234``."""
+
+    url: str
 
 
 @pytest.fixture
@@ -137,11 +159,120 @@ def smtp_server(app_config: dict):
 
 
 @pytest.fixture
-def live_server(app):
-    """The real app over real HTTP on a free loopback port."""
+def server_url(app):
+    """This test's app over real HTTP on a free loopback port."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+
+
+# --- The real app over real HTTP, and a real browser (tests/test_browser_*.py) ---
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    # This machine has no network: without these, Chromium keeps dialling out.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip when a tool is missing locally, but fail under CI, where it must exist."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true, so this is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def live_app_config(tmp_path_factory) -> dict:
+    """The live server's configuration; extend it (e.g. with MAIL_PORT) by
+    overriding this fixture or adding keys before ``live_app`` is first used."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "live-test-secret",
+        "OUTBOX_PATH": str(tmp_path_factory.mktemp("live") / "outbox.sqlite3"),
+        "RATELIMIT_ENABLED": False,
+    }
+
+
+@pytest.fixture(scope="session")
+def live_app(live_app_config: dict):
+    """One app for the whole browser session (CSRF stays on, as in production)."""
+    return create_app(live_app_config)
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app) -> Iterator[LiveServer]:
+    """The app served over HTTP on 127.0.0.1, at a port the OS picks as free."""
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, started once for the session (never a downloaded one)."""
+    if not CHROMIUM.exists():
+        skip_or_fail(
+            f"{CHROMIUM} is missing: install it with `apt-get install chromium` "
+            "to run the browser tests"
+        )
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser, live_server: LiveServer) -> Iterator[NewPage]:
+    """Open a page in a fresh context (no cookies) with the given viewport and
+    context options; relative URLs go to the live server. Closed after the test."""
+    contexts = []
+
+    def open_page(width: int = 1280, height: int = 800, **options) -> Page:
+        context = browser.new_context(
+            base_url=live_server.url,
+            viewport={"width": width, "height": height},
+            **options,
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page: NewPage) -> Page:
+    """A desktop-sized page in a fresh context."""
+    return new_page()
+
+
+@pytest.fixture(scope="session")
+def vnu_jar() -> Path:
+    """The Nu HTML Checker's jar (`make test` installs it with npm) and a Java."""
+    if not shutil.which("java"):
+        skip_or_fail(
+            "java is missing: install it with `apt-get install default-jre-headless` "
+            "to run the HTML checker"
+        )
+    if not VNU_JAR.exists():
+        skip_or_fail(f"{VNU_JAR} is missing: `make vnu` installs it (needs npm)")
+    return VNU_JAR

@@ -27,10 +27,10 @@ def html_part(received) -> str:
 
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_a_full_request_reaches_the_inbox_with_every_field(
-    app, live_server, smtp_server, lang
+    app, server_url, smtp_server, lang
 ):
     response = submit(
-        live_server,
+        server_url,
         lang,
         language="es",
         contact_method="text",
@@ -81,7 +81,7 @@ def test_a_full_request_reaches_the_inbox_with_every_field(
     assert "Questions about immunotherapy" in html_part(mail)
 
     page = requests.get(
-        live_server + received_path, cookies=response.cookies, timeout=10
+        server_url + received_path, cookies=response.cookies, timeout=10
     )
     assert reference.group(1) in page.text
     assert "Maria" not in page.text and "555" not in page.text
@@ -89,8 +89,8 @@ def test_a_full_request_reaches_the_inbox_with_every_field(
     assert wait_until(lambda: outbox_status(app).queued == 0)
 
 
-def test_non_ascii_names_survive_the_round_trip(live_server, smtp_server):
-    submit(live_server, "es", first_name="José", last_name="Núñez", language="es")
+def test_non_ascii_names_survive_the_round_trip(server_url, smtp_server):
+    submit(server_url, "es", first_name="José", last_name="Núñez", language="es")
     [mail] = smtp_server.handler.wait_for(1)
     assert "Patient name: José Núñez" in text_part(mail)
     assert "José Núñez" in html_part(mail)
@@ -108,25 +108,25 @@ def test_non_ascii_names_survive_the_round_trip(live_server, smtp_server):
     ],
 )
 def test_header_injection_is_a_form_error_and_sends_nothing(
-    app, live_server, smtp_server, field, value
+    app, server_url, smtp_server, field, value
 ):
-    response = submit(live_server, **{field: value})
+    response = submit(server_url, **{field: value})
     assert response.status_code == 422
     assert 'aria-invalid="true"' in response.text
     assert f'href="#{field}"' in response.text
     # A good request afterwards still goes only to the inbox.
-    assert submit(live_server).status_code == 303
+    assert submit(server_url).status_code == 303
     received = smtp_server.handler.wait_for(1)
     assert [mail.rcpt_tos for mail in received] == [["appointments@clinic.example"]]
     assert "x@example.com" not in received[0].raw.decode("utf-8", "replace")
     assert wait_until(lambda: outbox_status(app).queued == 0)
 
 
-def test_empty_form_lists_every_error_and_keeps_focus_order(live_server):
+def test_empty_form_lists_every_error_and_keeps_focus_order(server_url):
     session = requests.Session()
-    page = session.get(live_server + FORM_PATHS["en"], timeout=10)
+    page = session.get(server_url + FORM_PATHS["en"], timeout=10)
     response = session.post(
-        live_server + FORM_PATHS["en"],
+        server_url + FORM_PATHS["en"],
         data={"csrf_token": csrf_token(page.text)},
         timeout=10,
     )
@@ -156,8 +156,8 @@ def test_empty_form_lists_every_error_and_keeps_focus_order(live_server):
     assert "<title>Error:" in body
 
 
-def test_errors_are_in_the_pages_language(live_server):
-    response = submit(live_server, "es", first_name="", phone="12", consent=None)
+def test_errors_are_in_the_pages_language(server_url):
+    response = submit(server_url, "es", first_name="", phone="12", consent=None)
     assert response.status_code == 422
     text = html.unescape(response.text)
     assert "Escriba el nombre del paciente." in text
@@ -181,15 +181,15 @@ def test_errors_are_in_the_pages_language(live_server):
         ({"message": "hi\x1b[31m"}, "message"),
     ],
 )
-def test_bad_input_gets_a_message_next_to_its_field(live_server, answers, field):
-    response = submit(live_server, **answers)
+def test_bad_input_gets_a_message_next_to_its_field(server_url, answers, field):
+    response = submit(server_url, **answers)
     assert response.status_code == 422
     assert f'href="#{field}"' in response.text
 
 
-def test_what_the_patient_typed_is_kept_on_error(live_server):
+def test_what_the_patient_typed_is_kept_on_error(server_url):
     response = submit(
-        live_server, first_name="Ana", last_name="", message="Call after 3"
+        server_url, first_name="Ana", last_name="", message="Call after 3"
     )
     assert 'value="Ana"' in response.text
     assert "Call after 3</textarea>" in response.text
@@ -197,20 +197,20 @@ def test_what_the_patient_typed_is_kept_on_error(live_server):
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
-def test_preferred_language_defaults_to_the_pages(live_server, lang):
-    page = requests.get(live_server + FORM_PATHS[lang], timeout=10).text
+def test_preferred_language_defaults_to_the_pages(server_url, lang):
+    page = requests.get(server_url + FORM_PATHS[lang], timeout=10).text
     assert f'value="{lang}" checked' in page
     assert (
         "no-store"
-        in requests.get(live_server + FORM_PATHS[lang], timeout=10).headers[
+        in requests.get(server_url + FORM_PATHS[lang], timeout=10).headers[
             "Cache-Control"
         ]
     )
 
 
-def test_missing_or_expired_token_keeps_the_typed_data(app, live_server, smtp_server):
+def test_missing_or_expired_token_keeps_the_typed_data(app, server_url, smtp_server):
     response = requests.post(
-        live_server + FORM_PATHS["es"],
+        server_url + FORM_PATHS["es"],
         data={"first_name": "Lucía", "phone": "5595550123", "message": "hola"},
         timeout=10,
     )
@@ -225,9 +225,9 @@ def test_missing_or_expired_token_keeps_the_typed_data(app, live_server, smtp_se
 
 
 def test_honeypot_gets_a_neutral_answer_and_nothing_is_stored(
-    app, live_server, smtp_server
+    app, server_url, smtp_server
 ):
-    response = submit(live_server, website="http://spam.example")
+    response = submit(server_url, website="http://spam.example")
     assert response.status_code == 303
     assert wait_until(lambda: outbox_status(app).queued == 0)
     assert smtp_server.handler.wait_for(1, timeout=1) == []
@@ -239,15 +239,15 @@ def limited_config(app_config):
     return app_config
 
 
-def test_rate_limit_answers_429_in_the_visitors_language(limited_config, live_server):
+def test_rate_limit_answers_429_in_the_visitors_language(limited_config, server_url):
     session = requests.Session()
     statuses = [
-        submit(live_server, "es", session=session, first_name="").status_code
+        submit(server_url, "es", session=session, first_name="").status_code
         for _ in range(3)
     ]
     assert statuses == [422, 422, 429]
-    page = session.post(live_server + FORM_PATHS["es"], data={}, timeout=10)
+    page = session.post(server_url + FORM_PATHS["es"], data={}, timeout=10)
     assert page.status_code == 429
     assert "Demasiadas solicitudes" in page.text
     # Reading the form is not limited.
-    assert session.get(live_server + FORM_PATHS["es"], timeout=10).status_code == 200
+    assert session.get(server_url + FORM_PATHS["es"], timeout=10).status_code == 200

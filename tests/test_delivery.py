@@ -55,9 +55,9 @@ def deliver(runner) -> str:
 
 
 def test_mail_outage_keeps_requests_until_flask_outbox_deliver(
-    app, live_server, mail_server, runner
+    app, server_url, mail_server, runner
 ):
-    response = submit(live_server, "es", first_name="Rosa")
+    response = submit(server_url, "es", first_name="Rosa")
     assert response.status_code == 303  # the patient still sees "received"
     assert wait_until(lambda: tried_once(app))
     assert queued(app) == 1
@@ -74,10 +74,10 @@ def test_mail_outage_keeps_requests_until_flask_outbox_deliver(
 
 
 def test_a_request_that_keeps_failing_is_reported_never_dropped(
-    app, live_server, mail_server, runner, caplog
+    app, server_url, mail_server, runner, caplog
 ):
     app.extensions["outbox"].failing_after = 2
-    submit(live_server)
+    submit(server_url)
     assert wait_until(lambda: tried_once(app))
     for _ in range(3):
         deliver(runner)
@@ -145,9 +145,9 @@ def message_id(raw: bytes) -> str:
 
 
 def test_a_sender_killed_mid_send_loses_nothing(
-    app, app_config, live_server, mail_server
+    app, app_config, server_url, mail_server
 ):
-    submit(live_server)
+    submit(server_url)
     assert wait_until(lambda: tried_once(app))
 
     stalling = SMTPServer(app_config["MAIL_PORT"])
@@ -176,11 +176,11 @@ def test_a_sender_killed_mid_send_loses_nothing(
 
 
 def test_concurrent_senders_never_claim_a_request_twice(
-    app, app_config, live_server, mail_server
+    app, app_config, server_url, mail_server
 ):
     with ThreadPoolExecutor(4) as pool:
         responses = list(
-            pool.map(lambda i: submit(live_server, first_name=f"P{i}"), range(20))
+            pool.map(lambda i: submit(server_url, first_name=f"P{i}"), range(20))
         )
     assert [r.status_code for r in responses] == [303] * 20
     assert wait_until(lambda: tried_once(app))
@@ -237,7 +237,7 @@ class Authenticator:
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 @pytest.mark.parametrize("mode", ["starttls", "ssl"])
 def test_a_self_signed_certificate_is_refused_unless_its_ca_is_configured(
-    app, app_config, live_server, runner, tls_files, mode
+    app, app_config, server_url, runner, tls_files, mode
 ):
     server_cert, ca_file = tls_files
     authenticator = Authenticator()
@@ -263,7 +263,7 @@ def test_a_self_signed_certificate_is_refused_unless_its_ca_is_configured(
     server = SMTPServer(app_config["MAIL_PORT"], **options)
     server.start()
     try:
-        submit(live_server)
+        submit(server_url)
         assert wait_until(lambda: tried_once(app))
         deliver(runner)
         assert server.received == [] and queued(app) == 1
@@ -277,12 +277,12 @@ def test_a_self_signed_certificate_is_refused_unless_its_ca_is_configured(
 
 
 def test_personal_data_leaves_no_trace_in_logs_or_on_disk(
-    app, app_config, live_server, mail_server, runner, caplog, capfd
+    app, app_config, server_url, mail_server, runner, caplog, capfd
 ):
     caplog.set_level(logging.DEBUG)
     marker = "Zebulon-7f3a9c"
     submit(
-        live_server,
+        server_url,
         last_name=marker,
         message=f"note {marker}",
         email=f"{marker}@example.com",

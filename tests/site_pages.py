@@ -1,0 +1,118 @@
+"""Every page a visitor can reach, in both languages: the list that the browser
+journeys, axe and the HTML checker walk.
+
+Add a page, or a state of a page (the form showing its errors, the received
+page), as one more ``SitePage``; give it a ``reach`` function when a visitor
+gets there by doing something rather than by opening the URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Flask
+from flask_babel import LazyString
+from flask_babel import lazy_gettext
+from playwright.sync_api import Page
+from playwright.sync_api import Response
+
+from app.content import DEFAULT_CONTENT_DIR
+from app.content import LANGUAGES
+from app.content import load_content
+from app.i18n import other_language
+
+CONTENT = load_content(DEFAULT_CONTENT_DIR)
+
+
+def open_path(page: Page, site_page: SitePage) -> Response:
+    """Reach ``site_page`` the plain way: open its URL."""
+    response = page.goto(site_page.path)
+    assert response is not None, f"no response for {site_page.path}"
+    return response
+
+
+@dataclass(frozen=True)
+class SitePage:
+    """One page (or state of a page) in one language."""
+
+    name: str
+    lang: str
+    # Where a visitor starts; relative to the live server.
+    path: str
+    # What the page's h1 says: content text, or an interface string (lazy, so it
+    # is translated for this page's language by ``heading``).
+    h1: str | LazyString
+    status: int = 200
+    # The same page in the other language, where the toggle should lead; None
+    # when the toggle leads to the topic page (e.g. from a 404).
+    twin: str | None = None
+    # How the browser gets there; returns the response of the final document.
+    reach: Callable[[Page, SitePage], Response] = open_path
+
+    @property
+    def id(self) -> str:
+        """A test id such as ``topic-es``."""
+        return f"{self.name}-{self.lang}"
+
+    def heading(self, app: Flask) -> str:
+        """The h1 text as the app renders it for this page's language."""
+        with app.test_request_context(self.path):
+            return str(self.h1)
+
+
+def _content_pages() -> list[SitePage]:
+    pages = []
+    for page in CONTENT.pages.values():
+        paths = {lang: f"/{lang}/{page.slugs[lang]}" for lang in LANGUAGES}
+        for lang in LANGUAGES:
+            pages.append(
+                SitePage(
+                    name=page.id,
+                    lang=lang,
+                    path=paths[lang],
+                    h1=page.text[lang].title,
+                    twin=paths[other_language(lang)],
+                )
+            )
+    return pages
+
+
+# The appointment form's URLs are part of the contract (shared/DESIGN.md).
+FORM_PATHS = {"en": "/en/request-appointment", "es": "/es/solicitar-cita"}
+
+SITE_PAGES: list[SitePage] = [
+    *_content_pages(),
+    SitePage(
+        "form",
+        "en",
+        FORM_PATHS["en"],
+        lazy_gettext("Request an Appointment"),
+        twin=FORM_PATHS["es"],
+    ),
+    SitePage(
+        "form",
+        "es",
+        FORM_PATHS["es"],
+        lazy_gettext("Request an Appointment"),
+        twin=FORM_PATHS["en"],
+    ),
+    SitePage("404", "en", "/en/no-such-page", lazy_gettext("Page not found"), 404),
+    SitePage("404", "es", "/es/no-existe", lazy_gettext("Page not found"), 404),
+]
+
+
+def home_path(lang: str) -> str:
+    """The topic page, where the site name and a 404's toggle lead."""
+    home = CONTENT.pages[CONTENT.site.home_page]
+    return f"/{lang}/{home.slugs[lang]}"
+
+
+def toggle_target(site_page: SitePage) -> str:
+    """Where the language toggle on ``site_page`` should lead."""
+    return site_page.twin or home_path(other_language(site_page.lang))
+
+
+def by_path(path: str) -> SitePage:
+    """The plainly reached page at ``path``."""
+    return next(p for p in SITE_PAGES if p.path == path and p.reach is open_path)
