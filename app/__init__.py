@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_TIMEOUT": 10,
     "MAIL_CA_FILE": None,  # a CA bundle to trust instead of the system's
     "CLINIC_INBOX": None,
+    "CLINIC_TIMEZONE": "America/Los_Angeles",  # for times in the clinic's email
     "OUTBOX_PATH": None,  # default: <instance folder>/outbox.sqlite3
     # A sender that dies mid-send holds its requests this long.
     "OUTBOX_LEASE_SECONDS": 300,

@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from email.utils import parseaddr
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from flask import render_template
@@ -122,15 +123,20 @@ def build_message(
     message["From"] = config["MAIL_DEFAULT_SENDER"]
     message["To"] = ", ".join(clinic_inbox(config))
     if payload.get("email"):
-        message["Reply-To"] = Address(
-            display_name=f"{payload['first_name']} {payload['last_name']}",
-            addr_spec=payload["email"],
-        )
+        # No display name: the address may be a relative's or an office's.
+        message["Reply-To"] = Address(addr_spec=payload["email"])
     message["Message-ID"] = request.message_id
     message["Date"] = format_datetime(datetime.fromisoformat(payload["received_at"]))
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
+
+
+def _clinic_time(iso_timestamp: str, config: Mapping[str, Any]) -> str:
+    """When the request arrived, in the clinic's own time zone, for staff."""
+    zone = ZoneInfo(config.get("CLINIC_TIMEZONE") or "America/Los_Angeles")
+    local = datetime.fromisoformat(iso_timestamp).astimezone(zone)
+    return local.strftime("%A, %B %-d, %Y, %-I:%M %p %Z")
 
 
 def send(message: EmailMessage, config: Mapping[str, Any]) -> None:
