@@ -115,6 +115,7 @@ def build_message(
             "request": request,
             "fields": fields,
             "message": payload.get("message"),
+            "received": _clinic_time(payload["received_at"], config),
         }
         text = render_template("email/request.txt", **context)
         html = render_template("email/request.html", **context)
