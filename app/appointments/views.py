@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -90,9 +91,14 @@ def form() -> Response:
     request_record = _store(form)
     session[_SESSION_REFERENCE] = request_record.reference
     response = redirect(url_for("appointments.received"), code=303)
-    # Try at once, after the patient has their answer; a failure stays queued.
+    # Try at once, once the patient has their answer, on a thread of its own
+    # so a slow relay never holds a web worker; a failure stays queued.
     app = current_app._get_current_object()
-    response.call_on_close(lambda: _deliver_quietly(app, request_record.id))
+    response.call_on_close(
+        lambda: threading.Thread(
+            target=_deliver_quietly, args=(app, request_record.id), daemon=True
+        ).start()
+    )
     response.cache_control.no_store = True
     return response
 
