@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
 from . import errors
+from . import freeze
 from . import i18n
+from . import observability
+from . import proxy
+from . import security
 from .content import DEFAULT_CONTENT_DIR
 from .content import ContentError
 from .content import load_content
 from .extensions import csrf
 from .extensions import limiter
 from .startup import StartupError
+from .startup import check_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env()
     if test_config:
         app.config.update(test_config)
-    _check_config(app)
+    check_config(app)
 
     try:
         app.extensions["content"] = load_content(app.config["CONTENT_DIR"])
@@ -56,6 +60,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
+    proxy.init_app(app)
+    security.init_app(app)
+    observability.init_app(app)
+    freeze.init_app(app)
 
     from .appointments.views import bp as appointments_bp
     from .pages import bp as pages_bp
@@ -68,17 +76,3 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         return {"site": app.extensions["content"].site}
 
     return app
-
-
-def _check_config(app: Flask) -> None:
-    problems = []
-    if not app.config["SECRET_KEY"]:
-        if app.debug or app.testing:
-            # A throwaway key: sessions (and CSRF tokens) end with the process.
-            app.config["SECRET_KEY"] = secrets.token_hex(32)
-        else:
-            problems.append(
-                "SECRET_KEY is not set: export FLASK_SECRET_KEY=<a long random string>"
-            )
-    if problems:
-        raise StartupError("The site cannot start:", problems)
