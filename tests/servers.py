@@ -65,34 +65,44 @@ class Server:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], log_path: Path) -> Iterator[Server]:
-    """gunicorn serving the site until the block ends."""
-    port = free_port()
+def gunicorn(
+    env: dict[str, str], log_path: Path, unix_socket: Path | None = None
+) -> Iterator[Server]:
+    """gunicorn serving the site until the block ends, on TCP or a Unix socket."""
+    if unix_socket:
+        bind, address, url = f"unix:{unix_socket}", str(unix_socket), ""
+    else:
+        port = free_port()
+        bind, address = f"127.0.0.1:{port}", ("127.0.0.1", port)
+        url = f"http://127.0.0.1:{port}"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            gunicorn_command("--bind", f"127.0.0.1:{port}"),
+            gunicorn_command("--bind", bind),
             cwd=ROOT,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    server = Server(f"http://127.0.0.1:{port}", log_path, process)
+    server = Server(url, log_path, process)
     try:
-        _wait_for_port(port, process, server)
+        _wait_until_listening(address, server)
         yield server
     finally:
         process.terminate()
         process.wait(timeout=30)
 
 
-def _wait_for_port(port: int, process: subprocess.Popen, server: Server) -> None:
+def _wait_until_listening(address: str | tuple[str, int], server: Server) -> None:
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if process.poll() is not None:
+        if server.process.poll() is not None:
             raise RuntimeError(f"gunicorn exited:\n{server.log()}")
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            with socket.socket(family) as sock:
+                sock.settimeout(1)
+                sock.connect(address)
             return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"gunicorn did not listen on {port}:\n{server.log()}")
+    raise RuntimeError(f"gunicorn did not start listening:\n{server.log()}")

@@ -3,7 +3,8 @@
 Every Observatory test that can run against localhost is here: CSP, cookies,
 CORS, Referrer-Policy, HSTS (over HTTPS), Subresource Integrity,
 X-Content-Type-Options, X-Frame-Options and Cross-Origin-Resource-Policy. The
-HTTP-to-HTTPS redirection test belongs to nginx (docs/deploy.md).
+HTTP-to-HTTPS redirection is nginx's job: test_deploy.py runs the guide's nginx
+site and checks it, and the headers nginx adds to the files it serves itself.
 """
 
 from __future__ import annotations
