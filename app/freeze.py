@@ -42,15 +42,15 @@ def is_dynamic(endpoint: str | None) -> bool:
     """Whether ``endpoint`` must stay with the app rather than be frozen."""
     if endpoint is None:
         return False
-    return endpoint in DYNAMIC_ENDPOINTS or endpoint.split(".")[0] in (
-        DYNAMIC_BLUEPRINTS
-    )
+    blueprint = endpoint.partition(".")[0]
+    return endpoint in DYNAMIC_ENDPOINTS or blueprint in DYNAMIC_BLUEPRINTS
 
 
 class SiteFreezer(Freezer):
     """Frozen-Flask, leaving the dynamic endpoints to the app."""
 
     def __init__(self, app: Flask) -> None:
+        """A freezer of ``app`` that knows the site's own URLs."""
         # No automatic no-argument rules: they would freeze "/" and /healthz.
         super().__init__(app, with_no_argument_rules=False)
         self.register_generator(self.site_urls)
@@ -64,29 +64,42 @@ class SiteFreezer(Freezer):
         yield "pages.robots", {}
 
     def _generate_all_urls(self):
-        # The one place every URL passes through, including those the pages
-        # link to (the form's, in the header of every page).
+        """Frozen-Flask's URLs, less the dynamic ones.
+
+        The one place every URL passes through, including those the pages
+        link to (the form's, in the header of every page).
+        """
         for url, endpoint, last_modified in super()._generate_all_urls():
             if not is_dynamic(endpoint):
                 yield url, endpoint, last_modified
 
     def _build_one(self, url, last_modified=None):
-        # Frozen-Flask requests each page while its own request context is
-        # active, so every page would share one ``g``, and Flask-Babel caches
-        # the first page's language there. Each page gets a clean context, as
-        # each request to the live app does.
+        """Request and write one URL, in a clean context like a live request.
+
+        Frozen-Flask requests each page while its own request context is
+        active, so every page would share one ``g``, and Flask-Babel caches
+        the first page's language there.
+        """
         return contextvars.Context().run(super()._build_one, url, last_modified)
 
     def _check_endpoints(self, seen_endpoints):
-        # Warn about endpoints with nothing frozen, but not the dynamic ones.
+        """Warn about endpoints with nothing frozen, but not the dynamic ones."""
         dynamic = {e for e in self.app.view_functions if is_dynamic(e)}
         super()._check_endpoints(set(seen_endpoints) | dynamic)
 
 
 def freeze(app: Flask, destination: Path, base_url: str) -> list[str]:
     """Write the site's static pages into ``destination``; return their URLs."""
+    destination = Path(destination).resolve()
+    # Frozen-Flask deletes every file of the folder it did not write: never
+    # let a mistyped --destination empty a folder that is not a build.
+    if any(destination.glob("*")) and not (destination / "sitemap.xml").is_file():
+        raise click.ClickException(
+            f"{destination} is not empty and holds no earlier build; "
+            "choose an empty or new folder"
+        )
     app.config.update(
-        FREEZER_DESTINATION=str(Path(destination).resolve()),
+        FREEZER_DESTINATION=str(destination),
         FREEZER_BASE_URL=base_url,
         # Pages have no extension (/en/immunotherapy); they are HTML.
         FREEZER_DEFAULT_MIMETYPE="text/html",

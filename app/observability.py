@@ -41,10 +41,12 @@ def init_app(app: Flask) -> None:
 
 
 def _start_clock(sender: Flask, **extra) -> None:
+    """Note when the request reached the app."""
     g.request_started = time.perf_counter()
 
 
 def _log_request(sender: Flask, response: Response, **extra) -> None:
+    """Log the request's one line, once its response is ready."""
     started = g.get("request_started")
     duration = (time.perf_counter() - started) * 1000 if started else 0.0
     log.info(

@@ -40,6 +40,7 @@ class StartupError(SystemExit):
     """
 
     def __init__(self, heading: str, problems: Iterable[str]) -> None:
+        """One message: ``heading``, then one line per problem."""
         self.problems = list(problems)
         lines = "\n".join(f"  - {problem}" for problem in self.problems)
         super().__init__(f"{heading}\n{lines}")

@@ -93,6 +93,7 @@ def gunicorn(
 
 
 def _wait_until_listening(address: str | tuple[str, int], server: Server) -> None:
+    """Return once ``address`` accepts connections; fail if gunicorn exits."""
     family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

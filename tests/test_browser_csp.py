@@ -36,6 +36,7 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
+    """The site under gunicorn, as in production."""
     tmp_path = tmp_path_factory.mktemp("csp")
     with gunicorn(production_env(tmp_path), tmp_path / "gunicorn.log") as server:
         yield server
@@ -43,6 +44,7 @@ def site(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    """Debian's Chromium, driven by Playwright."""
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS

@@ -123,6 +123,7 @@ class Nginx:
     """The guide's nginx files in a private prefix, on free loopback ports."""
 
     def __init__(self, tmp_path: Path, build: Path, app_socket: Path) -> None:
+        """Write nginx.conf and the snippets into ``tmp_path``."""
         self.dir = tmp_path
         self.http, self.https = free_port(), free_port()
         self.cert = self._certificate()
@@ -151,6 +152,7 @@ class Nginx:
         )
 
     def _certificate(self) -> Path:
+        """A self-signed certificate for HOST, as certbot would provide."""
         cert, key = self.dir / "fullchain.pem", self.dir / "privkey.pem"
         subprocess.run(
             ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
@@ -162,6 +164,7 @@ class Nginx:
         return cert
 
     def _localise(self, site: str, build: Path, app_socket: Path) -> str:
+        """The site file with this test's ports and paths for the server's."""
         site = re.sub(r"\n\s*listen \[::\]:.*;", "", site)
         site = re.sub(r"listen 80\b", f"listen 127.0.0.1:{self.http}", site)
         site = re.sub(r"listen 443\b", f"listen 127.0.0.1:{self.https}", site)
@@ -175,6 +178,7 @@ class Nginx:
         return site
 
     def wait_until_listening(self, process: subprocess.Popen) -> None:
+        """Return once nginx accepts connections, or fail with its error log."""
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and process.poll() is None:
             try:
@@ -185,6 +189,7 @@ class Nginx:
         raise RuntimeError((self.dir / "error.log").read_text())
 
     def command(self, *args: str) -> list[str]:
+        """nginx with this prefix and configuration."""
         return [NGINX, "-p", f"{self.dir}/", "-c", str(self.dir / "nginx.conf"), *args]
 
     def request(self, method: str, path: str, *, tls=True, host=HOST, body=None):
@@ -205,6 +210,7 @@ class Nginx:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
+    """The guide's set-up: frozen build, gunicorn on a Unix socket, nginx."""
     if not os.path.exists(NGINX) or not shutil.which("openssl"):
         pytest.skip("needs nginx and openssl (apt-get install nginx-light openssl)")
     tmp_path = tmp_path_factory.mktemp("deploy")

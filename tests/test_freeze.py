@@ -48,6 +48,7 @@ def build(app, tmp_path) -> Path:
 
 
 def frozen_urls(build: Path) -> set[str]:
+    """The URL of each file in ``build``."""
     return {
         "/" + path.relative_to(build).as_posix()
         for path in build.rglob("*")
@@ -100,3 +101,26 @@ def test_freeze_needs_the_public_address(app, tmp_path, monkeypatch):
     )
     assert result.exit_code == 2
     assert "--base-url" in result.output
+
+
+def test_freeze_refuses_a_folder_that_is_not_a_build(app, tmp_path):
+    precious = tmp_path / "documents"
+    precious.mkdir()
+    (precious / "letter.txt").write_text("keep me")
+    result = app.test_cli_runner().invoke(
+        args=["freeze", "--destination", str(precious), "--base-url", BASE_URL]
+    )
+    assert result.exit_code == 1
+    assert "holds no earlier build" in result.output
+    assert (precious / "letter.txt").read_text() == "keep me"
+
+
+def test_freezing_again_replaces_the_previous_build(app, build):
+    stale = build / "en" / "old-page"
+    stale.write_text("from an earlier version of the site")
+    result = app.test_cli_runner().invoke(
+        args=["freeze", "--destination", str(build), "--base-url", BASE_URL]
+    )
+    assert result.exit_code == 0, result.output
+    assert not stale.exists()
+    assert (build / "en" / "immunotherapy").is_file()

@@ -74,6 +74,7 @@ def test_nothing_the_visitor_sent_reaches_the_log(client, caplog):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
+    """gunicorn behind one (pretend) proxy, writing its log to a file."""
     tmp_path = tmp_path_factory.mktemp("logging")
     env = production_env(tmp_path, FLASK_TRUSTED_PROXIES="1")
     with gunicorn(env, tmp_path / "gunicorn.log") as server:

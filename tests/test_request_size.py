@@ -20,6 +20,7 @@ def add_form_reader(app) -> None:
     """POST routes under both language prefixes that read their form."""
 
     def read_form() -> str:
+        """Read the body, as the form's view does."""
         return f"{len(request.form)} fields"
 
     # Without a token, so the size check, not the CSRF check, decides.
@@ -32,6 +33,7 @@ def add_form_reader(app) -> None:
 
 
 def post(client, path: str, size: int):
+    """POST a form whose one field is ``size`` characters long."""
     return client.post(path, data={"message": "x" * size})
 
 

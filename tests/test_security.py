@@ -95,12 +95,14 @@ class Subresources(HTMLParser):
     """The scripts and stylesheets a page makes the browser load."""
 
     def __init__(self) -> None:
+        """Nothing seen yet."""
         super().__init__()
         self.scripts: list[dict] = []
         self.stylesheets: list[str] = []
         self.inline_styles = 0
 
     def handle_starttag(self, tag, attrs):
+        """Note scripts, stylesheets and style attributes."""
         attrs = dict(attrs)
         if tag == "script":
             self.scripts.append(attrs)
@@ -187,6 +189,7 @@ def limited() -> str:
 
 
 def proxied_client(app_config, trusted):
+    """A client of an app with ``trusted`` proxies and a rate-limited view."""
     app = create_app(
         {**app_config, "RATELIMIT_ENABLED": True, "TRUSTED_PROXIES": trusted}
     )
