@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
 from . import errors
+from . import freeze
 from . import i18n
+from . import observability
+from . import proxy
+from . import security
 from .content import DEFAULT_CONTENT_DIR
 from .content import ContentError
 from .content import load_content
 from .extensions import csrf
 from .extensions import limiter
 from .startup import StartupError
+from .startup import check_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": False,
     # The SMTP relay; names as Flask-Mail uses them.
-    "MAIL_SERVER": "localhost",
+    "MAIL_SERVER": None,  # required outside debug and testing
     "MAIL_PORT": None,  # 25, or 465 with MAIL_USE_SSL
     "MAIL_USE_TLS": False,
     "MAIL_USE_SSL": False,
@@ -67,7 +71,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     if not app.config["OUTBOX_PATH"]:
         app.config["OUTBOX_PATH"] = str(Path(app.instance_path) / "outbox.sqlite3")
-    _check_config(app)
+    check_config(app)
 
     try:
         app.extensions["content"] = load_content(app.config["CONTENT_DIR"])
@@ -79,6 +83,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
+    proxy.init_app(app)
+    security.init_app(app)
+    observability.init_app(app)
+    freeze.init_app(app)
 
     from . import appointments
     from .cli import outbox_group
@@ -93,17 +101,3 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         return {"site": app.extensions["content"].site}
 
     return app
-
-
-def _check_config(app: Flask) -> None:
-    problems = []
-    if not app.config["SECRET_KEY"]:
-        if app.debug or app.testing:
-            # A throwaway key: sessions (and CSRF tokens) end with the process.
-            app.config["SECRET_KEY"] = secrets.token_hex(32)
-        else:
-            problems.append(
-                "SECRET_KEY is not set: export FLASK_SECRET_KEY=<a long random string>"
-            )
-    if problems:
-        raise StartupError("The site cannot start:", problems)

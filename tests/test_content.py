@@ -122,6 +122,10 @@ def test_server_start_with_broken_content_prints_no_traceback(content_copy):
         "PATH": "/usr/bin:/bin",
         "FLASK_APP": "app",
         "FLASK_SECRET_KEY": "x",
+        "FLASK_MAIL_SERVER": "127.0.0.1",
+        "FLASK_MAIL_DEFAULT_SENDER": "website@example.org",
+        "FLASK_CLINIC_INBOX": "clinic@example.org",
+        "FLASK_OUTBOX_PATH": str(content_copy.parent / "outbox.sqlite3"),
         "FLASK_CONTENT_DIR": str(content_copy),
     }
     result = run_flask("routes", env=env)

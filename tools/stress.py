@@ -160,9 +160,19 @@ class Site:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
-             "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning"],
-            cwd=ROOT, env=self.env,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=self.env,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -207,7 +217,10 @@ def drain(env: dict[str, str], site: Site) -> None:
     for _ in range(30):
         subprocess.run(
             [sys.executable, "-m", "flask", "outbox", "deliver"],
-            cwd=ROOT, env=env, capture_output=True, check=True,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            check=True,
         )
         status = requests.get(site.base + "/healthz", timeout=10).json()
         if status["outbox"]["queued"] == 0:
@@ -215,8 +228,9 @@ def drain(env: dict[str, str], site: Site) -> None:
         time.sleep(1)
 
 
-def phase(name: str, seconds: float, env: dict, site: Site, mail: MailServer,
-          inbox: Inbox) -> dict:
+def phase(
+    name: str, seconds: float, env: dict, site: Site, mail: MailServer, inbox: Inbox
+) -> dict:
     killed: list[int] = []
     if name == "outage":
         mail.stop()
@@ -233,9 +247,7 @@ def phase(name: str, seconds: float, env: dict, site: Site, mail: MailServer,
         mail.start()
     time.sleep(2)  # immediate deliveries still in flight
     drain(env, site)
-    new = {
-        key: ids[len(before.get(key, [])):] for key, ids in inbox.delivered.items()
-    }
+    new = {key: ids[len(before.get(key, [])) :] for key, ids in inbox.delivered.items()}
     delivered = {key for key, ids in new.items() if ids and key in tally.acknowledged}
     resent_with_other_id = sum(1 for ids in new.values() if len(set(ids)) > 1)
     return {
@@ -289,14 +301,21 @@ def main() -> int:
         site.stop()
         mail.stop()
 
-    print(f"\nmake stress: {CLIENTS} clients, {args.seconds:.0f} s per phase, 127.0.0.1")
+    print(
+        f"\nmake stress: {CLIENTS} clients, {args.seconds:.0f} s per phase, 127.0.0.1"
+    )
     header = ("phase", "sent", "errors", "killed", "acknowledged", "delivered", "lost")
     print("{:<8} {:>7} {:>7} {:>7} {:>13} {:>10} {:>5}".format(*header))
     for r in results:
         print(
             "{:<8} {:>7} {:>7} {:>7} {:>13} {:>10} {:>5}".format(
-                r["phase"], r["requests_sent"], r["errors"], r["workers_killed"],
-                r["acknowledged"], r["delivered"], r["lost"],
+                r["phase"],
+                r["requests_sent"],
+                r["errors"],
+                r["workers_killed"],
+                r["acknowledged"],
+                r["delivered"],
+                r["lost"],
             )
         )
         if r["error_kinds"]:

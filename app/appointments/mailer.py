@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import smtplib
 import ssl
 from collections.abc import Mapping
@@ -10,6 +9,7 @@ from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from email.utils import formataddr
 from email.utils import parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ import phonenumbers
 from flask import render_template
 from flask_babel import force_locale
 
+from ..startup import inbox_addresses
 from . import forms
 from .outbox import QueuedRequest
 
@@ -28,19 +29,28 @@ class MailConfigError(Exception):
 
 def clinic_inbox(config: Mapping[str, Any]) -> list[str]:
     """``CLINIC_INBOX`` as a list: one address, or a JSON list of addresses."""
-    value = config.get("CLINIC_INBOX")
-    if isinstance(value, str) and value.strip().startswith("["):
-        value = json.loads(value)
-    addresses = [value] if isinstance(value, str) else list(value or [])
-    addresses = [a.strip() for a in addresses if a and a.strip()]
-    if not addresses:
+    if not config.get("CLINIC_INBOX"):
         raise MailConfigError("CLINIC_INBOX is not set")
-    return addresses
+    try:
+        return inbox_addresses(config["CLINIC_INBOX"])
+    except ValueError as error:
+        raise MailConfigError(f"CLINIC_INBOX: {error}") from None
+
+
+def sender(config: Mapping[str, Any]) -> str:
+    """The From header: "Name <address>", or Flask-Mail's ("Name", "address")."""
+    value = config.get("MAIL_DEFAULT_SENDER")
+    if not value:
+        raise MailConfigError("MAIL_DEFAULT_SENDER is not set")
+    return formataddr(tuple(value)) if isinstance(value, list | tuple) else value
 
 
 def sender_domain(config: Mapping[str, Any]) -> str:
     """The domain for Message-IDs: the sender's, so they look like ours."""
-    address = parseaddr(config.get("MAIL_DEFAULT_SENDER") or "")[1]
+    try:
+        address = parseaddr(sender(config))[1]
+    except MailConfigError:
+        address = ""
     return address.rpartition("@")[2] or "localhost"
 
 
@@ -121,7 +131,7 @@ def build_message(
         html = render_template("email/request.html", **context)
     message = EmailMessage()
     message["Subject"] = subject(request)
-    message["From"] = config["MAIL_DEFAULT_SENDER"]
+    message["From"] = sender(config)
     message["To"] = ", ".join(clinic_inbox(config))
     if payload.get("email"):
         # No display name: the address may be a relative's or an office's.
@@ -146,9 +156,7 @@ def send(message: EmailMessage, config: Mapping[str, Any]) -> None:
     TLS (STARTTLS or implicit) always verifies the server's certificate,
     against the system's CAs or ``MAIL_CA_FILE``.
     """
-    sender = config.get("MAIL_DEFAULT_SENDER")
-    if not sender:
-        raise MailConfigError("MAIL_DEFAULT_SENDER is not set")
+    from_address = parseaddr(sender(config))[1]
     recipients = clinic_inbox(config)
     host = config.get("MAIL_SERVER") or "localhost"
     timeout = float(config.get("MAIL_TIMEOUT") or 10)
@@ -167,4 +175,4 @@ def send(message: EmailMessage, config: Mapping[str, Any]) -> None:
         if config.get("MAIL_USERNAME"):
             smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
         # Envelope recipients are the inbox only: Reply-To never receives mail.
-        smtp.send_message(message, from_addr=parseaddr(sender)[1], to_addrs=recipients)
+        smtp.send_message(message, from_addr=from_address, to_addrs=recipients)

@@ -1,0 +1,58 @@
+"""One log line per request, and nothing a visitor typed in it.
+
+The line holds the method, the path without its query string, the status and
+the time taken, e.g. ``GET /en/immunotherapy 200 3.1ms``. Never the query
+string, form fields, cookies or the client's address: the form carries health
+information, and logs are kept and copied far more widely than the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from urllib.parse import quote
+
+from flask import Flask
+from flask import g
+from flask import request
+from flask import request_finished
+from flask import request_started
+from flask.wrappers import Response
+
+log = logging.getLogger(__name__)
+
+# Characters a path keeps as they are; anything else (spaces, newlines, quotes
+# sent percent-encoded) is encoded again, so one request is always one line.
+_PATH_SAFE = "/-._~!$&'()*+,;=:@"
+
+
+def init_app(app: Flask) -> None:
+    """Time every request of ``app`` and log it when its response is ready."""
+    # Flask gives its logger (named after the package, so the parent of this
+    # module's logger) a handler on stderr unless logging is configured; under
+    # gunicorn that stream is gunicorn's error log.
+    app.logger  # noqa: B018 - creating it attaches that handler
+    if log.level == logging.NOTSET:
+        log.setLevel(logging.INFO)
+    # Signals rather than before_request: they wrap every request, including
+    # those a before_request handler (the CSRF check) ends early.
+    request_started.connect(_start_clock, app)
+    request_finished.connect(_log_request, app)
+
+
+def _start_clock(sender: Flask, **extra) -> None:
+    """Note when the request reached the app."""
+    g.request_started = time.perf_counter()
+
+
+def _log_request(sender: Flask, response: Response, **extra) -> None:
+    """Log the request's one line, once its response is ready."""
+    started = g.get("request_started")
+    duration = (time.perf_counter() - started) * 1000 if started else 0.0
+    log.info(
+        "%s %s %s %.1fms",
+        request.method,
+        quote(request.path, safe=_PATH_SAFE),
+        response.status_code,
+        duration,
+    )

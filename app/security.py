@@ -1,0 +1,98 @@
+"""Security headers on every response, and cookies that stay on HTTPS.
+
+The values follow Mozilla's HTTP Observatory and web security guidelines. When
+nginx or a CDN serves the frozen pages itself it must send the same headers:
+docs/deploy.md has them, and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask import request
+from flask.sessions import SecureCookieSessionInterface
+from flask.wrappers import Response
+
+# Only this site's own files; no inline script or style anywhere. The JSON-LD
+# <script type="application/ld+json"> is a data block the browser never runs,
+# so script-src does not apply to it.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+
+# Features the site never uses, switched off for it and anything it embeds.
+# Only names Chromium knows, so it logs no warnings (Firefox ignores the header).
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "fullscreen",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "picture-in-picture",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "usb",
+        "xr-spatial-tracking",
+    )
+)
+
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    # Same-origin requests keep their Referer (Flask-WTF checks it on HTTPS
+    # form posts); other sites learn nothing of which page a visitor read.
+    "Referrer-Policy": "same-origin",
+    "Permissions-Policy": PERMISSIONS_POLICY,
+    # frame-ancestors does this for current browsers; XFO for older ones.
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+# Two years, as Mozilla recommends. No includeSubDomains: the clinic's other
+# hosts under the same domain are not ours to force onto HTTPS.
+STRICT_TRANSPORT_SECURITY = "max-age=63072000"
+
+
+def init_app(app: Flask) -> None:
+    """Add the headers to every response and keep the session cookie Secure."""
+    app.session_interface = HttpsSessionInterface()
+    app.after_request(add_security_headers)
+
+
+def add_security_headers(response: Response) -> Response:
+    """Set the headers unless a view chose its own value."""
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    # Sent over plain HTTP it would be ignored (and, behind a misconfigured
+    # proxy, wrong), so only when this request arrived over HTTPS.
+    if request.is_secure:
+        response.headers.setdefault(
+            "Strict-Transport-Security", STRICT_TRANSPORT_SECURITY
+        )
+    return response
+
+
+class HttpsSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, marked Secure on every HTTPS request.
+
+    Flask's SESSION_COOKIE_SECURE is fixed at start-up, but the same app serves
+    HTTPS behind nginx and plain HTTP on a developer's machine. So the cookie
+    is Secure whenever the request came over HTTPS (as ProxyFix reports it with
+    TRUSTED_PROXIES), like the ``lang`` cookie; SESSION_COOKIE_SECURE=true
+    still forces it everywhere.
+    """
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """Secure when configured so, or when this request is HTTPS."""
+        return bool(super().get_cookie_secure(app)) or request.is_secure

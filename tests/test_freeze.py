@@ -1,0 +1,126 @@
+"""``flask freeze`` writes the static site, byte for byte what the app serves."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+from flask_frozen import FrozenFlaskWarning
+
+from app import create_app
+from app.content import load_content
+
+BASE_URL = "https://immunotherapy.example.org/"
+CONTENT = load_content("content")
+PAGE_URLS = {
+    f"/{lang}/{slug}"
+    for page in CONTENT.pages.values()
+    for lang, slug in page.slugs.items()
+}
+# What must never be frozen: the form and everything that answers per visitor.
+DYNAMIC_URLS = {
+    "/",
+    "/en/",
+    "/es/",
+    "/healthz",
+    "/en/request-appointment",
+    "/es/solicitar-cita",
+    "/en/request-appointment/received",
+    "/es/solicitar-cita/recibida",
+}
+
+
+@pytest.fixture
+def build(app, tmp_path) -> Path:
+    """The site frozen by the command an operator runs."""
+    destination = tmp_path / "build"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = app.test_cli_runner().invoke(
+            args=["freeze", "--destination", str(destination), "--base-url", BASE_URL]
+        )
+    assert result.exit_code == 0, result.output
+    frozen_flask = [w for w in caught if issubclass(w.category, FrozenFlaskWarning)]
+    assert [str(w.message) for w in frozen_flask] == [], "Frozen-Flask warned"
+    assert f"into {destination}" in result.output
+    return destination
+
+
+def frozen_urls(build: Path) -> set[str]:
+    """The URL of each file in ``build``."""
+    return {
+        "/" + path.relative_to(build).as_posix()
+        for path in build.rglob("*")
+        if path.is_file()
+    }
+
+
+def test_freeze_writes_pages_sitemap_robots_404s_and_static_files(build):
+    urls = frozen_urls(build)
+    expected = PAGE_URLS | {
+        "/sitemap.xml",
+        "/robots.txt",
+        "/404.html",
+        "/es/404.html",
+        "/static/site.css",
+    }
+    assert expected <= urls
+    assert not urls & DYNAMIC_URLS
+    assert not any("index.html" in url for url in urls)
+
+
+def test_every_frozen_file_is_what_the_app_serves(build, app_config):
+    # A fresh app, as gunicorn would run it, serves each URL over HTTPS.
+    client = create_app(app_config).test_client()
+    for url in sorted(frozen_urls(build)):
+        response = client.get(url, base_url=BASE_URL)
+        expected_status = 404 if url.endswith("/404.html") else 200
+        assert response.status_code == expected_status, url
+        assert (build / url.lstrip("/")).read_bytes() == response.get_data(), url
+
+
+def test_frozen_pages_point_at_the_public_address(build):
+    sitemap = (build / "sitemap.xml").read_text()
+    assert f"<loc>{BASE_URL}en/immunotherapy</loc>" in sitemap
+    page = (build / "es" / "inmunoterapia").read_text()
+    assert f'<link rel="canonical" href="{BASE_URL}es/inmunoterapia">' in page
+
+
+def test_the_404_pages_are_in_their_language(build):
+    assert '<html lang="en">' in (build / "404.html").read_text()
+    spanish = (build / "es" / "404.html").read_text()
+    assert '<html lang="es">' in spanish
+    assert "Página no encontrada" in spanish
+
+
+def test_freeze_needs_the_public_address(app, tmp_path, monkeypatch):
+    monkeypatch.delenv("FLASK_FREEZER_BASE_URL", raising=False)
+    result = app.test_cli_runner().invoke(
+        args=["freeze", "--destination", str(tmp_path / "build")]
+    )
+    assert result.exit_code == 2
+    assert "--base-url" in result.output
+
+
+def test_freeze_refuses_a_folder_that_is_not_a_build(app, tmp_path):
+    precious = tmp_path / "documents"
+    precious.mkdir()
+    (precious / "letter.txt").write_text("keep me")
+    result = app.test_cli_runner().invoke(
+        args=["freeze", "--destination", str(precious), "--base-url", BASE_URL]
+    )
+    assert result.exit_code == 1
+    assert "holds no earlier build" in result.output
+    assert (precious / "letter.txt").read_text() == "keep me"
+
+
+def test_freezing_again_replaces_the_previous_build(app, build):
+    stale = build / "en" / "old-page"
+    stale.write_text("from an earlier version of the site")
+    result = app.test_cli_runner().invoke(
+        args=["freeze", "--destination", str(build), "--base-url", BASE_URL]
+    )
+    assert result.exit_code == 0, result.output
+    assert not stale.exists()
+    assert (build / "en" / "immunotherapy").is_file()

@@ -1,0 +1,160 @@
+"""Outside debug and testing, the site refuses to start without what it needs.
+
+One message lists every problem, with no traceback, whether the site is
+started by create_app, by gunicorn or by the flask command.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from servers import gunicorn_command
+from servers import production_env
+from servers import run
+
+from app import create_app
+from app.startup import StartupError
+from app.startup import inbox_addresses
+
+REQUIRED = ("SECRET_KEY", "MAIL_SERVER", "MAIL_DEFAULT_SENDER", "CLINIC_INBOX")
+
+
+def production_config(tmp_path: Path, **overrides) -> dict:
+    """What the env file of a correct deployment sets, as config keys."""
+    config = {
+        "SECRET_KEY": "a-production-secret",
+        "MAIL_SERVER": "smtp.example.org",
+        "MAIL_DEFAULT_SENDER": "Website <website@example.org>",
+        "CLINIC_INBOX": "appointments@example.org",
+        "OUTBOX_PATH": str(tmp_path / "outbox.sqlite3"),
+    }
+    config.update(overrides)
+    return config
+
+
+def start_problems(config: dict) -> list[str]:
+    """The problems a production start with ``config`` reports."""
+    with pytest.raises(StartupError) as caught:
+        create_app(config)
+    message = str(caught.value.code)
+    assert message.startswith("The site cannot start:")
+    for problem in caught.value.problems:
+        assert problem in message
+    return caught.value.problems
+
+
+def test_a_complete_production_config_starts(tmp_path):
+    app = create_app(production_config(tmp_path))
+    assert not app.testing and not app.debug
+    assert app.test_client().get("/en/immunotherapy").status_code == 200
+
+
+def test_every_missing_setting_is_listed_at_once(tmp_path):
+    config = production_config(tmp_path, **dict.fromkeys(REQUIRED))
+    problems = start_problems(config)
+    assert len(problems) == len(REQUIRED)
+    for key, problem in zip(REQUIRED, problems, strict=True):
+        assert problem.startswith(f"{key} is not set")
+        assert f"FLASK_{key}" in problem, "the message says which variable to set"
+
+
+def test_invalid_addresses_are_named(tmp_path):
+    config = production_config(
+        tmp_path,
+        CLINIC_INBOX=["appointments@example.org", "front desk@example.org"],
+        MAIL_DEFAULT_SENDER="Website <website@>",
+    )
+    problems = start_problems(config)
+    assert len(problems) == 2
+    assert problems[0].startswith("CLINIC_INBOX: 'front desk@example.org'")
+    assert problems[1].startswith("MAIL_DEFAULT_SENDER: 'Website <website@>'")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("appointments@example.org", ["appointments@example.org"]),
+        (["a@example.org", "b@example.org"], ["a@example.org", "b@example.org"]),
+        ('["a@example.org", "b@example.org"]', ["a@example.org", "b@example.org"]),
+    ],
+)
+def test_clinic_inbox_is_one_address_or_a_json_list(tmp_path, value, expected):
+    create_app(production_config(tmp_path, CLINIC_INBOX=value))
+    assert inbox_addresses(value) == expected
+
+
+def test_clinic_inbox_from_the_environment(tmp_path, monkeypatch):
+    inboxes = ["a@example.org", "b@example.org"]
+    monkeypatch.setenv("FLASK_CLINIC_INBOX", json.dumps(inboxes))
+    config = production_config(tmp_path)
+    del config["CLINIC_INBOX"]
+    app = create_app(config)
+    assert inbox_addresses(app.config["CLINIC_INBOX"]) == inboxes
+
+
+def test_the_outbox_folder_is_created(tmp_path):
+    outbox = tmp_path / "var" / "lib" / "site" / "outbox.sqlite3"
+    create_app(production_config(tmp_path, OUTBOX_PATH=str(outbox)))
+    assert outbox.parent.is_dir()
+
+
+def test_the_outbox_defaults_to_the_instance_folder(tmp_path):
+    config = production_config(tmp_path)
+    del config["OUTBOX_PATH"]
+    app = create_app(config)
+    assert app.config["OUTBOX_PATH"] == str(Path(app.instance_path, "outbox.sqlite3"))
+
+
+def test_an_unwritable_outbox_folder_stops_the_start(tmp_path):
+    # A file where the folder should be: no user, not even root, can write there.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    config = production_config(
+        tmp_path, OUTBOX_PATH=str(blocker / "outbox.sqlite3"), MAIL_SERVER=None
+    )
+    problems = start_problems(config)
+    assert problems[0].startswith("MAIL_SERVER is not set")
+    assert problems[1].startswith(f"OUTBOX_PATH: the folder {blocker} cannot be")
+
+
+@pytest.mark.parametrize("value", ["two", -1, True])
+def test_a_malformed_trusted_proxies_stops_the_start(tmp_path, value):
+    problems = start_problems(production_config(tmp_path, TRUSTED_PROXIES=value))
+    assert problems == [
+        "TRUSTED_PROXIES must be the number of proxies in front of the site "
+        f"(0, 1, 2...), not {value!r}"
+    ]
+
+
+@pytest.mark.parametrize("mode", ["DEBUG", "TESTING"])
+def test_debug_and_testing_need_no_mail_settings(tmp_path, mode):
+    app = create_app({mode: True, "OUTBOX_PATH": str(tmp_path / "o.sqlite3")})
+    assert app.config["SECRET_KEY"], "a throwaway key for the session"
+
+
+def test_gunicorn_start_stops_with_one_message_and_no_traceback(tmp_path):
+    env = production_env(
+        tmp_path, FLASK_SECRET_KEY=None, FLASK_MAIL_SERVER=None, FLASK_CLINIC_INBOX=None
+    )
+    result = run(gunicorn_command("--bind", "127.0.0.1:0"), env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "The site cannot start:"
+    assert [line.split(" is not set")[0] for line in lines[1:]] == [
+        "  - SECRET_KEY",
+        "  - MAIL_SERVER",
+        "  - CLINIC_INBOX",
+    ]
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_flask_start_stops_with_one_message_and_no_traceback(tmp_path):
+    env = production_env(tmp_path, FLASK_MAIL_DEFAULT_SENDER="nobody")
+    result = run([sys.executable, "-m", "flask", "routes"], env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("The site cannot start:\n")
+    assert "  - MAIL_DEFAULT_SENDER: 'nobody'" in result.stderr
+    assert "Traceback" not in result.stderr
