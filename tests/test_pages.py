@@ -260,7 +260,7 @@ def test_header_and_footer_carry_the_clinic_identity(client):
     site = CONTENT.site
     for path, former, privacy in (
         ("/en/immunotherapy", "Formerly known as", "/en/privacy"),
-        ("/es/inmunoterapia", "Antes conocido como", "/es/privacidad"),
+        ("/es/inmunoterapia", "Antes se llamaba", "/es/privacidad"),
     ):
         body = client.get(path).get_data(as_text=True)
         assert f"{former} {site.former_name}" in body
