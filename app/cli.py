@@ -81,7 +81,15 @@ def translate_extract() -> None:
 def translate_update() -> None:
     """Extract, then merge new strings into every language's messages.po."""
     translate_extract.callback()
-    _pybabel("update", "-i", str(CATALOG_TEMPLATE), "-d", "translations", "--no-wrap")
+    _pybabel(
+        "update",
+        "-i",
+        str(CATALOG_TEMPLATE),
+        "-d",
+        "translations",
+        "--no-wrap",
+        "--ignore-obsolete",
+    )
 
 
 @translate_group.command("compile")
