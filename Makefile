@@ -15,7 +15,7 @@ DEV_SMTP_PORT ?= 8025
 export FLASK_APP := app
 export FLASK_RUN_EXTRA_FILES = $(shell find content -name '*.yaml' | paste -sd: -)
 
-.PHONY: setup run test lint format bench clean vnu
+.PHONY: setup run test lint format bench stress clean vnu
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ vnu: $(VNU_STAMP)
 
 test: setup vnu
 	$(BIN)/pytest
+
+# Load, worker crashes and a mail outage against gunicorn (about 2 minutes).
+stress: setup
+	$(BIN)/python -m tools.stress
 
 lint: setup
 	$(BIN)/ruff check .
