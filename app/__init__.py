@@ -8,8 +8,11 @@ from typing import Any
 
 from flask import Flask
 
+from . import assets
+from . import compression
 from . import errors
 from . import i18n
+from . import page_cache
 from .content import DEFAULT_CONTENT_DIR
 from .content import ContentError
 from .content import load_content
@@ -56,6 +59,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
+    compression.init_app(app)
+    assets.init_app(app)
+    page_cache.init_app(app)
 
     from .appointments.views import bp as appointments_bp
     from .pages import bp as pages_bp
