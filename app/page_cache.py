@@ -80,7 +80,10 @@ def cached_page(view: Callable[..., str]) -> Callable[..., Response]:
         key = (
             request.endpoint,
             g.get("lang_code"),
-            request.url_root,
+            # What absolute URLs start with (cheaper than request.url_root).
+            request.scheme,
+            request.host,
+            request.script_root,
             tuple(sorted(kwargs.items())),
         )
         return cache.get(key, build).respond(PAGE_CACHE_CONTROL)
