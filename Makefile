@@ -30,6 +30,10 @@ run: setup
 test: setup
 	$(BIN)/pytest
 
+# Throughput and latency (wrk) against bare Flask and nginx, plus page weight.
+bench: setup
+	$(BIN)/python -m tools.bench
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -81,4 +81,11 @@ def init_app(app: Flask) -> None:
         assets = Assets.load(Path(app.static_folder))
     app.extensions["assets"] = assets
     app.url_defaults(assets.add_hash)
-    app.view_functions["static"] = assets.serve
+
+    def static(filename: str) -> Response:
+        """Flask's ``static`` endpoint, now served from memory."""
+        return assets.serve(filename)
+
+    # A plain function, not a bound method: Frozen-Flask takes a view's
+    # ``__self__`` for the app or blueprint that owns the static folder.
+    app.view_functions["static"] = static

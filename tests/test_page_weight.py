@@ -14,6 +14,7 @@ import brotli
 import pytest
 from flask import Flask
 from flask import template_rendered
+from flask_frozen import Freezer
 from werkzeug.serving import make_server
 
 from app import create_app
@@ -89,6 +90,13 @@ def test_stylesheet_has_a_content_hashed_name_cached_for_a_year(client):
     assert plain.data == response.data
     # A name from an older stylesheet is gone rather than stale.
     assert client.get("/static/site.00000000.css").status_code == 404
+
+
+def test_frozen_flask_finds_the_hashed_stylesheet(app, client):
+    href = stylesheet_href(client.get("/en/immunotherapy").get_data(as_text=True))
+    urls = set(Freezer(app).all_urls())
+    assert href in urls
+    assert "/static/site.css" not in urls
 
 
 def test_hashed_name_changes_with_the_bytes():

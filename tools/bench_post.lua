@@ -33,8 +33,12 @@ function response(status, headers, body)
   end
   local found = body:match('name="csrf_token"[^>]-value="([^"]+)"')
   local session = headers["Set-Cookie"]
-  if found and session then
-    token = found
-    cookie = lang_cookie .. "; " .. session:match("^([^;]+)")
+  if not (found and session) then
+    -- Measuring GETs under the POST's name would be worse than no figure.
+    io.stderr:write("bench_post.lua: no CSRF token and session cookie in "
+      .. path .. " (status " .. status .. ")\n")
+    os.exit(1)
   end
+  token = found
+  cookie = lang_cookie .. "; " .. session:match("^([^;]+)")
 end
