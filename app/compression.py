@@ -46,7 +46,6 @@ def is_compressible(mimetype: str) -> bool:
 class Precompressed:
     """One body, its strong ETag and its encodings, all computed once."""
 
-    body: bytes
     content_type: str
     # Encoding ("br", "gzip", or None for the body as it is) -> bytes, ETag.
     encoded: dict[str | None, bytes]
@@ -72,7 +71,6 @@ class Precompressed:
             name: quote_etag(f"{etag}:{name}" if name else etag) for name in encoded
         }
         return cls(
-            body=body,
             content_type=get_content_type(mimetype, "utf-8"),
             encoded=encoded,
             etags=etags,

@@ -409,7 +409,7 @@ def parse_wrk(output: str) -> Result:
         match = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.M)
         if not match:
             raise ValueError(f"no {percent}% latency in wrk output:\n{output}")
-        return float(match[1]) * _UNITS_MS[match[2]]
+        return round(float(match[1]) * _UNITS_MS[match[2]], 3)
 
     socket_errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
