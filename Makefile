@@ -46,6 +46,10 @@ test: setup vnu
 stress: setup
 	$(BIN)/python -m tools.stress
 
+# Throughput and latency (wrk) against bare Flask and nginx, plus page weight.
+bench: setup
+	$(BIN)/python -m tools.bench
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

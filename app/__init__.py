@@ -7,10 +7,13 @@ from typing import Any
 
 from flask import Flask
 
+from . import assets
+from . import compression
 from . import errors
 from . import freeze
 from . import i18n
 from . import observability
+from . import page_cache
 from . import proxy
 from . import security
 from .content import DEFAULT_CONTENT_DIR
@@ -87,6 +90,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     observability.init_app(app)
     freeze.init_app(app)
+    compression.init_app(app)
+    assets.init_app(app)
+    page_cache.init_app(app)
 
     from . import appointments
     from .cli import outbox_group

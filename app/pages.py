@@ -20,6 +20,7 @@ from .content import Page
 from .i18n import home_url
 from .i18n import twin_urls
 from .i18n import visitor_language
+from .page_cache import cached_page
 
 log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
@@ -49,6 +50,7 @@ OG_LOCALES = {"en": "en_US", "es": "es_US"}
 _SCHEMA_TYPES = {"topic": "MedicalWebPage", "notice": "WebPage"}
 
 
+@cached_page
 def show_page(page_id: str) -> str:
     """A topic or notice page from content/pages/<page_id>.yaml."""
     page: Page = _content().pages[page_id]

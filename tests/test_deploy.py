@@ -258,15 +258,19 @@ def test_pages_come_from_the_app_over_https(site):
 
 
 def test_static_files_come_from_the_build_with_the_same_headers(site):
-    response = site.request("GET", "/static/site.css")
+    page = site.request("GET", "/en/immunotherapy").body.decode()
+    stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', page).group(1)
+    assert re.fullmatch(r"/static/site\.[0-9a-f]{8}\.css", stylesheet)
+    response = site.request("GET", stylesheet)
     assert response.status == 200
     assert response.body == (ROOT / "app" / "static" / "site.css").read_bytes()
     for name, value in {
         **HEADERS,
         "Strict-Transport-Security": STRICT_TRANSPORT_SECURITY,
+        "Cache-Control": "public, max-age=31536000, immutable",
     }.items():
         assert response.headers.get_all(name) == [value]
-    assert "/static/site.css" not in site.app.log(), "nginx served it, not the app"
+    assert stylesheet not in site.app.log(), "nginx served it, not the app"
 
 
 def test_bodies_slightly_over_the_limit_reach_the_app_and_huge_ones_do_not(site):

@@ -17,6 +17,7 @@ import pytest
 from flask_wtf.csrf import generate_csrf
 
 from app import create_app
+from app.extensions import csrf
 from app.extensions import limiter
 
 # The policy issue 5 asks for, word for word.
@@ -189,13 +190,14 @@ def proxied_client(app_config, trusted):
     app = create_app(
         {**app_config, "RATELIMIT_ENABLED": True, "TRUSTED_PROXIES": trusted}
     )
-    app.add_url_rule("/en/limited", "limited", limited)
+    # A POST, like the form (reads are never limited); no CSRF token needed here.
+    app.add_url_rule("/en/limited", "limited", csrf.exempt(limited), methods=["POST"])
     return app.test_client()
 
 
 def get_from(client, peer: str, forwarded_for: str, proto: str = "http"):
     """A request from socket address ``peer`` carrying X-Forwarded-* headers."""
-    return client.get(
+    return client.post(
         "/en/limited",
         environ_base={"REMOTE_ADDR": peer},
         headers={"X-Forwarded-For": forwarded_for, "X-Forwarded-Proto": proto},

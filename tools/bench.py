@@ -1,0 +1,519 @@
+"""``make bench``: throughput, latency and page weight, with two references.
+
+Starts the site under gunicorn on 127.0.0.1, and in the same run two
+references on the same machine: a bare Flask app under the same gunicorn
+settings returning the same bytes as our topic page (what a Python site can
+reach at best), and nginx serving those bytes as a static file (the machine's
+limit). ``wrk`` loads each at 1, 16 and 64 connections. Prints a table, the
+ratios of our figures to the references, issue 4's targets, the page weight of
+every page, and one JSON line for scripts. Everything it starts, it stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import http.client
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from urllib.parse import urlencode
+
+from aiosmtpd.controller import Controller
+
+from tools.page_weight import MAX_REQUESTS
+from tools.page_weight import MAX_TRANSFER_BYTES
+from tools.page_weight import measure
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CONNECTIONS = (1, 16, 64)
+ROUNDS = 2
+TOPIC = {"topic-en": "/en/immunotherapy", "topic-es": "/es/inmunoterapia"}
+FORM_PATH = "/en/request-appointment"
+# The valid appointment request to POST, field name -> value (the CSRF token
+# is added by tools/bench_post.lua). Empty: the POST scenario is skipped.
+# The form's rate limit must let a load test through (e.g. a bench-only limit).
+POST_FIELDS: dict[str, str] = {}
+# Issue 4's targets for the topic page.
+TARGET_RATIO_TO_BARE = 0.8
+TARGET_P99_MS = 30.0
+TARGET_CONNECTIONS = 16
+# Used when the repository has no gunicorn.conf.py; both gunicorn runs get the
+# same settings either way. gunicorn's default sync worker, one per core, no
+# access log (gunicorn writes none unless asked).
+GUNICORN_DEFAULTS = [
+    f"--workers={os.cpu_count() or 2}",
+    "--worker-class=sync",
+    "--log-level=warning",
+]
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+@dataclass(frozen=True)
+class Result:
+    """One wrk run."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    non_2xx_3xx: int
+
+
+def main() -> None:
+    """Run every scenario and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=5, help="seconds per run")
+    args = parser.parse_args()
+    # A polite kill unwinds the ExitStack too, so no server outlives the bench.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGHUP, lambda *_: sys.exit(129))
+    ensure_tools()
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+        tmp.chmod(0o755)  # nginx workers may run as another user
+        run(stack, tmp, args.duration)
+
+
+def ensure_tools() -> None:
+    """Install wrk and nginx from Debian when they are missing."""
+    missing = [
+        package
+        for command, package in (("wrk", "wrk"), ("nginx", "nginx-light"))
+        if not shutil.which(command) and not Path("/usr/sbin", command).exists()
+    ]
+    if not missing:
+        return
+    print(f"Installing {', '.join(missing)} with apt-get ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+        check=True,
+        env=env,
+    )
+
+
+def run(stack: contextlib.ExitStack, tmp: Path, duration: int) -> None:
+    """Start the servers, load them, report."""
+    machine = machine_info()
+    print(f"Machine: {machine['cpu']} x {machine['nproc']}, load {machine['load']}")
+    gunicorn_settings = gunicorn_args()
+    print(f"gunicorn: {' '.join(gunicorn_settings)}; wrk: {duration}s per run")
+
+    sink = stack.enter_context(smtp_sink())
+    ours = stack.enter_context(
+        start_gunicorn("ours", our_app(), tmp, our_env(tmp, sink.port))
+    )
+    page = fetch(ours + TOPIC["topic-en"])
+    (tmp / "page.html").write_bytes(page)
+    bare = stack.enter_context(
+        start_gunicorn(
+            "bare",
+            "tools.bench_bare:app",
+            tmp,
+            {"BENCH_PAGE_HTML": str(tmp / "page.html")},
+        )
+    )
+    nginx = stack.enter_context(start_nginx(tmp, TOPIC["topic-en"]))
+    for name, url in (("bare Flask", bare), ("nginx", nginx)):
+        if fetch(url + TOPIC["topic-en"]) != page:
+            raise SystemExit(f"{name} does not serve the same bytes as our page")
+    print(f"Topic page: {len(page)} bytes, served identically by all three.\n")
+
+    scenarios = {name: Scenario(ours + path) for name, path in TOPIC.items()}
+    scenarios["topic-en-br"] = Scenario(
+        ours + TOPIC["topic-en"], ["-H", "Accept-Encoding: br, gzip"]
+    )
+    scenarios["form"] = Scenario(ours + FORM_PATH)
+    if POST_FIELDS:
+        scenarios["form-post"] = Scenario(
+            ours,
+            ["-s", str(ROOT / "tools" / "bench_post.lua")],
+            ["--", FORM_PATH, urlencode(POST_FIELDS)],
+        )
+    else:
+        print("Form POST skipped: set POST_FIELDS in tools/bench.py.")
+    scenarios["bare-flask"] = Scenario(bare + TOPIC["topic-en"])
+    scenarios["nginx"] = Scenario(nginx + TOPIC["topic-en"])
+    results = measure_all(scenarios, duration)
+
+    weights = {path: measure(ours + path) for path in sitemap_paths(ours)}
+    machine["load_after"] = machine_info()["load"]
+    report(machine, gunicorn_settings, duration, results, weights)
+    if POST_FIELDS:
+        print(f"SMTP sink received {sink.handler.received} emails.")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What wrk loads: a URL, wrk options, and arguments for a wrk script."""
+
+    url: str
+    options: list[str] = field(default_factory=list)
+    script_args: list[str] = field(default_factory=list)
+
+
+def measure_all(
+    scenarios: dict[str, Scenario], duration: int
+) -> dict[str, dict[int, Result]]:
+    """Every scenario at every connection count, best of ROUNDS.
+
+    The machine is shared, so other load comes and goes: scenarios take turns
+    (ours right next to its references), and each keeps its best round.
+    """
+    for scenario in scenarios.values():
+        wrk(scenario, 16, 1)  # warm-up, not counted
+    results: dict[str, dict[int, Result]] = {name: {} for name in scenarios}
+    for round_number in range(1, ROUNDS + 1):
+        for connections in CONNECTIONS:
+            for name, scenario in scenarios.items():
+                result = wrk(scenario, connections, duration)
+                best = results[name].get(connections)
+                if best is None or result.rps > best.rps:
+                    results[name][connections] = result
+            print(f"  round {round_number}: {connections} connections", flush=True)
+    return results
+
+
+def machine_info() -> dict[str, str | int]:
+    """What the figures came from."""
+    cpu = platform.processor() or "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "nproc": os.cpu_count() or 0,
+        "cpu": cpu,
+        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "python": platform.python_version(),
+    }
+
+
+def gunicorn_args() -> list[str]:
+    """The repository's gunicorn.conf.py if there is one, else our defaults."""
+    config = ROOT / "gunicorn.conf.py"
+    if config.exists():
+        return [f"--config={config}"]
+    return GUNICORN_DEFAULTS
+
+
+def our_app() -> str:
+    """wsgi:app when the repository has wsgi.py, else the factory."""
+    return "wsgi:app" if (ROOT / "wsgi.py").exists() else "app:create_app()"
+
+
+def our_env(tmp: Path, smtp_port: int) -> dict[str, str]:
+    """Production settings, with a throwaway key, outbox and mail relay."""
+    return {
+        "FLASK_SECRET_KEY": secrets.token_hex(32),
+        "FLASK_OUTBOX_PATH": str(tmp / "outbox.sqlite3"),
+        "FLASK_MAIL_SERVER": "127.0.0.1",
+        "FLASK_MAIL_PORT": str(smtp_port),
+        "FLASK_MAIL_DEFAULT_SENDER": "website@bench.invalid",
+        "FLASK_CLINIC_INBOX": "appointments@bench.invalid",
+    }
+
+
+class CountingHandler:
+    """An SMTP sink that only counts the messages the site sends."""
+
+    def __init__(self) -> None:
+        self.received = 0
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        """Accept and count."""
+        self.received += 1
+        return "250 Message accepted for delivery"
+
+
+@contextlib.contextmanager
+def smtp_sink() -> Iterator[Controller]:
+    """A local SMTP server for the appointment emails, on a free port."""
+    controller = Controller(CountingHandler(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def start_gunicorn(
+    name: str, app: str, tmp: Path, env: dict[str, str]
+) -> Iterator[str]:
+    """``app`` under gunicorn on a free port; yields its base URL."""
+    port = free_port()
+    command = [
+        str(BIN / "gunicorn"),
+        *gunicorn_args(),
+        f"--bind=127.0.0.1:{port}",
+        app,
+    ]
+    env = {**os.environ, **env}
+    env.pop("FLASK_DEBUG", None)
+    with process(name, command, tmp, env=env, cwd=ROOT) as proc:
+        yield wait_ready(
+            proc, tmp / f"{name}.log", f"http://127.0.0.1:{port}", "/healthz"
+        )
+
+
+@contextlib.contextmanager
+def start_nginx(tmp: Path, path: str) -> Iterator[str]:
+    """nginx with its own config, serving the saved page at ``path``."""
+    port = free_port()
+    conf = tmp / "nginx.conf"
+    workers = os.cpu_count() or 2
+    conf.write_text(
+        f"""
+worker_processes {workers};
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/nginx-body;
+    proxy_temp_path {tmp}/nginx-proxy;
+    fastcgi_temp_path {tmp}/nginx-fastcgi;
+    uwsgi_temp_path {tmp}/nginx-uwsgi;
+    scgi_temp_path {tmp}/nginx-scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location = {path} {{
+            default_type "text/html; charset=utf-8";
+            alias {tmp}/page.html;
+        }}
+    }}
+}}
+"""
+    )
+    (tmp / "page.html").chmod(0o644)
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    command = [
+        nginx,
+        "-p",
+        str(tmp),
+        "-c",
+        str(conf),
+        "-e",
+        str(tmp / "nginx-error.log"),
+        "-g",
+        "daemon off;",
+    ]
+    with process("nginx", command, tmp) as proc:
+        yield wait_ready(proc, tmp / "nginx.log", f"http://127.0.0.1:{port}", path)
+
+
+@contextlib.contextmanager
+def process(name: str, command: list[str], tmp: Path, **options) -> Iterator:
+    """Run ``command`` in its own process group; always stop it afterwards."""
+    log_path = tmp / f"{name}.log"
+    log = log_path.open("wb")
+    proc = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **options
+    )
+    try:
+        yield proc
+    finally:
+        # The group we created: the server and the workers it forked.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def wait_ready(proc: subprocess.Popen, log: Path, base: str, path: str) -> str:
+    """``base`` once it answers 200 at ``path``; its log if it dies first."""
+    name = log.stem
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:]
+            raise SystemExit(f"{name} exited with {proc.returncode}:\n{tail}")
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            fetch(base + path)
+            return base
+        time.sleep(0.2)
+    raise SystemExit(f"{name} did not answer within 30 s")
+
+
+def fetch(url: str) -> bytes:
+    """The body at ``url`` (no compression asked), or an error if not 200."""
+    host, _, path = url.removeprefix("http://").partition("/")
+    connection = http.client.HTTPConnection(host, timeout=10)
+    try:
+        connection.request("GET", "/" + path)
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise http.client.HTTPException(f"{url}: {response.status}")
+        return body
+    finally:
+        connection.close()
+
+
+def wrk(scenario: Scenario, connections: int, duration: int) -> Result:
+    """One wrk run; threads never outnumber connections (at most 2)."""
+    threads = min(2, connections)
+    command = [
+        "wrk",
+        f"--threads={threads}",
+        f"--connections={connections}",
+        f"--duration={duration}s",
+        "--timeout=5s",
+        "--latency",
+        *scenario.options,
+        scenario.url,
+        *scenario.script_args,
+    ]
+    output = subprocess.run(command, capture_output=True, text=True, check=True)
+    return parse_wrk(output.stdout)
+
+
+def parse_wrk(output: str) -> Result:
+    """Requests/s, p50 and p99 (ms), counts and errors from ``wrk --latency``."""
+
+    def latency(percent: int) -> float:
+        match = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.M)
+        if not match:
+            raise ValueError(f"no {percent}% latency in wrk output:\n{output}")
+        return round(float(match[1]) * _UNITS_MS[match[2]], 3)
+
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return Result(
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]),
+        p50_ms=latency(50),
+        p99_ms=latency(99),
+        requests=int(re.search(r"(\d+) requests in", output)[1]),
+        errors=sum(map(int, socket_errors.groups())) if socket_errors else 0,
+        non_2xx_3xx=int(non_2xx[1]) if non_2xx else 0,
+    )
+
+
+def sitemap_paths(base: str) -> list[str]:
+    """Every page the sitemap lists, as paths."""
+    xml = fetch(base + "/sitemap.xml").decode()
+    return [
+        re.sub(r"^https?://[^/]+", "", loc) for loc in re.findall(r"<loc>([^<]+)<", xml)
+    ]
+
+
+def report(
+    machine: dict,
+    gunicorn_settings: list[str],
+    duration: int,
+    results: dict[str, dict[int, Result]],
+    weights: dict,
+) -> None:
+    """The table, the targets, the page weights and the JSON line."""
+    bare, nginx = results["bare-flask"], results["nginx"]
+    print()
+    print(
+        f"{'scenario':<12} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
+        f" {'errors':>6} {'÷bare':>6} {'÷nginx':>7}"
+    )
+    ratios: dict[str, dict[int, dict[str, float]]] = {}
+    for name, runs in results.items():
+        for c, r in runs.items():
+            to_bare = r.rps / bare[c].rps if bare[c].rps else 0.0
+            to_nginx = r.rps / nginx[c].rps if nginx[c].rps else 0.0
+            ratios.setdefault(name, {})[c] = {
+                "bare": round(to_bare, 3),
+                "nginx": round(to_nginx, 3),
+            }
+            print(
+                f"{name:<12} {c:>5} {r.rps:>9.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f}"
+                f" {r.errors + r.non_2xx_3xx:>6} {to_bare:>6.2f} {to_nginx:>7.3f}"
+            )
+    print(
+        f"\nBest of {ROUNDS} interleaved rounds of {duration} s. errors: socket"
+        " errors plus responses other than 2xx/3xx."
+    )
+
+    targets = {}
+    print(f"\nIssue 4 targets at {TARGET_CONNECTIONS} connections:")
+    for name in TOPIC:
+        r = results[name][TARGET_CONNECTIONS]
+        ratio = ratios[name][TARGET_CONNECTIONS]["bare"]
+        met = ratio >= TARGET_RATIO_TO_BARE and r.p99_ms < TARGET_P99_MS
+        targets[name] = met
+        print(
+            f"  {name}: {ratio:.0%} of bare Flask (>= {TARGET_RATIO_TO_BARE:.0%}),"
+            f" p99 {r.p99_ms:.1f} ms (< {TARGET_P99_MS:.0f}):"
+            f" {'met' if met else 'MISSED'}"
+        )
+
+    print(
+        f"\nPage weight, first visit (budget {MAX_TRANSFER_BYTES} B,"
+        f" {MAX_REQUESTS} requests):"
+    )
+    for path, weight in weights.items():
+        problems = weight.budget_problems()
+        print(
+            f"  {path:<36} {weight.requests} requests {weight.transferred:>6} B"
+            f"  {'ok' if not problems else '; '.join(problems)}"
+        )
+
+    figures = {
+        "machine": machine,
+        "gunicorn": gunicorn_settings,
+        "duration_s": duration,
+        "rounds": ROUNDS,
+        "results": {
+            name: {str(c): asdict(r) for c, r in runs.items()}
+            for name, runs in results.items()
+        },
+        "ratios": {
+            n: {str(c): v for c, v in runs.items()} for n, runs in ratios.items()
+        },
+        "targets_met": targets,
+        "page_weight": {
+            path: {"requests": w.requests, "bytes": w.transferred}
+            for path, w in weights.items()
+        },
+    }
+    line = json.dumps(figures, sort_keys=True)
+    out = ROOT / "bench-results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(line + "\n")
+    print()
+    print(line)
+
+
+if __name__ == "__main__":
+    main()
