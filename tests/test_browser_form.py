@@ -199,6 +199,11 @@ def test_an_empty_form_sends_focus_to_a_summary_that_leads_to_each_field(page, l
     assert len(targets) >= 2 and all(t.startswith("#") for t in targets), targets
     messages = [link.inner_text().strip() for link in links]
     assert_in_language(lang, [summary.locator("h2").inner_text(), *messages])
+    # Listed in the order the page asks the questions (GOV.UK).
+    page_order = page.evaluate(
+        "() => [...document.querySelectorAll('form [id]')].map((el) => '#' + el.id)"
+    )
+    assert targets == sorted(targets, key=page_order.index)
 
     def assert_focus_moved_to(target: str) -> None:
         expect(page.locator(target)).to_be_focused()
