@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
@@ -17,6 +18,7 @@ from email import message_from_bytes
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
+from wsgiref.types import WSGIApplication
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -192,14 +194,29 @@ def skip_or_fail(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_app_config(tmp_path_factory) -> dict:
-    """The live server's configuration; extend it (e.g. with MAIL_PORT) by
-    overriding this fixture or adding keys before ``live_app`` is first used."""
+def live_smtp_server() -> Iterator[SMTPServer]:
+    """The live app's mail relay: a real SMTP server that keeps every message,
+    so a browser journey can find the email its form sent."""
+    server = SMTPServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_app_config(tmp_path_factory, live_smtp_server: SMTPServer) -> dict:
+    """The live server's configuration; extend it by overriding this fixture
+    or adding keys before ``live_app`` is first used."""
     return {
         "TESTING": True,
         "SECRET_KEY": "live-test-secret",
         "OUTBOX_PATH": str(tmp_path_factory.mktemp("live") / "outbox.sqlite3"),
         "RATELIMIT_ENABLED": False,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": live_smtp_server.port,
+        "MAIL_TIMEOUT": 5,
+        "MAIL_DEFAULT_SENDER": "Website <website@clinic.example>",
+        "CLINIC_INBOX": "appointments@clinic.example",
     }
 
 
@@ -209,10 +226,33 @@ def live_app(live_app_config: dict):
     return create_app(live_app_config)
 
 
+def _closed_when_sent(response: Iterable[bytes]) -> Iterator[bytes]:
+    try:
+        yield from response
+    finally:
+        if hasattr(response, "close"):
+            response.close()
+
+
+def closes_every_response(app: WSGIApplication) -> WSGIApplication:
+    """``app``, with each response closed as soon as its last chunk is sent.
+
+    PEP 3333 says the server must close every response, and gunicorn does.
+    Werkzeug's dev server skips it when the client resets the connection
+    after reading the response (Chromium does, now and then, after a POST),
+    and with it Flask's ``call_on_close``: the form's immediate delivery.
+    """
+
+    def wsgi(environ, start_response) -> Iterator[bytes]:
+        return _closed_when_sent(app(environ, start_response))
+
+    return wsgi
+
+
 @pytest.fixture(scope="session")
 def live_server(live_app) -> Iterator[LiveServer]:
     """The app served over HTTP on 127.0.0.1, at a port the OS picks as free."""
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    server = make_server("127.0.0.1", 0, closes_every_response(live_app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import requests
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po
 
+SPANISH_CATALOG = (
+    Path(__file__).resolve().parent.parent / "translations/es/LC_MESSAGES/messages.po"
+)
 FORM_PATHS = {"en": "/en/request-appointment", "es": "/es/solicitar-cita"}
 
 VALID_ANSWERS = {
@@ -56,3 +62,9 @@ def wait_until(condition, timeout: float = 10) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+def spanish_catalog() -> Catalog:
+    """The Spanish translations of the interface strings, as committed."""
+    with SPANISH_CATALOG.open("rb") as handle:
+        return read_po(handle, locale="es")

@@ -10,6 +10,14 @@ from playwright.sync_api import Page
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 MIN_TARGET_PX = 24  # WCAG 2.5.8 Target Size (Minimum)
 
+# Viewports, as (width, height) in CSS px.
+PHONE = (360, 740)
+# WCAG 1.4.10 Reflow: content must work at 320 CSS px wide (1280 px at 400%).
+REFLOW = (320, 256)
+# 200% zoom on a 1280x800 window: the page lays out in 640x400 CSS px, each
+# drawn with 2 device pixels. That is what browser zoom does to the viewport.
+ZOOM_200 = (640, 400)
+
 _AXE = Axe()
 
 _SMALL_TARGETS_JS = """

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from flask import Flask
 from flask_babel import LazyString
 from flask_babel import lazy_gettext
+from helpers import FORM_PATHS
+from helpers import VALID_ANSWERS
 from playwright.sync_api import Page
 from playwright.sync_api import Response
 
@@ -78,8 +80,71 @@ def _content_pages() -> list[SitePage]:
     return pages
 
 
-# The appointment form's URLs are part of the contract (shared/DESIGN.md).
-FORM_PATHS = {"en": "/en/request-appointment", "es": "/es/solicitar-cita"}
+# Where the form's POST leads (shared/DESIGN.md); the form's own URLs are in helpers.
+RECEIVED_PATHS = {
+    "en": "/en/request-appointment/received",
+    "es": "/es/solicitar-cita/recibida",
+}
+
+
+def send_form(page: Page) -> Response:
+    """Press the form's send button; the response of the page that follows."""
+    with page.expect_navigation() as navigation:
+        page.locator("form.appointment-form [type=submit]").click()
+    response = navigation.value
+    assert response is not None, "sending the form loaded no page"
+    return response
+
+
+def fill_in(page: Page, answers: dict[str, str]) -> None:
+    """Answer the form's questions: type into text fields, tick choices."""
+    for name, value in answers.items():
+        control = page.locator(f'form.appointment-form [name="{name}"]')
+        if control.first.get_attribute("type") in ("radio", "checkbox"):
+            control.and_(page.locator(f'[value="{value}"]')).check()
+        else:
+            control.fill(value)
+
+
+def send_empty_form(page: Page, site_page: SitePage) -> Response:
+    """Reach the form showing its errors: send it without answering anything."""
+    open_path(page, site_page)
+    return send_form(page)
+
+
+def send_valid_form(page: Page, site_page: SitePage) -> Response:
+    """Reach the received page: answer every question and send the form."""
+    open_path(page, site_page)
+    fill_in(page, VALID_ANSWERS)
+    return send_form(page)
+
+
+def _form_states() -> list[SitePage]:
+    """The form after sending it empty, and the page a sent request leads to."""
+    pages = []
+    for lang in LANGUAGES:
+        other = other_language(lang)
+        pages += [
+            SitePage(
+                "form-errors",
+                lang,
+                FORM_PATHS[lang],
+                lazy_gettext("Request an Appointment"),
+                status=422,
+                twin=FORM_PATHS[other],
+                reach=send_empty_form,
+            ),
+            SitePage(
+                "received",
+                lang,
+                FORM_PATHS[lang],
+                lazy_gettext("Request received"),
+                twin=RECEIVED_PATHS[other],
+                reach=send_valid_form,
+            ),
+        ]
+    return pages
+
 
 SITE_PAGES: list[SitePage] = [
     *_content_pages(),
@@ -97,6 +162,7 @@ SITE_PAGES: list[SitePage] = [
         lazy_gettext("Request an Appointment"),
         twin=FORM_PATHS["en"],
     ),
+    *_form_states(),
     SitePage("404", "en", "/en/no-such-page", lazy_gettext("Page not found"), 404),
     SitePage("404", "es", "/es/no-existe", lazy_gettext("Page not found"), 404),
 ]

@@ -6,6 +6,9 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 import pytest
+from page_checks import PHONE
+from page_checks import REFLOW
+from page_checks import ZOOM_200
 from page_checks import horizontal_overflow
 from page_checks import small_tap_targets
 from playwright.sync_api import Page
@@ -25,13 +28,6 @@ pytestmark = pytest.mark.browser
 # out of the journeys that must start from the top of a freshly opened page.
 PLAIN_PAGES = [p for p in SITE_PAGES if p.reach is open_path]
 TWINNED = [p for p in PLAIN_PAGES if p.twin]
-
-PHONE = (360, 740)
-# WCAG 1.4.10 Reflow: content must work at 320 CSS px wide (1280 px at 400%).
-REFLOW = (320, 256)
-# 200% zoom on a 1280x800 window: the page lays out in 640x400 CSS px, each
-# drawn with 2 device pixels. That is what browser zoom does to the viewport.
-ZOOM_200 = (640, 400)
 
 
 def toggle(page: Page, to_lang: str):

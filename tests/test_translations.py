@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from babel.messages.pofile import read_po
+from helpers import spanish_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
-CATALOG = ROOT / "translations" / "es" / "LC_MESSAGES" / "messages.po"
 
 
 def extracted_messages(tmp_path: Path) -> set[str]:
@@ -43,11 +43,6 @@ def extracted_messages(tmp_path: Path) -> set[str]:
 def own_language_text(body: str) -> str:
     """The page minus links marked as another language (the toggle)."""
     return re.sub(r'<a [^>]*\blang="[a-z]+"[^>]*>.*?</a>', "", body)
-
-
-def spanish_catalog():
-    with CATALOG.open("rb") as handle:
-        return read_po(handle, locale="es")
 
 
 def test_every_interface_string_is_translated(tmp_path):

@@ -122,7 +122,11 @@ def _required(message) -> InputRequired:
 
 
 class AppointmentForm(FlaskForm):
-    """What a patient, a relative or a doctor's office tells the clinic."""
+    """What a patient, a relative or a doctor's office tells the clinic.
+
+    Fields are declared in the order the page asks them: the error summary
+    lists its errors in this order, and must follow the page.
+    """
 
     first_name = StringField(
         _l("What is the patient’s first name?"),
@@ -139,6 +143,33 @@ class AppointmentForm(FlaskForm):
             single_line,
             Length(max=NAME_MAX, message=_l("Use %(max)d characters or fewer.")),
         ],
+    )
+    requester = RadioField(
+        _l("Who is this request for?"),
+        choices=_choices(REQUESTERS),
+        validators=[_required(_l("Choose who this request is for."))],
+    )
+    patient_status = RadioField(
+        _l("Is the patient new to our clinic?"),
+        choices=_choices(PATIENT_STATUSES),
+        validators=[_required(_l("Choose new or returning patient."))],
+    )
+    reason = RadioField(
+        _l("What is the main reason for the request?"),
+        choices=_choices(REASONS),
+        validators=[_required(_l("Choose the main reason for the request."))],
+    )
+    referring_doctor = StringField(
+        _l("Who is the referring doctor? (optional)"),
+        validators=[
+            Optional(),
+            single_line,
+            Length(max=NAME_MAX, message=_l("Use %(max)d characters or fewer.")),
+        ],
+    )
+    location = RadioField(
+        _l("Which office would you prefer?"),
+        validators=[_required(_l("Choose an office."))],
     )
     phone = TelField(
         _l("What phone number should we call?"),
@@ -188,33 +219,6 @@ class AppointmentForm(FlaskForm):
         ],
     )
     interpreter = BooleanField(_l("I would like a medical interpreter."))
-    requester = RadioField(
-        _l("Who is this request for?"),
-        choices=_choices(REQUESTERS),
-        validators=[_required(_l("Choose who this request is for."))],
-    )
-    patient_status = RadioField(
-        _l("Is the patient new to our clinic?"),
-        choices=_choices(PATIENT_STATUSES),
-        validators=[_required(_l("Choose new or returning patient."))],
-    )
-    reason = RadioField(
-        _l("What is the main reason for the request?"),
-        choices=_choices(REASONS),
-        validators=[_required(_l("Choose the main reason for the request."))],
-    )
-    referring_doctor = StringField(
-        _l("Who is the referring doctor? (optional)"),
-        validators=[
-            Optional(),
-            single_line,
-            Length(max=NAME_MAX, message=_l("Use %(max)d characters or fewer.")),
-        ],
-    )
-    location = RadioField(
-        _l("Which office would you prefer?"),
-        validators=[_required(_l("Choose an office."))],
-    )
     message = TextAreaField(
         _l("Is there anything else we should know? (optional)"),
         description=_l(
