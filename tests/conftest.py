@@ -10,7 +10,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from collections.abc import Iterable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
@@ -18,7 +17,6 @@ from email import message_from_bytes
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
-from wsgiref.types import WSGIApplication
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -226,33 +224,10 @@ def live_app(live_app_config: dict):
     return create_app(live_app_config)
 
 
-def _closed_when_sent(response: Iterable[bytes]) -> Iterator[bytes]:
-    try:
-        yield from response
-    finally:
-        if hasattr(response, "close"):
-            response.close()
-
-
-def closes_every_response(app: WSGIApplication) -> WSGIApplication:
-    """``app``, with each response closed as soon as its last chunk is sent.
-
-    PEP 3333 says the server must close every response, and gunicorn does.
-    Werkzeug's dev server skips it when the client resets the connection
-    after reading the response (Chromium does, now and then, after a POST),
-    and with it Flask's ``call_on_close``: the form's immediate delivery.
-    """
-
-    def wsgi(environ, start_response) -> Iterator[bytes]:
-        return _closed_when_sent(app(environ, start_response))
-
-    return wsgi
-
-
 @pytest.fixture(scope="session")
 def live_server(live_app) -> Iterator[LiveServer]:
     """The app served over HTTP on 127.0.0.1, at a port the OS picks as free."""
-    server = make_server("127.0.0.1", 0, closes_every_response(live_app), threaded=True)
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -13,17 +13,7 @@ import pytest
 from servers import gunicorn
 from servers import production_env
 
-playwright = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+pytestmark = pytest.mark.browser
 
 # Runs before any of the page's own content, and is not subject to its CSP.
 COLLECT_VIOLATIONS = """
@@ -40,17 +30,6 @@ def site(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("csp")
     with gunicorn(production_env(tmp_path), tmp_path / "gunicorn.log") as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium, driven by Playwright."""
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("path", ["/en/immunotherapy", "/es/inmunoterapia"])

@@ -91,14 +91,15 @@ def form() -> Response:
     request_record = _store(form)
     session[_SESSION_REFERENCE] = request_record.reference
     response = redirect(url_for("appointments.received"), code=303)
-    # Try at once, once the patient has their answer, on a thread of its own
-    # so a slow relay never holds a web worker; a failure stays queued.
-    app = current_app._get_current_object()
-    response.call_on_close(
-        lambda: threading.Thread(
-            target=_deliver_quietly, args=(app, request_record.id), daemon=True
-        ).start()
-    )
+    # Try at once, on a thread of its own: the patient's answer does not wait
+    # for the relay, and a slow relay never holds a web worker. Not
+    # call_on_close: some servers skip close() when the client hangs up early.
+    # A failure leaves the request queued for `flask outbox deliver`.
+    threading.Thread(
+        target=_deliver_quietly,
+        args=(current_app._get_current_object(), request_record.id),
+        daemon=True,
+    ).start()
     response.cache_control.no_store = True
     return response
 
