@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask
 from flask import render_template
+from flask.globals import request_ctx
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
 
@@ -24,9 +25,14 @@ def init_app(app: Flask) -> None:
 def render_error(error: HTTPException) -> tuple[str, int, dict[str, str]]:
     """The page for ``error``; it never echoes what the visitor sent."""
     code = error.code or 500
+    headers = {"Cache-Control": "no-store"}
+    if request_ctx.url_adapter is None:
+        # No URLs can be built (e.g. a Host outside TRUSTED_HOSTS), so no
+        # layout either: a short plain answer rather than a second error.
+        headers["Content-Type"] = "text/plain; charset=utf-8"
+        return f"{code} {error.name}\n", code, headers
     template = f"errors/{code}.html" if code in _PAGES else "errors/generic.html"
     response = render_template(template, code=code)
-    headers = {"Cache-Control": "no-store"}
     if code == 429 or code == 503:
         headers["Retry-After"] = "60"
     return response, code, headers

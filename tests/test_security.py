@@ -227,3 +227,16 @@ def test_with_one_trusted_proxy_the_last_hop_is_the_client(app_config):
     # And nginx's X-Forwarded-Proto tells the app the visitor used HTTPS.
     https = get_from(client, nginx, "203.0.113.52", proto="https")
     assert "Strict-Transport-Security" in https.headers
+
+
+def test_an_untrusted_host_gets_a_plain_400_not_a_500(app_config):
+    app = create_app({**app_config, "TRUSTED_HOSTS": ["clinic.example"]})
+    client = app.test_client()
+    assert (
+        client.get("/en/immunotherapy", base_url="http://clinic.example").status_code
+        == 200
+    )
+    response = client.get("/en/immunotherapy", base_url="http://evil.example")
+    assert response.status_code == 400
+    assert response.mimetype == "text/plain"
+    assert "evil.example" not in response.get_data(as_text=True)
