@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask import current_app
 
+from . import appointments
 from . import assets
 from . import compression
 from . import errors
@@ -16,11 +18,13 @@ from . import observability
 from . import page_cache
 from . import proxy
 from . import security
+from .cli import outbox_group
 from .content import DEFAULT_CONTENT_DIR
 from .content import ContentError
 from .content import load_content
 from .extensions import csrf
 from .extensions import limiter
+from .pages import bp as pages_bp
 from .startup import StartupError
 from .startup import check_config
 
@@ -93,17 +97,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     compression.init_app(app)
     assets.init_app(app)
     page_cache.init_app(app)
-
-    from . import appointments
-    from .cli import outbox_group
-    from .pages import bp as pages_bp
-
     app.register_blueprint(pages_bp)
     appointments.init_app(app)
     app.cli.add_command(outbox_group)
-
-    @app.context_processor
-    def site_context() -> dict[str, Any]:
-        return {"site": app.extensions["content"].site}
-
+    app.context_processor(_site_context)
     return app
+
+
+def _site_context() -> dict[str, Any]:
+    """The clinic's identity, for every template's header and footer."""
+    return {"site": current_app.extensions["content"].site}
