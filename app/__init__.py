@@ -23,7 +23,7 @@ from .content import DEFAULT_CONTENT_DIR
 from .content import ContentError
 from .content import load_content
 from .extensions import csrf
-from .extensions import limiter
+from .extensions import init_limiter
 from .pages import bp as pages_bp
 from .startup import StartupError
 from .startup import check_config
@@ -86,17 +86,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         raise StartupError("The content folder has problems:", error.problems) from None
 
     # The limiter first: a flood of token-less POSTs is limited too.
-    limiter.init_app(app)
+    init_limiter(app)
     csrf.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
-    proxy.init_app(app)
     security.init_app(app)
     observability.init_app(app)
     freeze.init_app(app)
     compression.init_app(app)
     assets.init_app(app)
     page_cache.init_app(app)
+    # Last, so ProxyFix wraps the page replay: it must see the real scheme/host.
+    proxy.init_app(app)
     app.register_blueprint(pages_bp)
     appointments.init_app(app)
     app.cli.add_command(outbox_group)

@@ -7,6 +7,8 @@ with another ``lang_code`` gives the same page in the other language.
 
 from __future__ import annotations
 
+import functools
+
 from flask import Flask
 from flask import current_app
 from flask import g
@@ -14,6 +16,7 @@ from flask import has_request_context
 from flask import request
 from flask import url_for
 from flask.wrappers import Response
+from werkzeug.http import dump_cookie
 
 from .content import LANGUAGES
 from .extensions import babel
@@ -104,15 +107,26 @@ def _language_context() -> dict:
 def _remember_language(response: Response) -> Response:
     lang = g.get("lang_code")
     if lang and request.cookies.get(COOKIE_NAME) != lang and response.status_code < 400:
-        response.set_cookie(
-            COOKIE_NAME,
-            lang,
-            max_age=COOKIE_MAX_AGE,
-            secure=request.is_secure,
-            httponly=True,
-            samesite="Lax",
-        )
+        response.headers.add("Set-Cookie", _language_cookie(lang, request.is_secure))
     return response
+
+
+@functools.cache
+def _language_cookie(lang: str, secure: bool) -> str:
+    """The Set-Cookie value, built once: a first visit to each page sends it.
+
+    Max-Age only (no Expires date, which would go stale in the cache); every
+    current browser honours it.
+    """
+    return dump_cookie(
+        COOKIE_NAME,
+        lang,
+        max_age=COOKIE_MAX_AGE,
+        sync_expires=False,
+        secure=secure,
+        httponly=True,
+        samesite="Lax",
+    )
 
 
 def add_localized_rule(

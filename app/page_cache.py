@@ -8,9 +8,10 @@ because canonical and alternate links are absolute. Hosts come from the
 request, so the cache is bounded.
 
 Only for views whose output depends on nothing else: not the form (its CSRF
-token is per visitor). The after-request hooks still run on every response,
-so the language cookie is set as before. In debug mode templates reload on
-every change, so pages are rendered per request (and still compressed).
+token is per visitor). The whole response, after-request hooks included, is
+then recorded and replayed to identical requests (app/replay.py). In debug
+mode templates reload on every change, so pages are rendered per request
+(and still compressed).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from flask import request
 from flask.wrappers import Response
 
 from .compression import Precompressed
+from .replay import ResponseReplay
+from .replay import mark_replayable
 
 # Browsers may keep a page but must ask whether it changed (a 304 costs a few
 # hundred bytes), so a content edit reaches every reader at once.
@@ -61,9 +64,10 @@ class PageCache:
 
 
 def init_app(app: Flask) -> None:
-    """Give ``app`` its own page cache, except in debug mode."""
+    """Give ``app`` its own page cache and response replay, except in debug mode."""
     if not app.debug:
         app.extensions["page_cache"] = PageCache()
+        app.wsgi_app = ResponseReplay(app.wsgi_app)
 
 
 def cached_page(view: Callable[..., str]) -> Callable[..., Response]:
@@ -86,6 +90,7 @@ def cached_page(view: Callable[..., str]) -> Callable[..., Response]:
             request.script_root,
             tuple(sorted(kwargs.items())),
         )
+        mark_replayable()
         return cache.get(key, build).respond(PAGE_CACHE_CONTROL)
 
     return wrapper

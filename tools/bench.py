@@ -243,8 +243,8 @@ def our_env(tmp: Path, smtp_port: int) -> dict[str, str]:
         "FLASK_OUTBOX_PATH": str(tmp / "outbox.sqlite3"),
         "FLASK_MAIL_SERVER": "127.0.0.1",
         "FLASK_MAIL_PORT": str(smtp_port),
-        "FLASK_MAIL_DEFAULT_SENDER": "website@bench.invalid",
-        "FLASK_CLINIC_INBOX": "appointments@bench.invalid",
+        "FLASK_MAIL_DEFAULT_SENDER": "website@clinic.example",
+        "FLASK_CLINIC_INBOX": "appointments@clinic.example",
         # wrk is one client sending hundreds of POSTs a second; the per-client
         # limit would (rightly) answer 429.
         "FLASK_RATELIMIT_ENABLED": "false",
