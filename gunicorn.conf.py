@@ -45,11 +45,13 @@ graceful_timeout = 20
 # this anyway. Kept short for a client that reaches gunicorn directly.
 keepalive = 2
 
-# Recycle each worker after about a thousand requests, so a slow leak in any
-# library cannot grow for years; the jitter keeps workers from restarting
-# together.
-max_requests = 1000
-max_requests_jitter = 100
+# Recycle each worker after about ten thousand requests (days of this site's
+# traffic), so a slow leak in any library cannot grow for years; the jitter
+# keeps workers from restarting together. Not much lower: a new worker starts
+# with empty page caches, and under a burst of traffic frequent restarts show
+# up as slow requests.
+max_requests = 10000
+max_requests_jitter = 1000
 
 # The client address and scheme come from the app's TRUSTED_PROXIES (ProxyFix),
 # one setting for the rate limit, the logs and HTTPS detection. Gunicorn's own

@@ -68,6 +68,11 @@ def init_app(app: Flask) -> None:
     if not app.debug:
         app.extensions["page_cache"] = PageCache()
         app.wsgi_app = ResponseReplay(app.wsgi_app)
+        # Compile every template now, in the process gunicorn forks its
+        # workers from, so a new worker's first page costs a render, not a
+        # compile of the whole template chain.
+        for name in app.jinja_env.list_templates():
+            app.jinja_env.get_template(name)
 
 
 def cached_page(view: Callable[..., str]) -> Callable[..., Response]:
