@@ -149,8 +149,9 @@ def run_clients(base: str, phase: str, seconds: float) -> Tally:
 class Site:
     """gunicorn with gunicorn.conf.py, on a free port, with its own outbox."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.env = env
+        self.log_path = log_path
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
@@ -288,7 +289,8 @@ def main() -> int:
         "FLASK_OUTBOX_RETRY_SECONDS": "0",
         "FLASK_OUTBOX_LEASE_SECONDS": "3",
     }
-    site = Site(env)
+    site = Site(env, workdir / "gunicorn.log")
+    print(f"make stress: the site's log is {site.log_path}")
     results = []
     try:
         site.start()
