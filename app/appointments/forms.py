@@ -121,6 +121,17 @@ def _required(message) -> InputRequired:
     return InputRequired(message=message)
 
 
+def _at_most(characters: int) -> Length:
+    return Length(max=characters, message=_l("Use %(max)d characters or fewer."))
+
+
+def _choice(label, options: dict, missing_message) -> RadioField:
+    """A required radio group whose choices are one of the lists above."""
+    return RadioField(
+        label, choices=_choices(options), validators=[_required(missing_message)]
+    )
+
+
 class AppointmentForm(FlaskForm):
     """What a patient, a relative or a doctor's office tells the clinic.
 
@@ -133,7 +144,7 @@ class AppointmentForm(FlaskForm):
         validators=[
             _required(_l("Enter the patient’s first name.")),
             single_line,
-            Length(max=NAME_MAX, message=_l("Use %(max)d characters or fewer.")),
+            _at_most(NAME_MAX),
         ],
     )
     last_name = StringField(
@@ -141,30 +152,30 @@ class AppointmentForm(FlaskForm):
         validators=[
             _required(_l("Enter the patient’s last name.")),
             single_line,
-            Length(max=NAME_MAX, message=_l("Use %(max)d characters or fewer.")),
+            _at_most(NAME_MAX),
         ],
     )
-    requester = RadioField(
+    requester = _choice(
         _l("Who is this request for?"),
-        choices=_choices(REQUESTERS),
-        validators=[_required(_l("Choose who this request is for."))],
+        REQUESTERS,
+        _l("Choose who this request is for."),
     )
-    patient_status = RadioField(
+    patient_status = _choice(
         _l("Is the patient new to our clinic?"),
-        choices=_choices(PATIENT_STATUSES),
-        validators=[_required(_l("Choose new or returning patient."))],
+        PATIENT_STATUSES,
+        _l("Choose new or returning patient."),
     )
-    reason = RadioField(
+    reason = _choice(
         _l("What is the main reason for the request?"),
-        choices=_choices(REASONS),
-        validators=[_required(_l("Choose the main reason for the request."))],
+        REASONS,
+        _l("Choose the main reason for the request."),
     )
     referring_doctor = StringField(
         _l("Who is the referring doctor? (optional)"),
         validators=[
             Optional(),
             single_line,
-            Length(max=NAME_MAX, message=_l("Use %(max)d characters or fewer.")),
+            _at_most(NAME_MAX),
         ],
     )
     location = RadioField(
@@ -176,7 +187,7 @@ class AppointmentForm(FlaskForm):
         validators=[
             _required(_l("Enter a phone number.")),
             single_line,
-            Length(max=30, message=_l("Use %(max)d characters or fewer.")),
+            _at_most(30),
             us_phone_number,
         ],
     )
@@ -187,27 +198,27 @@ class AppointmentForm(FlaskForm):
             required_for_email_contact,
             Optional(),
             single_line,
-            Length(max=254, message=_l("Use %(max)d characters or fewer.")),
+            _at_most(254),
             Email(
                 message=_l("Enter an email address like name@example.com."),
                 check_deliverability=False,
             ),
         ],
     )
-    contact_method = RadioField(
+    contact_method = _choice(
         _l("How should we contact you?"),
-        choices=_choices(CONTACT_METHODS),
-        validators=[_required(_l("Choose how we should contact you."))],
+        CONTACT_METHODS,
+        _l("Choose how we should contact you."),
     )
-    best_time = RadioField(
+    best_time = _choice(
         _l("When is the best time to reach you?"),
-        choices=_choices(BEST_TIMES),
-        validators=[_required(_l("Choose the best time to reach you."))],
+        BEST_TIMES,
+        _l("Choose the best time to reach you."),
     )
-    language = RadioField(
+    language = _choice(
         _l("What language do you prefer for the call?"),
-        choices=_choices(LANGUAGES),
-        validators=[_required(_l("Choose a language for the call."))],
+        LANGUAGES,
+        _l("Choose a language for the call."),
     )
     other_language = StringField(
         _l("Which language?"),
@@ -215,7 +226,7 @@ class AppointmentForm(FlaskForm):
             required_for_other_language,
             Optional(),
             single_line,
-            Length(max=50, message=_l("Use %(max)d characters or fewer.")),
+            _at_most(50),
         ],
     )
     interpreter = BooleanField(_l("I would like a medical interpreter."))
@@ -228,7 +239,7 @@ class AppointmentForm(FlaskForm):
         validators=[
             Optional(),
             plain_text,
-            Length(max=MESSAGE_MAX, message=_l("Use %(max)d characters or fewer.")),
+            _at_most(MESSAGE_MAX),
         ],
     )
     consent = BooleanField(
