@@ -21,9 +21,10 @@ def _cores() -> int:
 wsgi_app = "wsgi:app"
 bind = "127.0.0.1:8000"
 
-# Sync workers: pages render from memory and the form only writes a SQLite row
-# (email goes out from `flask outbox deliver`, not in the request), so a request
-# is CPU work of a few milliseconds and never waits on the network. The classic
+# Sync workers: pages are served from memory and the form only writes a SQLite
+# row (its email is tried on a thread of its own, and retried by `flask outbox
+# deliver`), so a request is CPU work of a few milliseconds and never waits on
+# the network. The classic
 # 2 x cores + 1 keeps both cores busy while one worker is between requests:
 # 5 on the 2-core server. The cap keeps memory bounded on a big shared host,
 # where nginx, not more workers, absorbs slow clients.

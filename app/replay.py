@@ -34,6 +34,8 @@ REPLAYABLE = "site.replayable"
 MAX_ENTRIES = 256
 _LANGUAGE_COOKIE_ONLY = re.compile(r"lang=[a-z]{2}")
 
+_KEPT = ("200", "304")
+
 Recorded = tuple[str, list[tuple[str, str]], bytes]
 
 
@@ -103,7 +105,8 @@ class ResponseReplay:
             return start_response(status, headers, exc_info)
 
         chunks = self.app(environ, capture)
-        if not environ.get(REPLAYABLE):
+        # Only the answers a page gives every time: never a failure.
+        if not environ.get(REPLAYABLE) or seen.get("status", "")[:3] not in _KEPT:
             return chunks
         try:
             body = b"".join(chunks)

@@ -12,6 +12,8 @@ import tempfile
 from collections.abc import Iterable
 from email.utils import parseaddr
 from pathlib import Path
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError
 from email_validator import validate_email
@@ -60,6 +62,13 @@ def check_config(app: Flask) -> None:
         trusted_proxies(config.get("TRUSTED_PROXIES"))
     except ValueError as error:
         problems.append(str(error))
+    try:
+        ZoneInfo(config.get("CLINIC_TIMEZONE") or "")
+    except (ValueError, ZoneInfoNotFoundError):
+        problems.append(
+            f"CLINIC_TIMEZONE: {config.get('CLINIC_TIMEZONE')!r} is not a time zone;"
+            " use a name such as America/Los_Angeles"
+        )
     outbox = outbox_problem(config["OUTBOX_PATH"])
     if app.debug or app.testing:
         if not config.get("SECRET_KEY"):

@@ -253,3 +253,53 @@ def test_rate_limit_answers_429_in_the_visitors_language(limited_config, server_
     assert "Demasiadas solicitudes" in page.text
     # Reading the form is not limited.
     assert session.get(server_url + FORM_PATHS["es"], timeout=10).status_code == 200
+
+
+def test_an_unticked_consent_is_refused_whatever_the_browser_sends(server_url):
+    for value in ("false", "off", "0", ""):
+        response = submit(server_url, consent=value)
+        assert response.status_code == 422, value
+        assert 'href="#consent"' in response.text
+
+
+def test_accents_before_the_at_are_refused_and_accented_domains_kept_replyable(
+    server_url, smtp_server
+):
+    refused = submit(server_url, "es", email="josé@example.com")
+    assert refused.status_code == 422
+    assert 'href="#email"' in refused.text
+    assert submit(server_url, email="jose@exámple.com").status_code == 303
+    [mail] = smtp_server.handler.wait_for(1)
+    assert mail.message["Reply-To"] == "jose@xn--exmple-qta.com"
+
+
+@pytest.mark.parametrize(
+    "body", ["[1, 2]", '"x"', "{", '{"first_name": 5}', '{"consent": [1]}', "null"]
+)
+@pytest.mark.parametrize("with_token", [False, True])
+def test_a_json_body_gets_the_form_back_never_a_500(server_url, body, with_token):
+    session = requests.Session()
+    page = session.get(server_url + FORM_PATHS["en"], timeout=10)
+    headers = {"Content-Type": "application/json"}
+    if with_token:
+        headers["X-CSRFToken"] = csrf_token(page.text)
+    response = session.post(
+        server_url + FORM_PATHS["en"], data=body, headers=headers, timeout=10
+    )
+    assert response.status_code in (400, 422)
+    assert "There is a problem" in response.text
+
+
+def test_a_browser_that_sends_no_referer_over_https_is_told_why(app):
+    client = app.test_client()
+    https = "https://clinic.example"
+    page = client.get("/es/solicitar-cita", base_url=https).get_data(as_text=True)
+    response = client.post(
+        "/es/solicitar-cita",
+        base_url=https,
+        data={"first_name": "Ana", "csrf_token": csrf_token(page)},
+    )
+    assert response.status_code == 400
+    text = html.unescape(response.get_data(as_text=True))
+    assert "Su navegador no nos indicó" in text
+    assert 'value="Ana"' in text

@@ -355,3 +355,81 @@ def test_an_unwritable_outbox_is_a_503_with_the_phone_never_received(
     assert "(559) 555-0100" in body
     assert "Quintana" not in body
     assert response.location is None
+
+
+def test_one_request_that_cannot_be_built_never_stalls_the_others(
+    app, runner, mail_server
+):
+    """A stored request whose email cannot be made (here an address no mail
+    server takes) is rescheduled and reported; the ones behind it go out."""
+    outbox = app.extensions["outbox"]
+    good = {
+        "received_at": "2026-11-27T17:00:00+00:00",
+        "page_language": "en",
+        "first_name": "Ana",
+        "last_name": "Good",
+        "phone": "+15595550123",
+        "contact_method": "call",
+        "best_time": "any",
+        "language": "en",
+        "requester": "self",
+        "patient_status": "new",
+        "reason": "other",
+    }
+    outbox.add(
+        {**good, "last_name": "Bad", "email": "josé@example.com"}, mail_domain="x"
+    )
+    outbox.add(good, mail_domain="x")
+    mail_server.start()
+    assert "delivered 1, failed 1" in deliver(runner)
+    assert ["Good" in mail.raw.decode() for mail in mail_server.received] == [True]
+    status = outbox.status()
+    assert status.queued == 1
+    with sqlite3.connect(app.config["OUTBOX_PATH"]) as db:
+        assert db.execute("SELECT attempts FROM requests").fetchone() == (1,)
+
+
+def test_a_sender_whose_lease_ran_out_does_not_release_anothers_claim(app):
+    outbox = app.extensions["outbox"]
+    outbox.lease_seconds = 0.05
+    outbox.add({"first_name": "x"}, mail_domain="x")
+    [slow] = outbox.claim()
+    time.sleep(0.1)
+    outbox.lease_seconds = 60
+    [other] = outbox.claim()
+    outbox.failed(slow, "TimeoutError")  # the slow sender gives up late
+    assert outbox.claim() == []  # the other sender's claim still stands
+    outbox.delivered(other)
+    assert outbox.status().queued == 0
+
+
+def test_make_runs_settings_deliver_to_its_smtp_sink(app_config, tmp_path):
+    """The dev server's own settings, as `make run` passes them, reach the sink."""
+    from app import create_app
+    from tools.devserver import dev_environment
+
+    server = SMTPServer(app_config["MAIL_PORT"])
+    server.start()
+    try:
+        env = dev_environment(app_config["MAIL_PORT"])
+        settings = {
+            key.removeprefix("FLASK_"): value
+            for key, value in env.items()
+            if key != "FLASK_APP"
+        }
+        app = create_app(
+            {**app_config, **settings, "MAIL_PORT": int(settings["MAIL_PORT"])}
+        )
+        client = app.test_client()
+        from helpers import VALID_ANSWERS
+        from helpers import csrf_token
+
+        page = client.get("/en/request-appointment").get_data(as_text=True)
+        client.post(
+            "/en/request-appointment",
+            data={**VALID_ANSWERS, "csrf_token": csrf_token(page)},
+        )
+        assert server.handler.wait_for(1)
+        assert server.received[0].rcpt_tos == [env["FLASK_CLINIC_INBOX"]]
+    finally:
+        server.stop()

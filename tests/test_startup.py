@@ -158,3 +158,11 @@ def test_flask_start_stops_with_one_message_and_no_traceback(tmp_path):
     assert result.stderr.startswith("The site cannot start:\n")
     assert "  - MAIL_DEFAULT_SENDER: 'nobody'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_clinic_time_zone_stops_the_start(app_config):
+    with pytest.raises(StartupError) as caught:
+        create_app({**app_config, "CLINIC_TIMEZONE": "Mars/Olympus_Mons"})
+    assert "CLINIC_TIMEZONE: 'Mars/Olympus_Mons' is not a time zone" in str(
+        caught.value.code
+    )

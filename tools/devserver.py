@@ -31,6 +31,18 @@ class PrintingHandler:
         return "250 Message accepted for delivery"
 
 
+def dev_environment(smtp_port: int) -> dict[str, str]:
+    """The settings ``make run`` gives the site (unless already set)."""
+    return {
+        "FLASK_APP": "app",
+        "FLASK_MAIL_SERVER": "127.0.0.1",
+        "FLASK_MAIL_PORT": str(smtp_port),
+        # Real-looking addresses: the site refuses ones it could not mail.
+        "FLASK_MAIL_DEFAULT_SENDER": "Website <website@clinic.example>",
+        "FLASK_CLINIC_INBOX": "appointments@clinic.example",
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smtp-port", type=int, default=8025)
@@ -39,13 +51,7 @@ def main() -> None:
     sink = Controller(PrintingHandler(), hostname="127.0.0.1", port=args.smtp_port)
     sink.start()
     env = dict(os.environ)
-    for key, value in {
-        "FLASK_APP": "app",
-        "FLASK_MAIL_SERVER": "127.0.0.1",
-        "FLASK_MAIL_PORT": str(args.smtp_port),
-        "FLASK_MAIL_DEFAULT_SENDER": "website@localhost",
-        "FLASK_CLINIC_INBOX": "appointments@localhost",
-    }.items():
+    for key, value in dev_environment(args.smtp_port).items():
         env.setdefault(key, value)
     print(
         f"SMTP sink on 127.0.0.1:{args.smtp_port}: emails the site sends appear here."

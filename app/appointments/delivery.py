@@ -52,7 +52,12 @@ def _deliver(app: Flask, outbox: Outbox, request: QueuedRequest) -> bool:
         content = app.extensions["content"]
         message = mailer.build_message(request, app.config, content.site.locations)
         mailer.send(message, app.config)
-    except DELIVERY_ERRORS as error:
+    except Exception as error:
+        # Expected failures (relay down, refused, TLS) and unexpected ones
+        # (a bug, a bad setting) alike: the request is rescheduled and
+        # counted, so one bad request can never stall the ones behind it.
+        if not isinstance(error, DELIVERY_ERRORS):
+            log.exception("outbox: request %s raised while sending", request.reference)
         reason = _describe(error)
         delay = outbox.failed(request, reason)
         attempts = request.attempts + 1

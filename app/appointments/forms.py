@@ -101,6 +101,12 @@ def us_phone_number(form: FlaskForm, field: Field) -> None:
     field.e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def checked(form: FlaskForm, field: Field) -> None:
+    """The box must be ticked: "false" or "off" in the POST is no consent."""
+    if field.data is not True:
+        raise StopValidation(_l("Confirm that we may contact you."))
+
+
 def required_for_email_contact(form: FlaskForm, field: Field) -> None:
     """Email is optional, unless it is how the patient wants to be contacted."""
     if form.contact_method.data == "email" and not (field.data or "").strip():
@@ -202,6 +208,9 @@ class AppointmentForm(FlaskForm):
             Email(
                 message=_l("Enter an email address like name@example.com."),
                 check_deliverability=False,
+                # Accents before the @ (josé@...) cannot go in a Reply-To
+                # that every mail server accepts; few providers allow them.
+                allow_smtputf8=False,
             ),
         ],
     )
@@ -247,7 +256,9 @@ class AppointmentForm(FlaskForm):
             "It’s OK to contact me in the way I chose. I understand this form is "
             "not for emergencies."
         ),
-        validators=[_required(_l("Confirm that we may contact you."))],
+        validators=[checked],
+        # What a script might send for "no"; a browser sends nothing at all.
+        false_values=("false", "", "off", "0", "no"),
     )
     # Honeypot: hidden from people (CSS and aria), filled in by naive bots.
     website = StringField(_l("Leave this field empty"))

@@ -50,6 +50,8 @@ class QueuedRequest:
     message_id: str
     payload: dict[str, Any]
     attempts: int
+    # The lease this sender holds (0 when not claimed).
+    claimed_until: float = 0
 
 
 @dataclass(frozen=True)
@@ -95,10 +97,17 @@ class Outbox:
         self.failing_after = failing_after
 
     def create(self) -> None:
-        """Create the folder, the file and the table (idempotent)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Create the folder, the file and the table (idempotent).
+
+        A new folder and file are readable by this user only: they hold
+        personal data until delivered.
+        """
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        is_new = not self.path.exists()
         with self._connect() as db:
             db.executescript(_SCHEMA)
+        if is_new:
+            self.path.chmod(0o600)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -173,8 +182,9 @@ class Outbox:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+        lease = now + self.lease_seconds
         return [
-            QueuedRequest(row[0], row[1], row[2], json.loads(row[3]), row[4])
+            QueuedRequest(row[0], row[1], row[2], json.loads(row[3]), row[4], lease)
             for row in rows
         ]
 
@@ -184,15 +194,20 @@ class Outbox:
             db.execute("DELETE FROM requests WHERE id = ?", (request.id,))
 
     def failed(self, request: QueuedRequest, error: str) -> float:
-        """Release the lease and schedule the next try; return its delay."""
+        """Release the lease and schedule the next try; return its delay.
+
+        Only while this sender still holds the lease: if it ran out and
+        another sender took the request, that sender's claim stands.
+        """
         delay = backoff_seconds(
             request.attempts + 1, base=self.retry_seconds, cap=self.max_backoff
         )
         with self._connect() as db:
             db.execute(
                 "UPDATE requests SET attempts = attempts + 1, claimed_until = 0,"
-                " next_attempt_at = ?, last_error = ? WHERE id = ?",
-                (time.time() + delay, error, request.id),
+                " next_attempt_at = ?, last_error = ?"
+                " WHERE id = ? AND claimed_until = ?",
+                (time.time() + delay, error, request.id, request.claimed_until),
             )
         return delay
 

@@ -9,6 +9,7 @@ from datetime import UTC
 from datetime import datetime
 from typing import Any
 
+from email_validator import validate_email
 from flask import Blueprint
 from flask import Flask
 from flask import abort
@@ -45,6 +46,13 @@ _EXPIRED_MESSAGE = _l(
     "Your page was open for a long time, so for your security we could not send it."
     " Please check your answers and send the form again."
 )
+# Over HTTPS Flask-WTF also wants a same-site Referer; a browser set never to
+# send one cannot get through by retrying, so say so and offer the phone.
+_NO_REFERRER_MESSAGE = _l(
+    "Your browser did not tell us this form came from our website, so for your"
+    " security we could not send it. Please allow your browser to send this"
+    " information for our site, or call us."
+)
 
 
 def init_app(app: Flask) -> None:
@@ -64,7 +72,10 @@ def init_app(app: Flask) -> None:
 
 def _new_form(**kwargs: Any) -> AppointmentForm:
     locations = current_app.extensions["content"].site.locations
-    return AppointmentForm(locations=locations, **kwargs)
+    # Only a real form body: Flask-WTF would otherwise read a JSON body,
+    # whose values need not be strings.
+    formdata = request.form if request.method == "POST" else None
+    return AppointmentForm(formdata=formdata, locations=locations, **kwargs)
 
 
 def _render_form(form: AppointmentForm, status: int = 200, notice: str | None = None):
@@ -126,7 +137,7 @@ def _payload(form: AppointmentForm) -> dict[str, Any]:
         "first_name": form.first_name.data.strip(),
         "last_name": form.last_name.data.strip(),
         "phone": form.phone.e164,
-        "email": (form.email.data or "").strip() or None,
+        "email": _ascii_email(form.email.data),
         "contact_method": form.contact_method.data,
         "best_time": form.best_time.data,
         "language": form.language.data,
@@ -142,6 +153,15 @@ def _payload(form: AppointmentForm) -> dict[str, Any]:
     if data["language"] != "other":
         data["other_language"] = None
     return data
+
+
+def _ascii_email(address: str | None) -> str | None:
+    """The address as every mail server accepts it (an accented domain in
+    its xn-- form), so staff can reply; None when not given."""
+    if not (address or "").strip():
+        return None
+    valid = validate_email(address.strip(), check_deliverability=False)
+    return valid.ascii_email or valid.normalized
 
 
 def _deliver_quietly(app: Flask, request_id: int) -> None:
@@ -165,7 +185,9 @@ def received() -> Response:
 def _csrf_failed(error: CSRFError):
     """An expired or missing token: show the form again with what was typed."""
     if request.endpoint == "appointments.form":
-        return _render_form(_new_form(), 400, notice=_EXPIRED_MESSAGE)
+        referrer = "referrer" in (error.description or "").lower()
+        notice = _NO_REFERRER_MESSAGE if referrer else _EXPIRED_MESSAGE
+        return _render_form(_new_form(), 400, notice=notice)
     return render_error(error)
 
 
