@@ -241,21 +241,18 @@ def test_a_self_signed_certificate_is_refused_unless_its_ca_is_configured(
 ):
     server_cert, ca_file = tls_files
     authenticator = Authenticator()
+    options = {"authenticator": authenticator, "auth_required": True}
     if mode == "starttls":
-        options = {
+        options |= {
             "tls_context": server_context(server_cert),
             "require_starttls": True,
-            "authenticator": authenticator,
-            "auth_required": True,
         }
         app.config.update(MAIL_USE_TLS=True)
     else:
-        options = {
+        # aiosmtpd only counts STARTTLS as TLS; this session is TLS from the
+        # first byte.
+        options |= {
             "ssl_context": server_context(server_cert),
-            "authenticator": authenticator,
-            "auth_required": True,
-            # aiosmtpd only counts STARTTLS as TLS; this session is TLS from
-            # the first byte.
             "auth_require_tls": False,
         }
         app.config.update(MAIL_USE_SSL=True)

@@ -174,6 +174,8 @@ class Site:
             ],
             cwd=ROOT,
             env=self.env,
+            stdout=self.log_path.open("ab"),
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

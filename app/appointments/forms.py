@@ -131,6 +131,11 @@ def _at_most(characters: int) -> Length:
     return Length(max=characters, message=_l("Use %(max)d characters or fewer."))
 
 
+def _optional_line(characters: int) -> list:
+    """Validators of an optional one-line answer of at most ``characters``."""
+    return [Optional(), single_line, _at_most(characters)]
+
+
 def _choice(label, options: dict, missing_message) -> RadioField:
     """A required radio group whose choices are one of the lists above."""
     return RadioField(
@@ -178,11 +183,7 @@ class AppointmentForm(FlaskForm):
     )
     referring_doctor = StringField(
         _l("Who is the referring doctor? (optional)"),
-        validators=[
-            Optional(),
-            single_line,
-            _at_most(NAME_MAX),
-        ],
+        validators=_optional_line(NAME_MAX),
     )
     location = RadioField(
         _l("Which office would you prefer?"),
@@ -202,9 +203,7 @@ class AppointmentForm(FlaskForm):
         description=_l("We only need it if you want us to contact you by email."),
         validators=[
             required_for_email_contact,
-            Optional(),
-            single_line,
-            _at_most(254),
+            *_optional_line(254),
             Email(
                 message=_l("Enter an email address like name@example.com."),
                 check_deliverability=False,
@@ -231,12 +230,7 @@ class AppointmentForm(FlaskForm):
     )
     other_language = StringField(
         _l("Which language?"),
-        validators=[
-            required_for_other_language,
-            Optional(),
-            single_line,
-            _at_most(50),
-        ],
+        validators=[required_for_other_language, *_optional_line(50)],
     )
     interpreter = BooleanField(_l("I would like a medical interpreter."))
     message = TextAreaField(
