@@ -1,14 +1,18 @@
-"""``flask freeze``: the content pages as static files, for nginx or a CDN.
+"""``flask freeze``: the site's documents as static files, for nginx or a CDN.
 
-Frozen-Flask requests every page from the app and writes the response to
-``build/``. URLs are found the way the site links them, through ``url_for``,
-so renamed or content-hashed static files are found too. The appointment
-form, its POST and the redirects and health check stay with the app.
+Frozen-Flask requests each content page (both languages), the sitemap,
+robots.txt and every static file from the app, through its public API, and
+writes the responses to ``build/``. Pages keep extension-less names
+(``build/en/immunotherapy``), served as text/html. Pages that answer with an
+error status (the 404 pages, and any of ``EXTRA_ERROR_PAGES``) are fetched
+with Flask's test client and written next to them. The form, its POST, the
+redirects and the health checks stay with the app.
 """
 
 from __future__ import annotations
 
 import contextvars
+import warnings
 from pathlib import Path
 
 import click
@@ -16,46 +20,48 @@ from flask import Flask
 from flask import current_app
 from flask.cli import with_appcontext
 from flask_frozen import Freezer
+from flask_frozen import MissingURLGeneratorWarning
 
 from .content import LANGUAGES
+from .i18n import DEFAULT_LANGUAGE
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DESTINATION = ROOT / "build"
+DEFAULT_DESTINATION = Path("build")
 
-# Endpoints whose answer depends on the visitor or changes with every request.
-DYNAMIC_BLUEPRINTS = ("appointments",)
-DYNAMIC_ENDPOINTS = ("pages.root", "pages.language_root", "pages.healthz")
-
-# The not-found page, for the web server's error_page: the English one at the
-# root, and one per other language under its prefix (/es/404.html).
-NOT_FOUND_URLS = tuple(
-    "/404.html" if lang == "en" else f"/{lang}/404.html" for lang in LANGUAGES
+# Endpoints that stay with the app: they answer per visitor or per moment.
+DYNAMIC_ENDPOINTS = frozenset(
+    {
+        "pages.root",
+        "pages.language_root",
+        "pages.healthz",
+        "appointments.form",
+        "appointments.received",
+    }
 )
 
 
-def init_app(app: Flask) -> None:
-    """Register ``flask freeze``."""
-    app.cli.add_command(freeze_command)
+def error_page_urls(code: int) -> tuple[str, ...]:
+    """Where the page for ``code`` goes: /404.html for the default language,
+    /es/404.html for the others, for the web server's ``error_page``."""
+    return tuple(
+        f"/{code}.html" if lang == DEFAULT_LANGUAGE else f"/{lang}/{code}.html"
+        for lang in LANGUAGES
+    )
 
 
-def is_dynamic(endpoint: str | None) -> bool:
-    """Whether ``endpoint`` must stay with the app rather than be frozen."""
-    if endpoint is None:
-        return False
-    blueprint = endpoint.partition(".")[0]
-    return endpoint in DYNAMIC_ENDPOINTS or blueprint in DYNAMIC_BLUEPRINTS
+# The not-found pages. The deploy guide's nginx config may add its own error
+# pages (e.g. 413, 429, 502, 503) by extending EXTRA_ERROR_PAGES: each URL is
+# requested like the 404s, and whatever page the app answers is written.
+NOT_FOUND_URLS = error_page_urls(404)
+EXTRA_ERROR_PAGES: tuple[str, ...] = ()
 
 
-class SiteFreezer(Freezer):
-    """Frozen-Flask, leaving the dynamic endpoints to the app."""
+def site_freezer(app: Flask) -> Freezer:
+    """Frozen-Flask, given the site's URLs rather than every url_for call
+    (which would include the form linked from every page)."""
+    freezer = Freezer(app, with_no_argument_rules=False, log_url_for=False)
 
-    def __init__(self, app: Flask) -> None:
-        """A freezer of ``app`` that knows the site's own URLs."""
-        # No automatic no-argument rules: they would freeze "/" and /healthz.
-        super().__init__(app, with_no_argument_rules=False)
-        self.register_generator(self.site_urls)
-
-    def site_urls(self):
+    @freezer.register_generator
+    def documents():
         """Every content page in every language, the sitemap and robots.txt."""
         for page in current_app.extensions["content"].pages.values():
             for lang in page.slugs:
@@ -63,33 +69,11 @@ class SiteFreezer(Freezer):
         yield "pages.sitemap", {}
         yield "pages.robots", {}
 
-    def _generate_all_urls(self):
-        """Frozen-Flask's URLs, less the dynamic ones.
-
-        The one place every URL passes through, including those the pages
-        link to (the form's, in the header of every page).
-        """
-        for url, endpoint, last_modified in super()._generate_all_urls():
-            if not is_dynamic(endpoint):
-                yield url, endpoint, last_modified
-
-    def _build_one(self, url, last_modified=None):
-        """Request and write one URL, in a clean context like a live request.
-
-        Frozen-Flask requests each page while its own request context is
-        active, so every page would share one ``g``, and Flask-Babel caches
-        the first page's language there.
-        """
-        return contextvars.Context().run(super()._build_one, url, last_modified)
-
-    def _check_endpoints(self, seen_endpoints):
-        """Warn about endpoints with nothing frozen, but not the dynamic ones."""
-        dynamic = {e for e in self.app.view_functions if is_dynamic(e)}
-        super()._check_endpoints(set(seen_endpoints) | dynamic)
+    return freezer
 
 
-def freeze(app: Flask, destination: Path, base_url: str) -> list[str]:
-    """Write the site's static pages into ``destination``; return their URLs."""
+def freeze(app: Flask, destination: Path) -> list[str]:
+    """Write the site's static files into ``destination``; return their URLs."""
     destination = Path(destination).resolve()
     # Frozen-Flask deletes every file of the folder it did not write: never
     # let a mistyped --destination empty a folder that is not a build.
@@ -100,23 +84,54 @@ def freeze(app: Flask, destination: Path, base_url: str) -> list[str]:
         )
     app.config.update(
         FREEZER_DESTINATION=str(destination),
-        FREEZER_BASE_URL=base_url,
+        # The one public address: frozen pages are what the app serves there.
+        FREEZER_BASE_URL=app.config["SITE_URL"],
         # Pages have no extension (/en/immunotherapy); they are HTML.
         FREEZER_DEFAULT_MIMETYPE="text/html",
+        # Flask-Static-Digest's manifest is for the app, not for visitors.
+        FREEZER_STATIC_IGNORE=["cache_manifest.json"],
     )
-    freezer = SiteFreezer(app)
-    urls = sorted(freezer.freeze())
+    freezer = site_freezer(app)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MissingURLGeneratorWarning)
+        urls = sorted(freezer.freeze())
+    _warn_about_missing_endpoints(caught)
     client = app.test_client()
-    for url in NOT_FOUND_URLS:
-        # Outside the command's app context, for the reason in _build_one.
-        response = contextvars.Context().run(client.get, url, base_url=base_url)
-        if response.status_code != 404:
+    for url in NOT_FOUND_URLS + EXTRA_ERROR_PAGES:
+        # In an empty context, as a live request would be: inside the command's
+        # app context every request would share one ``g``, where Flask-Babel
+        # keeps the first page's language.
+        response = contextvars.Context().run(
+            client.get, url, base_url=app.config["SITE_URL"]
+        )
+        if url in NOT_FOUND_URLS and response.status_code != 404:
             raise click.ClickException(f"{url} answered {response.status_code}")
-        target = freezer.root / url.lstrip("/")
+        target = destination / url.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(response.get_data())
         urls.append(url)
     return urls
+
+
+def _warn_about_missing_endpoints(caught: list) -> None:
+    """Frozen-Flask warns about every endpoint with nothing frozen; only the
+    ones that are not meant to stay dynamic are news."""
+    for warning in caught:
+        if not issubclass(warning.category, MissingURLGeneratorWarning):
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+            continue
+        # "Nothing frozen for endpoints a, b. Did you forget a URL generator?"
+        named = str(warning.message).partition("endpoints ")[2].partition(". ")[0]
+        missing = set(named.split(", ")) - DYNAMIC_ENDPOINTS
+        if missing:
+            warnings.warn(
+                f"Nothing frozen for endpoints {', '.join(sorted(missing))}. "
+                "Add them to app/freeze.py (documents or DYNAMIC_ENDPOINTS).",
+                MissingURLGeneratorWarning,
+                stacklevel=2,
+            )
 
 
 @click.command("freeze")
@@ -127,15 +142,11 @@ def freeze(app: Flask, destination: Path, base_url: str) -> list[str]:
     show_default=True,
     help="Folder to write; Frozen-Flask owns it and removes stale files.",
 )
-@click.option(
-    "--base-url",
-    envvar="FLASK_FREEZER_BASE_URL",
-    required=True,
-    help="The site's public address, e.g. https://immunotherapy.example.org/ "
-    "(canonical links, sitemap). Or set FLASK_FREEZER_BASE_URL.",
-)
 @with_appcontext
-def freeze_command(destination: Path, base_url: str) -> None:
-    """Write the content pages, sitemap, robots.txt, 404 pages and static files."""
-    urls = freeze(current_app._get_current_object(), destination, base_url)
+def freeze_command(destination: Path) -> None:
+    """Write the content pages, sitemap, robots.txt, 404 pages and static files.
+
+    Absolute URLs come from SITE_URL (FLASK_SITE_URL).
+    """
+    urls = freeze(current_app._get_current_object(), destination)
     click.echo(f"Froze {len(urls)} files into {destination}")
