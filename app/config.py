@@ -25,6 +25,7 @@ from email_validator import EmailNotValidError
 from email_validator import validate_email
 from flask import Flask
 from jinja2 import TemplateNotFound
+from werkzeug.sansio.utils import host_is_trusted
 
 from .content import LANGUAGES
 from .proxy import trusted_proxies
@@ -177,6 +178,9 @@ def _site_url_problems(config) -> list[str]:
         ]
     if parts.query or parts.fragment:
         return [f"SITE_URL: {value!r} must not have a query or fragment"]
+    trusted = config.get("TRUSTED_HOSTS")
+    if trusted and not host_is_trusted(parts.netloc, trusted):
+        return [f"SITE_URL: {parts.netloc!r} is not one of TRUSTED_HOSTS {trusted!r}"]
     config["SITE_URL"] = str(value).rstrip("/")
     return []
 

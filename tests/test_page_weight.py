@@ -12,14 +12,14 @@ from xml.etree import ElementTree
 
 import brotli
 import pytest
+from app.assets import hashed_name
+from app.page_cache import PageCache
 from flask import Flask
 from flask import template_rendered
 from flask_frozen import Freezer
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.assets import hashed_name
-from app.page_cache import PageCache
 from tools.page_weight import MAX_REQUESTS
 from tools.page_weight import MAX_TRANSFER_BYTES
 from tools.page_weight import measure
