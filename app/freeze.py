@@ -3,15 +3,14 @@
 Frozen-Flask requests each content page (both languages), the sitemap,
 robots.txt and every static file from the app, through its public API, and
 writes the responses to ``build/``. Pages keep extension-less names
-(``build/en/immunotherapy``), served as text/html. Pages that answer with an
-error status (the 404 pages, and any of ``EXTRA_ERROR_PAGES``) are fetched
-with Flask's test client and written next to them. The form, its POST, the
-redirects and the health checks stay with the app.
+(``build/en/immunotherapy``), served as text/html. The error pages for the web
+server's ``error_page`` (404, plus ``EXTRA_ERROR_CODES`` or ``--error-page``)
+are rendered by the app's own error handler, one per language, beside them.
+The form, its POST, the redirects and the health checks stay with the app.
 """
 
 from __future__ import annotations
 
-import contextvars
 import warnings
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_frozen import Freezer
 from flask_frozen import MissingURLGeneratorWarning
+from werkzeug.exceptions import default_exceptions
 
 from .content import LANGUAGES
 from .i18n import DEFAULT_LANGUAGE
@@ -48,11 +48,9 @@ def error_page_urls(code: int) -> tuple[str, ...]:
     )
 
 
-# The not-found pages. The deploy guide's nginx config may add its own error
-# pages (e.g. 413, 429, 502, 503) by extending EXTRA_ERROR_PAGES: each URL is
-# requested like the 404s, and whatever page the app answers is written.
-NOT_FOUND_URLS = error_page_urls(404)
-EXTRA_ERROR_PAGES: tuple[str, ...] = ()
+# Error pages written besides the 404s, for the codes nginx answers itself
+# (e.g. 413, 429, 502, 503): extend this, or pass ``--error-page CODE``.
+EXTRA_ERROR_CODES: tuple[int, ...] = ()
 
 
 def site_freezer(app: Flask) -> Freezer:
@@ -72,8 +70,14 @@ def site_freezer(app: Flask) -> Freezer:
     return freezer
 
 
-def freeze(app: Flask, destination: Path) -> list[str]:
-    """Write the site's static files into ``destination``; return their URLs."""
+def freeze(
+    app: Flask, destination: Path, error_codes: tuple[int, ...] = ()
+) -> list[str]:
+    """Write the site's static files into ``destination``; return their URLs.
+
+    Besides the 404 pages, one page per language for each of
+    ``EXTRA_ERROR_CODES`` and ``error_codes``.
+    """
     destination = Path(destination).resolve()
     # Frozen-Flask deletes every file of the folder it did not write: never
     # let a mistyped --destination empty a folder that is not a build.
@@ -96,21 +100,31 @@ def freeze(app: Flask, destination: Path) -> list[str]:
         warnings.simplefilter("always", MissingURLGeneratorWarning)
         urls = sorted(freezer.freeze())
     _warn_about_missing_endpoints(caught)
-    client = app.test_client()
-    for url in NOT_FOUND_URLS + EXTRA_ERROR_PAGES:
-        # In an empty context, as a live request would be: inside the command's
-        # app context every request would share one ``g``, where Flask-Babel
-        # keeps the first page's language.
-        response = contextvars.Context().run(
-            client.get, url, base_url=app.config["SITE_URL"]
-        )
-        if url in NOT_FOUND_URLS and response.status_code != 404:
-            raise click.ClickException(f"{url} answered {response.status_code}")
-        target = destination / url.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(response.get_data())
-        urls.append(url)
+    for code in dict.fromkeys((404, *EXTRA_ERROR_CODES, *error_codes)):
+        for url in error_page_urls(code):
+            target = destination / url.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(render_error_page(app, code, url))
+            urls.append(url)
     return urls
+
+
+def render_error_page(app: Flask, code: int, url: str) -> bytes:
+    """The body the app answers with for ``code`` at ``url``, the way a live
+    request there would get it: in a fresh context (inside the command's app
+    context requests would share one ``g``, where Flask-Babel keeps the first
+    page's language), in the language of the URL's prefix."""
+    if code not in default_exceptions:
+        raise click.ClickException(f"{code} is not an HTTP error code")
+    with (
+        app.app_context(),
+        app.test_request_context(url, base_url=app.config["SITE_URL"]),
+    ):
+        error = default_exceptions[code]()
+        response = app.make_response(app.handle_http_exception(error))
+        if response.status_code != code:
+            raise click.ClickException(f"{url}: answered {response.status_code}")
+        return response.get_data()
 
 
 def _warn_about_missing_endpoints(caught: list) -> None:
@@ -142,11 +156,18 @@ def _warn_about_missing_endpoints(caught: list) -> None:
     show_default=True,
     help="Folder to write; Frozen-Flask owns it and removes stale files.",
 )
+@click.option(
+    "--error-page",
+    "error_codes",
+    type=int,
+    multiple=True,
+    help="Also write the page for this HTTP error code (repeatable), e.g. 413.",
+)
 @with_appcontext
-def freeze_command(destination: Path) -> None:
-    """Write the content pages, sitemap, robots.txt, 404 pages and static files.
+def freeze_command(destination: Path, error_codes: tuple[int, ...]) -> None:
+    """Write the content pages, sitemap, robots.txt, error pages and static files.
 
     Absolute URLs come from SITE_URL (FLASK_SITE_URL).
     """
-    urls = freeze(current_app._get_current_object(), destination)
+    urls = freeze(current_app._get_current_object(), destination, error_codes)
     click.echo(f"Froze {len(urls)} files into {destination}")
