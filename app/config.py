@@ -64,7 +64,9 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": False,
     # brotli first when the browser accepts both equally: it is smaller.
+    # Streamed responses are static files.
     "COMPRESS_ALGORITHM": ["br", "gzip"],
+    "COMPRESS_ALGORITHM_STREAMING": ["br", "gzip"],
     # No .gz/.br copies in app/static: nginx serves the frozen build.
     "FLASK_STATIC_DIGEST_COMPRESSION": [],
     # The SMTP relay; names as Flask-Mail uses them.

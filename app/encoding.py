@@ -38,7 +38,7 @@ def acceptable(header: str, offered: list[str]) -> str:
     named = {value.lower(): quality for value, quality in accept}
     wildcard = named.get("*", 0)
     parts = []
-    for name in [*offered, "identity"]:
+    for name in dict.fromkeys([*offered, "identity"]):
         quality = named.get(name, 0 if name == "identity" else wildcard)
         if quality > 0:
             parts.append(f"{name};q={quality}")
@@ -49,7 +49,8 @@ def compress_response(response: Response) -> Response:
     """Flask-Compress's after_request, shown the header as the RFC reads it."""
     environ = request.environ
     original = environ.get(_HEADER)
-    offered = list(current_app.config["COMPRESS_ALGORITHM"])
+    config = current_app.config
+    offered = [*config["COMPRESS_ALGORITHM"], *config["COMPRESS_ALGORITHM_STREAMING"]]
     environ[_HEADER] = acceptable(original or "", offered)
     try:
         return compress.after_request(response)

@@ -37,6 +37,7 @@ def init_app(app: Flask) -> None:
         """A hashed name never changes its bytes, so it may be kept forever."""
         if request.endpoint == "static" and response.status_code == 200:
             if (request.view_args or {}).get("filename") in hashed:
+                response.cache_control.no_cache = None
                 response.cache_control.public = True
                 response.cache_control.max_age = YEAR
                 response.cache_control.immutable = True
