@@ -74,6 +74,16 @@ def test_freeze_writes_pages_sitemap_robots_404s_and_static_files(build):
     assert not any("index.html" in url for url in urls)
 
 
+def test_every_page_in_the_sitemap_but_the_form_is_frozen(build):
+    sitemap = (build / "sitemap.xml").read_text()
+    listed = {
+        loc.removeprefix(SITE_URL) for loc in re.findall(r"<loc>(.*?)</loc>", sitemap)
+    }
+    assert listed - DYNAMIC_URLS <= frozen_urls(build)
+    # Both linked twins of each page are listed too.
+    assert PAGE_URLS <= listed
+
+
 def test_every_frozen_file_is_what_the_app_serves(build, app_config):
     # A fresh app, as gunicorn would run it, serves each URL over HTTPS.
     client = create_app(app_config).test_client()
