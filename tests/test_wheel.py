@@ -130,8 +130,8 @@ def _wait_for(base: str, server: subprocess.Popen, log_path: Path) -> None:
         if server.poll() is not None:
             pytest.fail(f"gunicorn exited:\n{log_path.read_text()}")
         try:
-            requests.get(f"{base}/robots.txt", timeout=1)
+            requests.get(f"{base}/robots.txt", timeout=5)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or still loading
             time.sleep(0.1)
     pytest.fail(f"gunicorn did not answer:\n{log_path.read_text()}")
