@@ -2,13 +2,14 @@
 
 Flask-Static-Digest writes ``site-<md5>.css`` copies and a manifest into
 app/static (``make setup`` and the wheel build run it; the copies are not in
-git), and ``static_url_for`` in the templates links the hashed name. A
-maintained library rather than our own hashing; its output is plain files, so
-Frozen-Flask copies them into the build and nginx or a CDN serves them as they
-are. Flask's own static view serves them here.
+git). A maintained library rather than our own hashing; its output is plain
+files, so Frozen-Flask copies them into the build and nginx or a CDN serves
+them as they are. Flask's own static view serves them here.
 
-In debug the templates link the plain names: the dev server does not rerun the
-digest when a stylesheet changes.
+``url_for('static', filename='site.css')`` gives the hashed name through the
+library's manifest, so templates keep Flask's usual call (the library's
+``static_url_for`` works too). In debug the plain names are linked: the dev
+server does not rerun the digest when a stylesheet changes.
 """
 
 from __future__ import annotations
@@ -30,8 +31,13 @@ def init_app(app: Flask) -> None:
     if app.debug:
         app.add_template_global(url_for, "static_url_for")
         return
-    digest = FlaskStaticDigest(app)
-    hashed = frozenset(digest.manifests.get("static", {}).values())
+    manifest = FlaskStaticDigest(app).manifests.get("static", {})
+    hashed = frozenset(manifest.values())
+
+    def link_hashed_name(endpoint: str, values: dict) -> None:
+        """URL defaults: the ``static`` endpoint names the hashed copy."""
+        if endpoint == "static" and values.get("filename") in manifest:
+            values["filename"] = manifest[values["filename"]]
 
     def cache_hashed_files(response: Response) -> Response:
         """A hashed name never changes its bytes, so it may be kept forever."""
@@ -43,6 +49,7 @@ def init_app(app: Flask) -> None:
                 response.cache_control.immutable = True
         return response
 
+    app.url_defaults(link_hashed_name)
     app.after_request(cache_hashed_files)
 
 

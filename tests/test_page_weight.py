@@ -91,6 +91,16 @@ def test_stylesheet_has_a_content_hashed_name_cached_for_a_year(client):
     assert client.get(f"/static/site-{'0' * 32}.css").status_code == 404
 
 
+@pytest.mark.parametrize("path", ["/en/request-appointment", "/es/inmunoterapia"])
+def test_every_static_file_a_page_links_has_a_hashed_name(client, path):
+    html = client.get(path).get_data(as_text=True)
+    linked = re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
+    assert linked
+    for url in linked:
+        assert re.fullmatch(r"/static/[a-z]+-[0-9a-f]{32}\.(css|js)", url), url
+        assert "immutable" in client.get(url).headers["Cache-Control"]
+
+
 def test_frozen_flask_finds_the_hashed_stylesheet(app, client):
     href = stylesheet_href(client.get("/en/immunotherapy").get_data(as_text=True))
     assert href in set(Freezer(app).all_urls())
