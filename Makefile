@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 CATALOG_PO := $(wildcard translations/*/LC_MESSAGES/messages.po)
 CATALOG_MO := $(CATALOG_PO:.po=.mo)
+# hatch_build.py builds these from the sources (and every wheel build does too).
+STATIC_SOURCES := $(filter-out $(wildcard app/static/*-*),$(wildcard app/static/*.css app/static/*.js))
+STATIC_MANIFEST := app/static/cache_manifest.json
 # The Nu HTML Checker for the tests: npm's vnu-jar ships the jar itself.
 # --ignore-scripts: its postinstall would try to download a Java runtime.
 VNU_VERSION := 26.9.27
@@ -23,10 +26,10 @@ $(INSTALLED): pyproject.toml
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-%.mo: %.po $(INSTALLED)
-	$(BIN)/pybabel compile -i $< -o $@ --statistics
+$(CATALOG_MO) $(STATIC_MANIFEST) &: $(CATALOG_PO) $(STATIC_SOURCES) $(INSTALLED)
+	$(BIN)/python hatch_build.py
 
-setup: $(INSTALLED) $(CATALOG_MO)
+setup: $(INSTALLED) $(CATALOG_MO) $(STATIC_MANIFEST)
 
 run: setup
 	$(BIN)/python -m tools.devserver --smtp-port $(DEV_SMTP_PORT)
@@ -59,4 +62,5 @@ format: setup
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) build instance .pytest_cache .tools $(CATALOG_MO)
+	rm -rf $(VENV) build dist instance .pytest_cache .tools $(CATALOG_MO) $(STATIC_MANIFEST)
+	rm -f $(filter-out $(STATIC_SOURCES),$(wildcard app/static/*-*))

@@ -1,14 +1,17 @@
-"""``flask freeze``: the content pages as static files, for nginx or a CDN.
+"""``flask freeze``: the site's documents as static files, for nginx or a CDN.
 
-Frozen-Flask requests every page from the app and writes the response to
-``build/``. URLs are found the way the site links them, through ``url_for``,
-so renamed or content-hashed static files are found too. The appointment
-form, its POST and the redirects and health check stay with the app.
+Frozen-Flask requests each content page (both languages), the sitemap,
+robots.txt and every static file from the app, through its public API, and
+writes the responses to ``build/``. Pages keep extension-less names
+(``build/en/immunotherapy``), served as text/html. The error pages for the web
+server's ``error_page`` (404, plus ``EXTRA_ERROR_CODES`` or ``--error-page``)
+are rendered by the app's own error handler, one per language, beside them.
+The form, its POST, the redirects and the health checks stay with the app.
 """
 
 from __future__ import annotations
 
-import contextvars
+import warnings
 from pathlib import Path
 
 import click
@@ -16,46 +19,36 @@ from flask import Flask
 from flask import current_app
 from flask.cli import with_appcontext
 from flask_frozen import Freezer
+from flask_frozen import MissingURLGeneratorWarning
+from werkzeug.exceptions import default_exceptions
 
 from .content import LANGUAGES
+from .i18n import DEFAULT_LANGUAGE
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DESTINATION = ROOT / "build"
-
-# Endpoints whose answer depends on the visitor or changes with every request.
-DYNAMIC_BLUEPRINTS = ("appointments",)
-DYNAMIC_ENDPOINTS = ("pages.root", "pages.language_root", "pages.healthz")
-
-# The not-found page, for the web server's error_page: the English one at the
-# root, and one per other language under its prefix (/es/404.html).
-NOT_FOUND_URLS = tuple(
-    "/404.html" if lang == "en" else f"/{lang}/404.html" for lang in LANGUAGES
-)
+DEFAULT_DESTINATION = Path("build")
 
 
-def init_app(app: Flask) -> None:
-    """Register ``flask freeze``."""
-    app.cli.add_command(freeze_command)
+def error_page_urls(code: int) -> tuple[str, ...]:
+    """Where the page for ``code`` goes: /404.html for the default language,
+    /es/404.html for the others, for the web server's ``error_page``."""
+    return tuple(
+        f"/{code}.html" if lang == DEFAULT_LANGUAGE else f"/{lang}/{code}.html"
+        for lang in LANGUAGES
+    )
 
 
-def is_dynamic(endpoint: str | None) -> bool:
-    """Whether ``endpoint`` must stay with the app rather than be frozen."""
-    if endpoint is None:
-        return False
-    blueprint = endpoint.partition(".")[0]
-    return endpoint in DYNAMIC_ENDPOINTS or blueprint in DYNAMIC_BLUEPRINTS
+# Error pages written besides the 404s, for the codes nginx answers itself
+# (e.g. 413, 429, 502, 503): extend this, or pass ``--error-page CODE``.
+EXTRA_ERROR_CODES: tuple[int, ...] = ()
 
 
-class SiteFreezer(Freezer):
-    """Frozen-Flask, leaving the dynamic endpoints to the app."""
+def site_freezer(app: Flask) -> Freezer:
+    """Frozen-Flask, given the site's URLs rather than every url_for call
+    (which would include the form linked from every page)."""
+    freezer = Freezer(app, with_no_argument_rules=False, log_url_for=False)
 
-    def __init__(self, app: Flask) -> None:
-        """A freezer of ``app`` that knows the site's own URLs."""
-        # No automatic no-argument rules: they would freeze "/" and /healthz.
-        super().__init__(app, with_no_argument_rules=False)
-        self.register_generator(self.site_urls)
-
-    def site_urls(self):
+    @freezer.register_generator
+    def documents():
         """Every content page in every language, the sitemap and robots.txt."""
         for page in current_app.extensions["content"].pages.values():
             for lang in page.slugs:
@@ -63,33 +56,17 @@ class SiteFreezer(Freezer):
         yield "pages.sitemap", {}
         yield "pages.robots", {}
 
-    def _generate_all_urls(self):
-        """Frozen-Flask's URLs, less the dynamic ones.
-
-        The one place every URL passes through, including those the pages
-        link to (the form's, in the header of every page).
-        """
-        for url, endpoint, last_modified in super()._generate_all_urls():
-            if not is_dynamic(endpoint):
-                yield url, endpoint, last_modified
-
-    def _build_one(self, url, last_modified=None):
-        """Request and write one URL, in a clean context like a live request.
-
-        Frozen-Flask requests each page while its own request context is
-        active, so every page would share one ``g``, and Flask-Babel caches
-        the first page's language there.
-        """
-        return contextvars.Context().run(super()._build_one, url, last_modified)
-
-    def _check_endpoints(self, seen_endpoints):
-        """Warn about endpoints with nothing frozen, but not the dynamic ones."""
-        dynamic = {e for e in self.app.view_functions if is_dynamic(e)}
-        super()._check_endpoints(set(seen_endpoints) | dynamic)
+    return freezer
 
 
-def freeze(app: Flask, destination: Path, base_url: str) -> list[str]:
-    """Write the site's static pages into ``destination``; return their URLs."""
+def freeze(
+    app: Flask, destination: Path, error_codes: tuple[int, ...] = ()
+) -> list[str]:
+    """Write the site's static files into ``destination``; return their URLs.
+
+    Besides the 404 pages, one page per language for each of
+    ``EXTRA_ERROR_CODES`` and ``error_codes``.
+    """
     destination = Path(destination).resolve()
     # Frozen-Flask deletes every file of the folder it did not write: never
     # let a mistyped --destination empty a folder that is not a build.
@@ -100,23 +77,44 @@ def freeze(app: Flask, destination: Path, base_url: str) -> list[str]:
         )
     app.config.update(
         FREEZER_DESTINATION=str(destination),
-        FREEZER_BASE_URL=base_url,
+        # The one public address: frozen pages are what the app serves there.
+        FREEZER_BASE_URL=app.config["SITE_URL"],
         # Pages have no extension (/en/immunotherapy); they are HTML.
         FREEZER_DEFAULT_MIMETYPE="text/html",
+        # Flask-Static-Digest's manifest is for the app, not for visitors.
+        FREEZER_STATIC_IGNORE=["cache_manifest.json"],
     )
-    freezer = SiteFreezer(app)
-    urls = sorted(freezer.freeze())
-    client = app.test_client()
-    for url in NOT_FOUND_URLS:
-        # Outside the command's app context, for the reason in _build_one.
-        response = contextvars.Context().run(client.get, url, base_url=base_url)
-        if response.status_code != 404:
-            raise click.ClickException(f"{url} answered {response.status_code}")
-        target = freezer.root / url.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(response.get_data())
-        urls.append(url)
+    with warnings.catch_warnings():
+        # It names every endpoint with nothing frozen, and the form, redirects
+        # and health checks are meant to stay with the app. What must be in the
+        # build is checked by tests/test_freeze.py against the sitemap.
+        warnings.simplefilter("ignore", MissingURLGeneratorWarning)
+        urls = sorted(site_freezer(app).freeze())
+    for code in dict.fromkeys((404, *EXTRA_ERROR_CODES, *error_codes)):
+        for url in error_page_urls(code):
+            target = destination / url.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(render_error_page(app, code, url))
+            urls.append(url)
     return urls
+
+
+def render_error_page(app: Flask, code: int, url: str) -> bytes:
+    """The body the app answers with for ``code`` at ``url``, the way a live
+    request there would get it: in a fresh context (inside the command's app
+    context requests would share one ``g``, where Flask-Babel keeps the first
+    page's language), in the language of the URL's prefix."""
+    if code not in default_exceptions:
+        raise click.ClickException(f"{code} is not an HTTP error code")
+    with (
+        app.app_context(),
+        app.test_request_context(url, base_url=app.config["SITE_URL"]),
+    ):
+        error = default_exceptions[code]()
+        response = app.make_response(app.handle_http_exception(error))
+        if response.status_code != code:
+            raise click.ClickException(f"{url}: answered {response.status_code}")
+        return response.get_data()
 
 
 @click.command("freeze")
@@ -128,14 +126,17 @@ def freeze(app: Flask, destination: Path, base_url: str) -> list[str]:
     help="Folder to write; Frozen-Flask owns it and removes stale files.",
 )
 @click.option(
-    "--base-url",
-    envvar="FLASK_FREEZER_BASE_URL",
-    required=True,
-    help="The site's public address, e.g. https://immunotherapy.example.org/ "
-    "(canonical links, sitemap). Or set FLASK_FREEZER_BASE_URL.",
+    "--error-page",
+    "error_codes",
+    type=int,
+    multiple=True,
+    help="Also write the page for this HTTP error code (repeatable), e.g. 413.",
 )
 @with_appcontext
-def freeze_command(destination: Path, base_url: str) -> None:
-    """Write the content pages, sitemap, robots.txt, 404 pages and static files."""
-    urls = freeze(current_app._get_current_object(), destination, base_url)
+def freeze_command(destination: Path, error_codes: tuple[int, ...]) -> None:
+    """Write the content pages, sitemap, robots.txt, error pages and static files.
+
+    Absolute URLs come from SITE_URL (FLASK_SITE_URL).
+    """
+    urls = freeze(current_app._get_current_object(), destination, error_codes)
     click.echo(f"Froze {len(urls)} files into {destination}")

@@ -3,11 +3,10 @@
 Follows Flask's "URL processors" pattern. Every route carries ``lang_code``
 (as a converter or as a rule default for translated slugs), so ``url_for``
 with another ``lang_code`` gives the same page in the other language.
+Absolute URLs start with SITE_URL, never with the request's Host.
 """
 
 from __future__ import annotations
-
-import functools
 
 from flask import Flask
 from flask import current_app
@@ -16,7 +15,6 @@ from flask import has_request_context
 from flask import request
 from flask import url_for
 from flask.wrappers import Response
-from werkzeug.http import dump_cookie
 
 from .content import LANGUAGES
 from .extensions import babel
@@ -25,18 +23,22 @@ DEFAULT_LANGUAGE = "en"
 LANGUAGE_NAMES = {"en": "English", "es": "Español"}
 COOKIE_NAME = "lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
+# Pages search engines should index: canonical link and hreflang alternates.
+INDEXABLE_ENDPOINTS = ("pages.page", "appointments.form")
 
 
 def init_app(app: Flask) -> None:
     """Bind Flask-Babel and the URL processors to ``app``."""
     babel.init_app(app, locale_selector=visitor_language)
-    app.url_value_preprocessor(_pull_lang_code)
+    app.url_value_preprocessor(pull_lang_code)
     app.url_defaults(_add_lang_code)
     app.after_request(_remember_language)
     app.context_processor(_language_context)
+    app.add_template_global(public_url)
 
 
-def _pull_lang_code(endpoint: str | None, values: dict | None) -> None:
+def pull_lang_code(endpoint: str | None, values: dict | None) -> None:
+    """URL value preprocessor: the URL's language goes to ``g.lang_code``."""
     g.lang_code = values.pop("lang_code", None) if values else None
 
 
@@ -72,21 +74,27 @@ def other_language(lang: str) -> str:
     return next(other for other in LANGUAGES if other != lang)
 
 
-def twin_urls(*, external: bool = False) -> dict[str, str]:
+def public_url(endpoint: str, **values) -> str:
+    """``url_for`` as an absolute URL under SITE_URL, whatever the Host was."""
+    path = url_for(endpoint, **values)
+    if has_request_context():
+        path = path.removeprefix(request.script_root)
+    return current_app.config["SITE_URL"] + path
+
+
+def twin_urls(*, public: bool = False) -> dict[str, str]:
     """This page's URL in each language, or {} when the page has no twins."""
     if not (request.url_rule and g.get("lang_code") and request.endpoint):
         return {}
     args = dict(request.view_args or {})
-    return {
-        lang: url_for(request.endpoint, **args, lang_code=lang, _external=external)
-        for lang in LANGUAGES
-    }
+    build = public_url if public else url_for
+    return {lang: build(request.endpoint, **args, lang_code=lang) for lang in LANGUAGES}
 
 
-def home_url(lang: str, *, external: bool = False) -> str:
+def home_url(lang: str) -> str:
     """The topic page every redirect and the site name lead to."""
     page_id = current_app.extensions["content"].site.home_page
-    return url_for("pages.page", page_id=page_id, lang_code=lang, _external=external)
+    return url_for("pages.page", page_id=page_id, lang_code=lang)
 
 
 def _language_context() -> dict:
@@ -95,38 +103,30 @@ def _language_context() -> dict:
     lang = visitor_language()
     other = other_language(lang)
     twins = twin_urls()
+    indexable = request.endpoint in INDEXABLE_ENDPOINTS
     return {
         "lang": lang,
         "other_lang": other,
         "other_lang_name": LANGUAGE_NAMES[other],
         "other_lang_url": twins.get(other) or home_url(other),
         "home_url": home_url(lang),
+        # For base.html's canonical and hreflang links.
+        "public_twins": twin_urls(public=True) if indexable else {},
     }
 
 
 def _remember_language(response: Response) -> Response:
     lang = g.get("lang_code")
     if lang and request.cookies.get(COOKIE_NAME) != lang and response.status_code < 400:
-        response.headers.add("Set-Cookie", _language_cookie(lang, request.is_secure))
+        response.set_cookie(
+            COOKIE_NAME,
+            lang,
+            max_age=COOKIE_MAX_AGE,
+            secure=request.is_secure,
+            httponly=True,
+            samesite="Lax",
+        )
     return response
-
-
-@functools.cache
-def _language_cookie(lang: str, secure: bool) -> str:
-    """The Set-Cookie value, built once: a first visit to each page sends it.
-
-    Max-Age only (no Expires date, which would go stale in the cache); every
-    current browser honours it.
-    """
-    return dump_cookie(
-        COOKIE_NAME,
-        lang,
-        max_age=COOKIE_MAX_AGE,
-        sync_expires=False,
-        secure=secure,
-        httponly=True,
-        samesite="Lax",
-    )
 
 
 def add_localized_rule(

@@ -49,11 +49,5 @@ def _log_request(sender: Flask, response: Response, **extra) -> None:
     """Log the request's one line, once its response is ready."""
     started = g.get("request_started")
     duration = (time.perf_counter() - started) * 1000 if started else 0.0
-    log_request_line(request.method, request.path, response.status_code, duration)
-
-
-def log_request_line(method: str, path: str, status: int, duration_ms: float) -> None:
-    """The one line per request, also for responses replayed outside Flask."""
-    log.info(
-        "%s %s %s %.1fms", method, quote(path, safe=_PATH_SAFE), status, duration_ms
-    )
+    path = quote(request.path, safe=_PATH_SAFE)
+    log.info("%s %s %s %.1fms", request.method, path, response.status_code, duration)

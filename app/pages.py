@@ -11,16 +11,17 @@ from flask import current_app
 from flask import g
 from flask import redirect
 from flask import render_template
-from flask import url_for
+from flask import request
 
 from .appointments.delivery import outbox_for
 from .content import LANGUAGES
 from .content import Content
 from .content import Page
 from .i18n import home_url
+from .i18n import public_url
+from .i18n import pull_lang_code
 from .i18n import twin_urls
 from .i18n import visitor_language
-from .page_cache import cached_page
 
 log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
@@ -50,20 +51,56 @@ OG_LOCALES = {"en": "en_US", "es": "es_US"}
 _SCHEMA_TYPES = {"topic": "MedicalWebPage", "notice": "WebPage"}
 
 
-@cached_page
-def show_page(page_id: str) -> str:
-    """A topic or notice page from content/pages/<page_id>.yaml."""
-    page: Page = _content().pages[page_id]
-    text = page.text[g.lang_code]
-    twins = twin_urls(external=True)
-    return render_template(
-        "pages/page.html",
-        page=page,
-        text=text,
-        twins=twins,
-        og_locales=OG_LOCALES,
-        structured_data=_structured_data(page, text, twins[g.lang_code]),
-    )
+def show_page(page_id: str) -> Response:
+    """A topic or notice page from content/pages/<page_id>.yaml.
+
+    The HTML is a pure function of the content and the config, so outside
+    debug it is rendered once per page and language and kept until the
+    content object is replaced (a reload). The response around it still goes
+    through every hook, like any other.
+    """
+    content = _content()
+    key = (page_id, g.lang_code)
+    kept = current_app.extensions.setdefault("rendered_pages", {})
+    entry = kept.get(key)
+    if entry is None or entry[0] is not content:
+        # Two threads may both render a new page; they render the same bytes.
+        entry = (content, _render_for_everyone(page_id))
+        if not current_app.debug:
+            kept[key] = entry
+    response = current_app.make_response(entry[1])
+    # Browsers may keep a page but must ask whether it changed (a 304 costs a
+    # few hundred bytes), so a content edit reaches every reader at once.
+    response.cache_control.no_cache = True
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+def _render_for_everyone(page_id: str) -> str:
+    """Render this page as a visitor with no cookies at SITE_URL would get it.
+
+    A fresh app context (its own ``g``) and a request with nothing from the
+    visitor (no session, no cookies, no Host), so nothing one visitor sends
+    or is told (a flash message, a remembered choice) can reach another.
+    """
+    app = current_app._get_current_object()
+    path = request.path
+    with (
+        app.app_context(),
+        app.test_request_context(path, base_url=app.config["SITE_URL"]),
+    ):
+        pull_lang_code(request.endpoint, request.view_args)
+        page: Page = _content().pages[page_id]
+        text = page.text[g.lang_code]
+        twins = twin_urls(public=True)
+        return render_template(
+            "pages/page.html",
+            page=page,
+            text=text,
+            twins=twins,
+            og_locales=OG_LOCALES,
+            structured_data=_structured_data(page, text, twins[g.lang_code]),
+        )
 
 
 def _structured_data(page: Page, text, url: str) -> dict:
@@ -103,23 +140,17 @@ def sitemap() -> Response:
 
 def _sitemap_entries() -> list[dict[str, str]]:
     """Each page as {lang: absolute URL}; endpoints without content pages too."""
-    entries = []
-    for page in _content().pages.values():
-        entries.append(
-            {
-                lang: url_for(
-                    "pages.page", page_id=page.id, lang_code=lang, _external=True
-                )
-                for lang in page.slugs
-            }
-        )
+    entries = [
+        {
+            lang: public_url("pages.page", page_id=page.id, lang_code=lang)
+            for lang in page.slugs
+        }
+        for page in _content().pages.values()
+    ]
     for endpoint in _FORM_ENDPOINTS:
         if endpoint in current_app.view_functions:
             entries.append(
-                {
-                    lang: url_for(endpoint, lang_code=lang, _external=True)
-                    for lang in LANGUAGES
-                }
+                {lang: public_url(endpoint, lang_code=lang) for lang in LANGUAGES}
             )
     return entries
 

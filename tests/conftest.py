@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from helpers import SITE_URL
 from playwright.sync_api import Browser
 from playwright.sync_api import Page
 from playwright.sync_api import sync_playwright
@@ -50,6 +51,7 @@ def app_config(tmp_path: Path) -> dict:
     return {
         "TESTING": True,
         "SECRET_KEY": "test-secret",
+        "SITE_URL": SITE_URL,
         "OUTBOX_PATH": str(tmp_path / "outbox.sqlite3"),
         "RATELIMIT_ENABLED": False,
         "MAIL_SERVER": "127.0.0.1",

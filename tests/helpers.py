@@ -13,6 +13,8 @@ SPANISH_CATALOG = (
     Path(__file__).resolve().parent.parent / "translations/es/LC_MESSAGES/messages.po"
 )
 FORM_PATHS = {"en": "/en/request-appointment", "es": "/es/solicitar-cita"}
+# The public address the test apps are configured with (SITE_URL).
+SITE_URL = "https://immunotherapy.example.org"
 
 VALID_ANSWERS = {
     "first_name": "Maria",

@@ -30,6 +30,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "PATH": "/usr/bin:/bin",
         "FLASK_APP": "app",
         "FLASK_SECRET_KEY": "a-production-secret",
+        "FLASK_SITE_URL": "https://immunotherapy.example.org",
         "FLASK_MAIL_SERVER": "127.0.0.1",
         "FLASK_MAIL_DEFAULT_SENDER": "Website <website@example.org>",
         "FLASK_CLINIC_INBOX": "appointments@example.org",

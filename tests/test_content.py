@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from app import create_app
+from app.config import StartupError
 from app.content import ContentError
 from app.content import load_content
-from app.startup import StartupError
 
 
 def edit_page(content: Path, mutate) -> None:
@@ -122,6 +122,7 @@ def test_server_start_with_broken_content_prints_no_traceback(content_copy):
         "PATH": "/usr/bin:/bin",
         "FLASK_APP": "app",
         "FLASK_SECRET_KEY": "x",
+        "FLASK_SITE_URL": "https://immunotherapy.example.org",
         "FLASK_MAIL_SERVER": "127.0.0.1",
         "FLASK_MAIL_DEFAULT_SENDER": "website@example.org",
         "FLASK_CLINIC_INBOX": "clinic@example.org",

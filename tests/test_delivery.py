@@ -101,6 +101,7 @@ def subprocess_env(app_config: dict) -> dict:
         "PATH": os.environ["PATH"],
         "FLASK_APP": "app",
         "FLASK_SECRET_KEY": "test-secret",
+        "FLASK_SITE_URL": "https://immunotherapy.example.org",
     }
     for key in (
         "OUTBOX_PATH",

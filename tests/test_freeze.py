@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 from flask_frozen import FrozenFlaskWarning
+from helpers import SITE_URL
 
 from app import create_app
+from app import freeze as freeze_module
 from app.content import load_content
 
-BASE_URL = "https://immunotherapy.example.org/"
 CONTENT = load_content("content")
 PAGE_URLS = {
     f"/{lang}/{slug}"
@@ -39,7 +40,7 @@ def build(app, tmp_path) -> Path:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = app.test_cli_runner().invoke(
-            args=["freeze", "--destination", str(destination), "--base-url", BASE_URL]
+            args=["freeze", "--destination", str(destination)]
         )
     assert result.exit_code == 0, result.output
     frozen_flask = [w for w in caught if issubclass(w.category, FrozenFlaskWarning)]
@@ -67,16 +68,27 @@ def test_freeze_writes_pages_sitemap_robots_404s_and_static_files(build):
     }
     assert expected <= urls
     # Static files under their content-hashed names, as the pages link them.
-    assert any(re.fullmatch(r"/static/site\.[0-9a-f]{8}\.css", url) for url in urls)
+    assert any(re.fullmatch(r"/static/site-[0-9a-f]{32}\.css", url) for url in urls)
+    assert "/static/cache_manifest.json" not in urls
     assert not urls & DYNAMIC_URLS
     assert not any("index.html" in url for url in urls)
+
+
+def test_every_page_in_the_sitemap_but_the_form_is_frozen(build):
+    sitemap = (build / "sitemap.xml").read_text()
+    listed = {
+        loc.removeprefix(SITE_URL) for loc in re.findall(r"<loc>(.*?)</loc>", sitemap)
+    }
+    assert listed - DYNAMIC_URLS <= frozen_urls(build)
+    # Both linked twins of each page are listed too.
+    assert PAGE_URLS <= listed
 
 
 def test_every_frozen_file_is_what_the_app_serves(build, app_config):
     # A fresh app, as gunicorn would run it, serves each URL over HTTPS.
     client = create_app(app_config).test_client()
     for url in sorted(frozen_urls(build)):
-        response = client.get(url, base_url=BASE_URL)
+        response = client.get(url, base_url="http://another-host.example:8080")
         expected_status = 404 if url.endswith("/404.html") else 200
         assert response.status_code == expected_status, url
         assert (build / url.lstrip("/")).read_bytes() == response.get_data(), url
@@ -84,9 +96,10 @@ def test_every_frozen_file_is_what_the_app_serves(build, app_config):
 
 def test_frozen_pages_point_at_the_public_address(build):
     sitemap = (build / "sitemap.xml").read_text()
-    assert f"<loc>{BASE_URL}en/immunotherapy</loc>" in sitemap
+    assert f"<loc>{SITE_URL}/en/immunotherapy</loc>" in sitemap
     page = (build / "es" / "inmunoterapia").read_text()
-    assert f'<link rel="canonical" href="{BASE_URL}es/inmunoterapia">' in page
+    assert f'<link rel="canonical" href="{SITE_URL}/es/inmunoterapia">' in page
+    assert f"Sitemap: {SITE_URL}/sitemap.xml" in (build / "robots.txt").read_text()
 
 
 def test_the_404_pages_are_in_their_language(build):
@@ -96,13 +109,35 @@ def test_the_404_pages_are_in_their_language(build):
     assert "Página no encontrada" in spanish
 
 
-def test_freeze_needs_the_public_address(app, tmp_path, monkeypatch):
-    monkeypatch.delenv("FLASK_FREEZER_BASE_URL", raising=False)
+def test_pages_follow_site_url(app_config, tmp_path):
+    app = create_app({**app_config, "SITE_URL": "https://clinic.example/"})
     result = app.test_cli_runner().invoke(
         args=["freeze", "--destination", str(tmp_path / "build")]
     )
-    assert result.exit_code == 2
-    assert "--base-url" in result.output
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "build" / "en" / "immunotherapy").read_text()
+    assert 'rel="canonical" href="https://clinic.example/en/immunotherapy"' in page
+    assert SITE_URL not in page
+
+
+def test_more_error_pages_for_the_web_server(app, tmp_path, monkeypatch):
+    """The extension point the deploy guide uses for nginx's own error pages."""
+    monkeypatch.setattr(freeze_module, "EXTRA_ERROR_CODES", (413,))
+    destination = tmp_path / "build"
+    urls = freeze_module.freeze(app, destination, error_codes=(503,))
+    assert {"/413.html", "/es/413.html", "/503.html", "/es/503.html"} <= set(urls)
+    english = (destination / "503.html").read_text()
+    spanish = (destination / "es" / "503.html").read_text()
+    assert '<html lang="en">' in english
+    assert '<html lang="es">' in spanish
+    assert english != spanish
+    result = app.test_cli_runner().invoke(
+        args=["freeze", "--destination", str(destination), "--error-page", "429"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (destination / "es" / "429.html").is_file()
+    assert (destination / "413.html").is_file()
+    assert not (destination / "503.html").exists(), "stale pages are removed"
 
 
 def test_freeze_refuses_a_folder_that_is_not_a_build(app, tmp_path):
@@ -110,7 +145,7 @@ def test_freeze_refuses_a_folder_that_is_not_a_build(app, tmp_path):
     precious.mkdir()
     (precious / "letter.txt").write_text("keep me")
     result = app.test_cli_runner().invoke(
-        args=["freeze", "--destination", str(precious), "--base-url", BASE_URL]
+        args=["freeze", "--destination", str(precious)]
     )
     assert result.exit_code == 1
     assert "holds no earlier build" in result.output
@@ -120,9 +155,7 @@ def test_freeze_refuses_a_folder_that_is_not_a_build(app, tmp_path):
 def test_freezing_again_replaces_the_previous_build(app, build):
     stale = build / "en" / "old-page"
     stale.write_text("from an earlier version of the site")
-    result = app.test_cli_runner().invoke(
-        args=["freeze", "--destination", str(build), "--base-url", BASE_URL]
-    )
+    result = app.test_cli_runner().invoke(args=["freeze", "--destination", str(build)])
     assert result.exit_code == 0, result.output
     assert not stale.exists()
     assert (build / "en" / "immunotherapy").is_file()

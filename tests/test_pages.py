@@ -6,6 +6,8 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from helpers import FORM_PATHS
+from helpers import SITE_URL
 
 from app.content import load_content
 
@@ -110,19 +112,39 @@ def test_toggle_leads_to_the_twin_page_and_back(client, page, lang):
     assert back_toggle["href"] == page_url(page, lang)
 
 
-@pytest.mark.parametrize(("page", "lang"), PAGES, ids=lambda v: getattr(v, "id", v))
-def test_alternates_and_canonical(client, page, lang):
-    doc = outline(client.get(page_url(page, lang)))
-    links = {
+def head_links(response) -> dict[tuple, str]:
+    """Each <link> as (rel, hreflang) -> href."""
+    return {
         (a.get("rel"), a.get("hreflang")): a["href"]
-        for a in doc.links
+        for a in outline(response).links
         if a["tag"] == "link"
     }
-    base = "http://localhost"
-    assert links[("canonical", None)] == base + page_url(page, lang)
-    assert links[("alternate", "en")] == base + page_url(page, "en")
-    assert links[("alternate", "es")] == base + page_url(page, "es")
-    assert links[("alternate", "x-default")] == base + page_url(page, "en")
+
+
+@pytest.mark.parametrize(("page", "lang"), PAGES, ids=lambda v: getattr(v, "id", v))
+def test_alternates_and_canonical(client, page, lang):
+    links = head_links(client.get(page_url(page, lang)))
+    assert links[("canonical", None)] == SITE_URL + page_url(page, lang)
+    assert links[("alternate", "en")] == SITE_URL + page_url(page, "en")
+    assert links[("alternate", "es")] == SITE_URL + page_url(page, "es")
+    assert links[("alternate", "x-default")] == SITE_URL + page_url(page, "en")
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_the_form_has_alternates_and_canonical_too(client, lang):
+    links = head_links(client.get(FORM_PATHS[lang]))
+    assert links[("canonical", None)] == SITE_URL + FORM_PATHS[lang]
+    assert links[("alternate", "en")] == SITE_URL + FORM_PATHS["en"]
+    assert links[("alternate", "es")] == SITE_URL + FORM_PATHS["es"]
+    assert links[("alternate", "x-default")] == SITE_URL + FORM_PATHS["en"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/en/no-such-page", "/es/solicitar-cita/recibida", "/en/request-app"]
+)
+def test_pages_not_to_index_have_no_canonical(client, path):
+    links = head_links(client.get(path))
+    assert not any(rel in ("canonical", "alternate") for rel, _ in links)
 
 
 @pytest.mark.parametrize(("page", "lang"), PAGES, ids=lambda v: getattr(v, "id", v))
@@ -232,11 +254,8 @@ def test_sitemap_lists_every_page_in_both_languages_with_alternates(client):
     }
     root = ElementTree.fromstring(response.data)
     urls = {u.findtext("s:loc", namespaces=ns): u for u in root.findall("s:url", ns)}
-    expected = {f"http://localhost{page_url(p, lang)}" for p, lang in PAGES}
-    expected |= {
-        "http://localhost/en/request-appointment",
-        "http://localhost/es/solicitar-cita",
-    }
+    expected = {f"{SITE_URL}{page_url(p, lang)}" for p, lang in PAGES}
+    expected |= {SITE_URL + path for path in FORM_PATHS.values()}
     assert set(urls) == expected
     for loc, url in urls.items():
         alternates = {
@@ -244,13 +263,13 @@ def test_sitemap_lists_every_page_in_both_languages_with_alternates(client):
         }
         assert set(alternates) == {"en", "es", "x-default"}
         assert loc in alternates.values()
-        assert client.get(loc.removeprefix("http://localhost")).status_code == 200
+        assert client.get(loc.removeprefix(SITE_URL)).status_code == 200
 
 
 def test_robots_and_health(client):
     robots = client.get("/robots.txt")
     assert robots.status_code == 200
-    assert "Sitemap: http://localhost/sitemap.xml" in robots.get_data(as_text=True)
+    assert f"Sitemap: {SITE_URL}/sitemap.xml" in robots.get_data(as_text=True)
     health = client.get("/healthz")
     assert health.status_code == 200
     assert health.json["status"] == "ok"

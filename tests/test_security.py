@@ -230,7 +230,13 @@ def test_with_one_trusted_proxy_the_last_hop_is_the_client(app_config):
 
 
 def test_an_untrusted_host_gets_a_plain_400_not_a_500(app_config):
-    app = create_app({**app_config, "TRUSTED_HOSTS": ["clinic.example"]})
+    app = create_app(
+        {
+            **app_config,
+            "TRUSTED_HOSTS": ["clinic.example"],
+            "SITE_URL": "https://clinic.example",
+        }
+    )
     client = app.test_client()
     assert (
         client.get("/en/immunotherapy", base_url="http://clinic.example").status_code

@@ -15,17 +15,24 @@ from servers import gunicorn_command
 from servers import production_env
 from servers import run
 
+from app import config as site_config
 from app import create_app
-from app.startup import StartupError
-from app.startup import inbox_addresses
+from app.config import StartupError
 
-REQUIRED = ("SECRET_KEY", "MAIL_SERVER", "MAIL_DEFAULT_SENDER", "CLINIC_INBOX")
+REQUIRED = (
+    "SECRET_KEY",
+    "SITE_URL",
+    "MAIL_SERVER",
+    "MAIL_DEFAULT_SENDER",
+    "CLINIC_INBOX",
+)
 
 
 def production_config(tmp_path: Path, **overrides) -> dict:
     """What the env file of a correct deployment sets, as config keys."""
     config = {
         "SECRET_KEY": "a-production-secret",
+        "SITE_URL": "https://immunotherapy.example.org",
         "MAIL_SERVER": "smtp.example.org",
         "MAIL_DEFAULT_SENDER": "Website <website@example.org>",
         "CLINIC_INBOX": "appointments@example.org",
@@ -82,8 +89,8 @@ def test_invalid_addresses_are_named(tmp_path):
     ],
 )
 def test_clinic_inbox_is_one_address_or_a_json_list(tmp_path, value, expected):
-    create_app(production_config(tmp_path, CLINIC_INBOX=value))
-    assert inbox_addresses(value) == expected
+    app = create_app(production_config(tmp_path, CLINIC_INBOX=value))
+    assert app.config["CLINIC_INBOX"] == expected
 
 
 def test_clinic_inbox_from_the_environment(tmp_path, monkeypatch):
@@ -92,7 +99,7 @@ def test_clinic_inbox_from_the_environment(tmp_path, monkeypatch):
     config = production_config(tmp_path)
     del config["CLINIC_INBOX"]
     app = create_app(config)
-    assert inbox_addresses(app.config["CLINIC_INBOX"]) == inboxes
+    assert app.config["CLINIC_INBOX"] == inboxes
 
 
 def test_the_outbox_folder_is_created(tmp_path):
@@ -166,3 +173,72 @@ def test_an_unknown_clinic_time_zone_stops_the_start(app_config):
     assert "CLINIC_TIMEZONE: 'Mars/Olympus_Mons' is not a time zone" in str(
         caught.value.code
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("immunotherapy.example.org", "is not a web address"),
+        ("ftp://immunotherapy.example.org", "is not a web address"),
+        ("https://", "is not a web address"),
+        ("https://immunotherapy.example.org/?a=b", "must not have a query"),
+    ],
+)
+def test_a_malformed_site_url_stops_the_start(tmp_path, value, problem):
+    problems = start_problems(production_config(tmp_path, SITE_URL=value))
+    assert problems == [problems[0]]
+    assert problems[0].startswith(f"SITE_URL: {value!r} ")
+    assert problem in problems[0]
+
+
+def test_site_url_must_be_a_trusted_host(tmp_path):
+    config = production_config(tmp_path, TRUSTED_HOSTS=["clinic.example"])
+    problems = start_problems(config)
+    assert problems == [
+        "SITE_URL: 'immunotherapy.example.org' is not one of TRUSTED_HOSTS"
+        " ['clinic.example']"
+    ]
+
+
+def test_site_url_is_stored_without_a_trailing_slash(tmp_path):
+    config = production_config(tmp_path, SITE_URL="https://clinic.example/")
+    assert create_app(config).config["SITE_URL"] == "https://clinic.example"
+
+
+@pytest.mark.parametrize("mode", ["DEBUG", "TESTING"])
+def test_debug_and_testing_default_to_the_dev_server_address(tmp_path, mode):
+    app = create_app({mode: True, "OUTBOX_PATH": str(tmp_path / "o.sqlite3")})
+    assert app.config["SITE_URL"] == "http://127.0.0.1:5000"
+
+
+def test_the_inbox_and_sender_are_stored_parsed(tmp_path):
+    app = create_app(
+        production_config(
+            tmp_path,
+            CLINIC_INBOX='["a@example.org", "b@example.org"]',
+            MAIL_DEFAULT_SENDER=["Website", "website@example.org"],
+        )
+    )
+    assert app.config["CLINIC_INBOX"] == ["a@example.org", "b@example.org"]
+    assert app.config["MAIL_DEFAULT_SENDER"] == "Website <website@example.org>"
+
+
+def test_missing_templates_and_translations_stop_the_start(tmp_path):
+    empty = tmp_path / "no-translations"
+    empty.mkdir()
+    app_config = production_config(tmp_path, BABEL_TRANSLATION_DIRECTORIES=str(empty))
+    problems = start_problems(app_config)
+    assert problems == [
+        f"{empty}/es/LC_MESSAGES/messages.mo is missing: compile the translations"
+        " (pybabel compile -d translations, or `make setup`)"
+    ]
+
+
+def test_a_missing_template_stops_the_start(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        site_config, "ESSENTIAL_TEMPLATES", ("base.html", "pages/gone.html")
+    )
+    problems = start_problems(production_config(tmp_path))
+    assert problems == [
+        "template pages/gone.html is missing: the install is incomplete"
+    ]

@@ -1,0 +1,274 @@
+"""Configuration: defaults, the start-up check, and values normalised once.
+
+The site refuses to start with a configuration it cannot run. Every problem is
+collected first and reported at once, in one message, so an operator fixes
+the environment file in one go instead of one restart per key. Values that
+several parts use in a parsed form (the inbox list, the sender) are parsed
+here, once, and stored back in the config.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import tempfile
+from collections.abc import Iterable
+from email.utils import formataddr
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError
+from email_validator import validate_email
+from flask import Flask
+from jinja2 import TemplateNotFound
+from werkzeug.sansio.utils import host_is_trusted
+
+from .content import LANGUAGES
+from .proxy import trusted_proxies
+from .static_files import manifest_problem
+
+PACKAGE = Path(__file__).resolve().parent
+REPOSITORY = PACKAGE.parent
+
+
+def data_folder(name: str, packaged: str) -> Path:
+    """``name`` at the repository root in a checkout, else the copy the wheel
+    carries inside the package (pyproject.toml's force-include)."""
+    checkout = REPOSITORY / name
+    return checkout if checkout.is_dir() else PACKAGE / packaged
+
+
+CONTENT_DIR = data_folder("content", "_content")
+TRANSLATIONS_DIR = data_folder("translations", "translations")
+# In debug and testing, where SITE_URL may be left unset: the dev server.
+LOCAL_SITE_URL = "http://127.0.0.1:5000"
+
+DEFAULTS: dict[str, Any] = {
+    "SECRET_KEY": None,
+    # The public address, e.g. https://immunotherapy.example.org: every
+    # absolute URL in a page comes from it, never from the request's Host.
+    "SITE_URL": None,
+    "CONTENT_DIR": str(CONTENT_DIR),
+    "BABEL_DEFAULT_LOCALE": "en",
+    # Flask-Babel resolves relative paths against app/, so be explicit.
+    "BABEL_TRANSLATION_DIRECTORIES": str(TRANSLATIONS_DIR),
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "WTF_CSRF_TIME_LIMIT": 4 * 3600,
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": False,
+    # brotli first when the browser accepts both equally: it is smaller.
+    # Streamed responses are static files.
+    "COMPRESS_ALGORITHM": ["br", "gzip"],
+    "COMPRESS_ALGORITHM_STREAMING": ["br", "gzip"],
+    # No .gz/.br copies in app/static: nginx serves the frozen build.
+    "FLASK_STATIC_DIGEST_COMPRESSION": [],
+    # The SMTP relay; names as Flask-Mail uses them.
+    "MAIL_SERVER": None,  # required outside debug and testing
+    "MAIL_PORT": None,  # 25, or 465 with MAIL_USE_SSL
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_DEFAULT_SENDER": None,
+    "MAIL_TIMEOUT": 10,
+    "MAIL_CA_FILE": None,  # a CA bundle to trust instead of the system's
+    "CLINIC_INBOX": None,
+    "CLINIC_TIMEZONE": "America/Los_Angeles",  # for times in the clinic's email
+    "OUTBOX_PATH": None,  # default: <instance folder>/outbox.sqlite3
+    # A sender that dies mid-send holds its requests this long.
+    "OUTBOX_LEASE_SECONDS": 300,
+    # Retries wait 1, 2, 4 ... times this, up to the maximum.
+    "OUTBOX_RETRY_SECONDS": 60,
+    "OUTBOX_MAX_BACKOFF_SECONDS": 3600,
+    "OUTBOX_FAILING_AFTER": 5,
+    "APPOINTMENT_RATE_LIMIT": "5 per minute;30 per hour",
+}
+
+# What each required key is for and how to set it, in the operator's words.
+REQUIRED = {
+    "SECRET_KEY": "signs sessions and form tokens: set FLASK_SECRET_KEY to a long "
+    "random string (python3 -c 'import secrets; print(secrets.token_hex(32))')",
+    "SITE_URL": "the site's public address, for canonical links and the sitemap: "
+    "set FLASK_SITE_URL, e.g. https://immunotherapy.example.org",
+    "MAIL_SERVER": "the SMTP relay that sends appointment requests: set "
+    "FLASK_MAIL_SERVER",
+    "MAIL_DEFAULT_SENDER": "the From address of appointment emails: set "
+    "FLASK_MAIL_DEFAULT_SENDER",
+    "CLINIC_INBOX": "where appointment requests are sent: set FLASK_CLINIC_INBOX "
+    "to an address or a JSON list of addresses",
+}
+
+# Templates every page needs; their absence means a broken install.
+ESSENTIAL_TEMPLATES = ("base.html", "pages/page.html", "errors/404.html")
+
+
+class StartupError(SystemExit):
+    """Stops the process with a message instead of a traceback.
+
+    A SystemExit subclass, so ``flask run``, ``gunicorn`` and ``python`` all
+    print just the message and exit with status 1.
+    """
+
+    def __init__(self, heading: str, problems: Iterable[str]) -> None:
+        """One message: ``heading``, then one line per problem."""
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {problem}" for problem in self.problems)
+        super().__init__(f"{heading}\n{lines}")
+
+
+def check(app: Flask) -> None:
+    """Fill in derived defaults, normalise, then stop with every problem found.
+
+    Outside debug and testing the secret key, SITE_URL, the mail settings and a
+    writable outbox are required. In debug and testing a missing secret key is
+    replaced by a throwaway one, SITE_URL defaults to the dev server, and mail
+    settings are left to the tests and the dev server. A value that is set but
+    wrong is a problem in every mode.
+    """
+    config = app.config
+    local = app.debug or app.testing
+    if not config["OUTBOX_PATH"]:
+        config["OUTBOX_PATH"] = str(Path(app.instance_path) / "outbox.sqlite3")
+    if local:
+        # Sessions (and form tokens) then end with the process.
+        config["SECRET_KEY"] = config["SECRET_KEY"] or secrets.token_hex(32)
+        config["SITE_URL"] = config["SITE_URL"] or LOCAL_SITE_URL
+    problems = [
+        f"{key} is not set: {why}"
+        for key, why in REQUIRED.items()
+        if not config.get(key) and not local
+    ]
+    problems += _site_url_problems(config)
+    problems += _address_problems(config)
+    problems += _install_problems(app)
+    try:
+        trusted_proxies(config.get("TRUSTED_PROXIES"))
+    except ValueError as error:
+        problems.append(str(error))
+    try:
+        ZoneInfo(config.get("CLINIC_TIMEZONE") or "")
+    except (ValueError, ZoneInfoNotFoundError):
+        problems.append(
+            f"CLINIC_TIMEZONE: {config.get('CLINIC_TIMEZONE')!r} is not a time zone;"
+            " use a name such as America/Los_Angeles"
+        )
+    outbox = outbox_problem(config["OUTBOX_PATH"])
+    if outbox and not local:
+        problems.append(outbox)
+    if problems:
+        raise StartupError("The site cannot start:", problems)
+
+
+def _site_url_problems(config) -> list[str]:
+    """SITE_URL must be an http(s) address with a host; stored without a
+    trailing slash so ``SITE_URL + path`` is always right."""
+    value = config.get("SITE_URL")
+    if not value:
+        return []
+    parts = urlsplit(str(value))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return [
+            f"SITE_URL: {value!r} is not a web address; use the site's public "
+            "address, e.g. https://immunotherapy.example.org"
+        ]
+    if parts.query or parts.fragment:
+        return [f"SITE_URL: {value!r} must not have a query or fragment"]
+    trusted = config.get("TRUSTED_HOSTS")
+    if trusted and not host_is_trusted(parts.netloc, trusted):
+        return [f"SITE_URL: {parts.netloc!r} is not one of TRUSTED_HOSTS {trusted!r}"]
+    config["SITE_URL"] = str(value).rstrip("/")
+    return []
+
+
+def _install_problems(app: Flask) -> list[str]:
+    """A wheel built without its data serves empty pages: refuse to start."""
+    problems = []
+    for name in ESSENTIAL_TEMPLATES:
+        try:
+            app.jinja_loader.get_source(app.jinja_env, name)
+        except TemplateNotFound:
+            problems.append(f"template {name} is missing: the install is incomplete")
+    folder = Path(app.config["BABEL_TRANSLATION_DIRECTORIES"])
+    default = app.config["BABEL_DEFAULT_LOCALE"]
+    for lang in LANGUAGES:
+        catalog = folder / lang / "LC_MESSAGES" / "messages.mo"
+        if lang != default and not catalog.is_file():
+            problems.append(
+                f"{catalog} is missing: compile the translations "
+                "(pybabel compile -d translations, or `make setup`)"
+            )
+    static = manifest_problem(app)
+    return problems + ([static] if static else [])
+
+
+def outbox_problem(path: str) -> str | None:
+    """Create the outbox's folder if missing; say why it cannot be written, if so."""
+    folder = Path(path).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # A real write, because permission bits say nothing for root or a
+        # read-only mount. SQLite also needs the folder for its journal.
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        return (
+            f"OUTBOX_PATH: the folder {folder} cannot be written by this user "
+            f"({error.strerror}); create it and give it to the site's user, or "
+            "set FLASK_OUTBOX_PATH"
+        )
+    return None
+
+
+def inbox_addresses(value: object) -> list[str]:
+    """CLINIC_INBOX as a list: one address, or a JSON list of addresses.
+
+    Raises ValueError naming the first address that is not valid.
+    """
+    if isinstance(value, str):
+        # from_prefixed_env decodes a JSON list from FLASK_CLINIC_INBOX; a value
+        # from elsewhere (test config, .flaskenv) may still be JSON text.
+        value = json.loads(value) if value.lstrip().startswith("[") else [value]
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError(f"not an address or a list of addresses: {value!r}")
+    return [_valid_address(address) for address in value]
+
+
+def _valid_address(address: object) -> str:
+    """The normalised address, or ValueError saying what is wrong with it."""
+    if not isinstance(address, str):
+        raise ValueError(f"not an address: {address!r}")
+    try:
+        # No DNS lookup: start-up must not depend on the network.
+        return validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise ValueError(f"{address!r}: {error}") from None
+
+
+def _address_problems(config) -> list[str]:
+    """Check the addresses that are set and store them parsed: CLINIC_INBOX as
+    a list of addresses, MAIL_DEFAULT_SENDER as one "Name <address>" string."""
+    problems = []
+    if config.get("CLINIC_INBOX"):
+        try:
+            config["CLINIC_INBOX"] = inbox_addresses(config["CLINIC_INBOX"])
+        except ValueError as error:
+            problems.append(f"CLINIC_INBOX: {error}")
+    sender = config.get("MAIL_DEFAULT_SENDER")
+    if sender:
+        # Flask-Mail's conventions: "Name <address>" or ("Name", "address").
+        if isinstance(sender, list | tuple):
+            sender = formataddr(tuple(sender))
+        address = parseaddr(str(sender))[1]
+        try:
+            _valid_address(address or str(sender))
+            config["MAIL_DEFAULT_SENDER"] = str(sender)
+        except ValueError as error:
+            problems.append(f"MAIL_DEFAULT_SENDER: {error}")
+    return problems
