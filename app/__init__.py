@@ -11,6 +11,7 @@ from flask import current_app
 from . import appointments
 from . import assets
 from . import compression
+from . import content_reload
 from . import errors
 from . import freeze
 from . import i18n
@@ -21,7 +22,6 @@ from . import security
 from .cli import outbox_group
 from .content import DEFAULT_CONTENT_DIR
 from .content import ContentError
-from .content import load_content
 from .extensions import csrf
 from .extensions import init_limiter
 from .pages import bp as pages_bp
@@ -81,7 +81,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     check_config(app)
 
     try:
-        app.extensions["content"] = load_content(app.config["CONTENT_DIR"])
+        # contentmodel: in debug, problems are shown per request instead.
+        content_reload.init_app(app)
     except ContentError as error:
         raise StartupError("The content folder has problems:", error.problems) from None
 
