@@ -22,7 +22,6 @@ from types import MappingProxyType
 from flask import Flask
 from flask import Response
 from flask import current_app
-from flask import render_template
 
 from .content import Content
 from .content import ContentError
@@ -130,9 +129,10 @@ def _reload_or_show_problems() -> Response | None:
 
 
 def _problems_page(directory: Path, problems: Iterable[str]) -> Response:
-    body = render_template(
-        "content_problems.html", directory=directory, problems=list(problems)
-    )
+    # Straight from the Jinja environment: the context processors need the
+    # very content that is broken.
+    template = current_app.jinja_env.get_template("content_problems.html")
+    body = template.render(directory=directory, problems=list(problems))
     response = Response(body, status=500, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
