@@ -236,7 +236,7 @@ class Content:
 
 # --- Reading YAML with line numbers. ---------------------------------------
 
-Path_ = tuple[str | int, ...]
+KeyPath = tuple[str | int, ...]
 
 
 @dataclass
@@ -245,7 +245,7 @@ class _Document:
 
     file: str
     data: Any = None
-    lines: dict[Path_, int] = field(default_factory=dict)
+    lines: dict[KeyPath, int] = field(default_factory=dict)
     problems: list[tuple[int, str]] = field(default_factory=list)
 
     def line(self, path: Sequence[str | int]) -> int | None:
@@ -293,8 +293,17 @@ def _syntax_problem(file: str, error: yaml.MarkedYAMLError) -> tuple[int, str]:
     return line, message
 
 
-def _record_lines(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, doc) -> None:
+def _record_lines(
+    loader: yaml.SafeLoader,
+    node: yaml.Node,
+    path: KeyPath,
+    doc: _Document,
+    within: frozenset[int] = frozenset(),
+) -> None:
     """Walk the node tree: the line of every key and list item under ``path``."""
+    if id(node) in within:
+        return  # an alias to an enclosing node (&a [*a]): already walked
+    within = within | {id(node)}
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key_node, value_node in node.value:
@@ -314,11 +323,11 @@ def _record_lines(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, doc) ->
                 )
             seen.add(key)
             doc.lines[child] = key_node.start_mark.line + 1
-            _record_lines(loader, value_node, child, doc)
+            _record_lines(loader, value_node, child, doc, within)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             doc.lines[(*path, index)] = item.start_mark.line + 1
-            _record_lines(loader, item, (*path, index), doc)
+            _record_lines(loader, item, (*path, index), doc, within)
 
 
 def _one_line(error: Exception) -> str:
@@ -418,7 +427,7 @@ def _validation_problems(
     # A misspelt required key shows up twice: as unknown and as missing.
     # Report it once, as the unknown key with its suggestion.
     missing = {path for path, item in errors if item["type"] == "missing"}
-    suggested: set[Path_] = set()
+    suggested: set[KeyPath] = set()
     for path, item in errors:
         if item["type"] == "extra_forbidden":
             suggestion = _suggestion(model, doc.data, path)
@@ -430,7 +439,7 @@ def _validation_problems(
         doc.problem(path, _message(model, doc, path, item))
 
 
-def _message(model: type[BaseModel], doc: _Document, path: Path_, item) -> str:
+def _message(model: type[BaseModel], doc: _Document, path: KeyPath, item) -> str:
     kind = item["type"]
     if kind == "extra_forbidden":
         suggestion = _suggestion(model, doc.data, path)
@@ -450,7 +459,7 @@ def _message(model: type[BaseModel], doc: _Document, path: Path_, item) -> str:
     return item["msg"][0].lower() + item["msg"][1:]
 
 
-def _suggestion(model: type[BaseModel], data: Any, path: Path_) -> str | None:
+def _suggestion(model: type[BaseModel], data: Any, path: KeyPath) -> str | None:
     """The key the editor probably meant instead of the unknown ``path[-1]``."""
     allowed = _allowed_keys(model, data, path[:-1])
     if path[-1] in _RENAMED and _RENAMED[path[-1]] in allowed:
@@ -459,7 +468,7 @@ def _suggestion(model: type[BaseModel], data: Any, path: Path_) -> str | None:
     return close[0] if close else None
 
 
-def _allowed_keys(model: type[BaseModel], data: Any, path: Path_) -> list[str]:
+def _allowed_keys(model: type[BaseModel], data: Any, path: KeyPath) -> list[str]:
     """The keys the model allows at ``path`` in ``data``, from its JSON schema."""
     root = _schema(model)
     node, value = root, data
@@ -529,7 +538,7 @@ def _all_sections(text: PageText):
 
 def _check_unique_ids(doc: _Document, lang: str, text: PageText) -> None:
     """Section ids are the targets of "On this page": one element each."""
-    first: dict[str, Path_] = {}
+    first: dict[str, KeyPath] = {}
     for path, section in _all_sections(text):
         where = (lang, *path, "id")
         if section.id in _TEMPLATE_IDS:
@@ -561,7 +570,7 @@ def _count(items: Sequence, noun: str) -> str:
 
 
 def _compare_sections(
-    doc: _Document, en: Sequence[Subsection], es: Sequence[Subsection], parent: Path_
+    doc: _Document, en: Sequence[Subsection], es: Sequence[Subsection], parent: KeyPath
 ) -> None:
     en_ids, es_ids = [s.id for s in en], [s.id for s in es]
     noun = "subsection" if len(parent) > 1 else "section"
