@@ -174,6 +174,8 @@ class Page(PageFile):
 
 
 class Phone(_Model):
+    """The clinic's phone: E.164 for tel: links, national format for reading."""
+
     e164: str
     display: str
 
@@ -200,6 +202,8 @@ def _parse_phone(value: Any) -> Phone | None:
 
 
 class Location(_Model):
+    """One office; with more than one, the form asks which the patient prefers."""
+
     id: Ident
     name: Text
     address: Text | None = None
@@ -221,8 +225,12 @@ class Site(_Model):
     ) = None
 
 
-@dataclass(frozen=True)
+# eq=False: compared and hashed by identity, so a cache can be keyed on the
+# loaded content and a reload (a new object) starts it afresh.
+@dataclass(frozen=True, eq=False)
 class Content:
+    """Everything in the content folder, loaded and checked."""
+
     site: Site
     pages: Mapping[str, Page]
 
