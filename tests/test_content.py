@@ -591,7 +591,7 @@ def test_flaskenv_names_the_app_and_watches_every_content_file():
     watched = set(settings["FLASK_RUN_EXTRA_FILES"].split(os.pathsep))
     files = {
         path.relative_to(ROOT).as_posix()
-        for path in DEFAULT_CONTENT_DIR.rglob("*.yaml")
+        for path in (ROOT / "content").rglob("*.yaml")
     }
     assert watched == files, "list every content file in .flaskenv"
 
