@@ -15,8 +15,7 @@ VNU_STAMP := .tools/.vnu-jar-$(VNU_VERSION)
 
 # Local development: a throwaway SMTP sink that prints every email the site sends.
 DEV_SMTP_PORT ?= 8025
-export FLASK_APP := app
-export FLASK_RUN_EXTRA_FILES = $(shell find content -name '*.yaml' | paste -sd: -)
+# FLASK_APP and the content files the reloader watches are set in .flaskenv.
 
 .PHONY: setup run test lint format bench stress clean vnu
 

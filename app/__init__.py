@@ -9,6 +9,7 @@ from flask import current_app
 
 from . import appointments
 from . import config
+from . import content_reload
 from . import encoding
 from . import errors
 from . import i18n
@@ -18,7 +19,6 @@ from . import security
 from . import static_files
 from .cli import outbox_group
 from .content import ContentError
-from .content import load_content
 from .extensions import csrf
 from .extensions import limiter
 from .freeze import freeze_command
@@ -38,7 +38,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     config.check(app)
 
     try:
-        app.extensions["content"] = load_content(app.config["CONTENT_DIR"])
+        # In debug, content problems are shown per request instead.
+        content_reload.init_app(app)
     except ContentError as error:
         raise config.StartupError(
             "The content folder has problems:", error.problems

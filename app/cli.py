@@ -45,6 +45,10 @@ def content_check(directory: str | None) -> None:
     except ContentError as error:
         for problem in error.problems:
             click.echo(problem, err=True)
+        count = len(error.problems)
+        click.echo(
+            f"{count} problem{'s' if count > 1 else ''} in {directory}", err=True
+        )
         raise SystemExit(1) from None
     click.echo(f"Content OK: site.yaml and {len(content.pages)} pages in {directory}")
 

@@ -105,16 +105,20 @@ def _render_for_everyone(page_id: str) -> str:
 
 def _structured_data(page: Page, text, url: str) -> dict:
     """schema.org JSON-LD for search engines."""
-    return {
+    data = {
         "@context": "https://schema.org",
         "@type": _SCHEMA_TYPES[page.kind],
         "name": text.title,
         "description": text.description,
         "url": url,
         "inLanguage": g.lang_code,
-        "lastReviewed": page.last_reviewed.isoformat(),
         "publisher": {"@type": "MedicalOrganization", "name": _content().site.name},
     }
+    # contentmodel: only a real medical review may be claimed (issue 10).
+    if page.review:
+        data["lastReviewed"] = page.review.date.isoformat()
+        data["reviewedBy"] = {"@type": "Person", "name": page.review.name}
+    return data
 
 
 @bp.route("/")

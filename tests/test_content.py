@@ -1,95 +1,457 @@
-"""Broken content fails fast, naming the file and the key, everywhere it is read."""
+"""Broken content is reported the way its editor needs: every problem at once,
+one line each, with file, line, section ids and 1-based positions; at start-up,
+from `flask content check`, and in the browser while developing.
+
+Each test breaks a copy of the real content folder by editing its text (so line
+numbers are those of a real file), and finds the expected line by searching
+that text, not by asking the loader.
+"""
 
 from __future__ import annotations
 
+import datetime
+import json
+import os
+import re
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
+from conftest import free_port
+from dotenv import dotenv_values
+from markupsafe import escape
 
 from app import create_app
 from app.config import StartupError
+from app.content import DEFAULT_CONTENT_DIR
 from app.content import ContentError
 from app.content import load_content
 
-
-def edit_page(content: Path, mutate) -> None:
-    path = content / "pages" / "immunotherapy.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    mutate(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+ROOT = Path(__file__).resolve().parent.parent
+TOPIC = "pages/immunotherapy.yaml"
+PRIVACY = "pages/privacy.yaml"
 
 
-BREAKAGES = {
-    "missing Spanish key": (
-        lambda d: d["es"]["sections"][0].pop("heading"),
-        "pages/immunotherapy.yaml: es.sections[0].heading: missing",
-    ),
-    "unknown key": (
-        lambda d: d["en"].update(subtitle="x"),
-        "pages/immunotherapy.yaml: en.subtitle: unknown key",
-    ),
-    "section only in English": (
-        lambda d: d["es"]["sections"].pop(),
-        "pages/immunotherapy.yaml: es.sections: ids",
-    ),
-    "list shorter in Spanish": (
-        lambda d: (
-            d["es"]["sections"][-1]["body"][-2]["list"].pop()
-            if isinstance(d["es"]["sections"][-1]["body"][-2], dict)
-            else d["es"]["sections"][-1]["body"].append("extra")
-        ),
-        "pages/immunotherapy.yaml: es.sections[3].body: blocks differ from en",
-    ),
-    "bad date": (
-        lambda d: d.update(last_reviewed="last week"),
-        "pages/immunotherapy.yaml: last_reviewed: must be a date",
-    ),
-}
+# --- Editing a copy of the content as an editor would: as text. ------------
 
 
-@pytest.mark.parametrize("breakage", BREAKAGES, ids=str)
-def test_broken_page_is_reported_with_file_and_key(content_copy, breakage):
-    mutate, expected = BREAKAGES[breakage]
-    edit_page(content_copy, mutate)
+def read(content: Path, name: str) -> list[str]:
+    return (content / name).read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def write(content: Path, name: str, lines: list[str]) -> None:
+    (content / name).write_text("".join(lines), encoding="utf-8")
+
+
+def line_of(lines: list[str], pattern: str, start: int = 0) -> int:
+    """The 1-based number of the first line at or after ``start`` matching."""
+    for number, line in enumerate(lines[start:], start + 1):
+        if re.search(pattern, line):
+            return number
+    raise AssertionError(f"no line matches {pattern!r}")
+
+
+def spanish_start(lines: list[str]) -> int:
+    """The line number of ``es:``; everything after it is the Spanish text."""
+    return line_of(lines, r"^es:")
+
+
+def nested_section(content: Path, lang: str = "es") -> tuple[int, dict, int, dict]:
+    """The first section with three subsections, and its third subsection."""
+    data = yaml.safe_load((content / TOPIC).read_text(encoding="utf-8"))
+    for i, section in enumerate(data[lang]["sections"]):
+        if len(section.get("sections", [])) >= 3:
+            return i, section, 2, section["sections"][2]
+    raise AssertionError("the topic page has no section with three subsections")
+
+
+def subsection_line(content: Path, sub_id: str, lang: str = "es") -> int:
+    """Where ``- id: sub_id`` starts in the given language's half of the file."""
+    lines = read(content, TOPIC)
+    start = spanish_start(lines) if lang == "es" else 0
+    return line_of(lines, rf"^\s+- id: {re.escape(sub_id)}\s*$", start)
+
+
+def problems_of(content: Path) -> list[str]:
     with pytest.raises(ContentError) as caught:
-        load_content(content_copy)
-    assert any(problem.startswith(expected) for problem in caught.value.problems), (
-        caught.value.problems
+        load_content(content)
+    return caught.value.problems
+
+
+def where(i: int, section: dict, j: int, sub: dict, lang: str = "es") -> str:
+    return (
+        f'{lang} > section {i + 1} "{section["id"]}" > subsection {j + 1} "{sub["id"]}"'
     )
 
 
-def test_broken_yaml_is_reported_with_file(content_copy):
-    (content_copy / "pages" / "immunotherapy.yaml").write_text("en: [unclosed\n")
-    with pytest.raises(ContentError) as caught:
-        load_content(content_copy)
-    assert caught.value.problems[0].startswith(
-        "pages/immunotherapy.yaml: (file): cannot be read"
+# --- The messages. ----------------------------------------------------------
+
+
+def test_missing_key_is_one_line_with_section_ids_positions_and_line(content_copy):
+    i, section, j, sub = nested_section(content_copy)
+    lines = read(content_copy, TOPIC)
+    sub_line = subsection_line(content_copy, sub["id"])
+    del lines[line_of(lines, r"^\s+heading:", sub_line) - 1]
+    write(content_copy, TOPIC, lines)
+
+    assert problems_of(content_copy) == [
+        f"{TOPIC}:{sub_line}: {where(i, section, j, sub)} > heading: missing"
+    ]
+
+
+def test_misspelt_key_is_one_line_that_suggests_the_right_one(content_copy):
+    i, section, j, sub = nested_section(content_copy)
+    lines = read(content_copy, TOPIC)
+    body_line = line_of(lines, r"^\s+body:", subsection_line(content_copy, sub["id"]))
+    lines[body_line - 1] = lines[body_line - 1].replace("body:", "bdy:")
+    write(content_copy, TOPIC, lines)
+
+    # Not a second line saying "body: missing".
+    assert problems_of(content_copy) == [
+        f"{TOPIC}:{body_line}: {where(i, section, j, sub)} > bdy: "
+        'unknown key; did you mean "body"?'
+    ]
+
+
+def test_misspelt_optional_key_suggests_the_right_one(content_copy):
+    lines = read(content_copy, "site.yaml")
+    number = line_of(lines, r"^response_time:")
+    lines[number - 1] = lines[number - 1].replace("response_time", "respone_time")
+    write(content_copy, "site.yaml", lines)
+
+    assert problems_of(content_copy) == [
+        f'site.yaml:{number}: respone_time: unknown key; did you mean "response_time"?'
+    ]
+
+
+def test_unknown_key_with_no_likely_meaning_lists_the_keys(content_copy):
+    lines = read(content_copy, PRIVACY)
+    number = line_of(lines, r"^kind:")
+    lines.insert(number, "colour: blue\n")
+    write(content_copy, PRIVACY, lines)
+
+    [problem] = problems_of(content_copy)
+    assert problem.startswith(f"{PRIVACY}:{number + 1}: colour: unknown key;")
+    assert "expected one of: kind, updated, review, effective, slug, en, es" in problem
+
+
+def test_the_old_last_reviewed_key_says_what_it_became(content_copy):
+    lines = read(content_copy, PRIVACY)
+    number = line_of(lines, r"^updated:")
+    lines[number - 1] = lines[number - 1].replace("updated:", "last_reviewed:")
+    write(content_copy, PRIVACY, lines)
+
+    assert problems_of(content_copy) == [
+        f'{PRIVACY}:{number}: last_reviewed: renamed: write "updated" instead'
+    ]
+
+
+def test_wrong_value_names_its_line_and_what_is_expected(content_copy):
+    lines = read(content_copy, PRIVACY)
+    number = line_of(lines, r"^updated:")
+    lines[number - 1] = "updated: last week\n"
+    write(content_copy, PRIVACY, lines)
+
+    assert problems_of(content_copy) == [
+        f"{PRIVACY}:{number}: updated: must be a date such as 2026-11-27, "
+        "not 'last week'"
+    ]
+
+
+def test_positions_in_lists_are_one_based(content_copy):
+    lines = read(content_copy, PRIVACY)
+    number = line_of(lines, r"^\s+lead:", spanish_start(lines)) + 2
+    assert lines[number - 1].lstrip().startswith("- "), "expected a second paragraph"
+    lines[number - 1] = re.sub(r"- .*", '- ""', lines[number - 1])
+    write(content_copy, PRIVACY, lines)
+
+    assert problems_of(content_copy) == [
+        f"{PRIVACY}:{number}: es > lead paragraph 2: must not be empty"
+    ]
+
+
+def test_yaml_syntax_error_names_the_file_and_line(content_copy):
+    lines = read(content_copy, TOPIC)
+    number = line_of(lines, r"^\s+title:")
+    lines[number - 1] = "\t" + lines[number - 1].lstrip()
+    write(content_copy, TOPIC, lines)
+
+    [problem] = problems_of(content_copy)
+    assert problem.startswith(f"{TOPIC}:{number}: not valid YAML: ")
+    assert problem.endswith("; indent with spaces, not tabs")
+
+
+def test_a_key_given_twice_is_reported(content_copy):
+    lines = read(content_copy, PRIVACY)
+    number = line_of(lines, r"^kind:")
+    lines.insert(number, lines[number - 1])
+    write(content_copy, PRIVACY, lines)
+
+    assert problems_of(content_copy) == [
+        f"{PRIVACY}:{number + 1}: kind: appears twice; the second replaces the first"
+    ]
+
+
+def test_phone_numbers_are_checked_and_formatted(content_copy):
+    lines = read(content_copy, "site.yaml")
+    number = line_of(lines, r"^phone:")
+    lines[number - 1] = "phone: 555\n"
+    write(content_copy, "site.yaml", lines)
+    assert problems_of(content_copy) == [
+        f"site.yaml:{number}: phone: must be a valid phone number, "
+        "such as +1 559 555 0100"
+    ]
+
+    lines[number - 1] = "phone: (559) 555-0100\n"
+    write(content_copy, "site.yaml", lines)
+    phone = load_content(content_copy).site.phone
+    assert (phone.e164, phone.display) == ("+15595550100", "(559) 555-0100")
+
+
+def test_every_problem_in_every_file_is_reported_at_once(content_copy):
+    i, section, j, sub = nested_section(content_copy)
+    topic = read(content_copy, TOPIC)
+    sub_line = subsection_line(content_copy, sub["id"])
+    del topic[line_of(topic, r"^\s+heading:", sub_line) - 1]
+    title = line_of(topic, r"^\s+title:")
+    topic[title - 1] = topic[title - 1].replace("title:", "titel:")
+    write(content_copy, TOPIC, topic)
+    (content_copy / PRIVACY).write_text("en: [unclosed\n", encoding="utf-8")
+    site = read(content_copy, "site.yaml")
+    name = line_of(site, r"^former_name:")
+    del site[name - 1]
+    write(content_copy, "site.yaml", site)
+
+    problems = problems_of(content_copy)
+    # File order, and line order within a file.
+    assert problems[0] == "site.yaml: former_name: missing"
+    assert problems[1] == (
+        f'{TOPIC}:{title}: en > titel: unknown key; did you mean "title"?'
     )
-
-
-def test_every_problem_is_reported_at_once(content_copy):
-    edit_page(
-        content_copy, lambda d: (d["en"].pop("title"), d["es"].pop("description"))
+    assert problems[2] == (
+        f"{TOPIC}:{sub_line}: {where(i, section, j, sub)} > heading: missing"
     )
-    (content_copy / "site.yaml").write_text("name: X\n")
-    with pytest.raises(ContentError) as caught:
-        load_content(content_copy)
-    problems = "\n".join(caught.value.problems)
-    assert "pages/immunotherapy.yaml: en.title: missing" in problems
-    assert "pages/immunotherapy.yaml: es.description: missing" in problems
-    assert "site.yaml: former_name: missing" in problems
+    assert problems[3].startswith(f"{PRIVACY}:2: not valid YAML: ")
+    assert len(problems) == 4
 
 
-def test_start_up_stops_with_a_clean_message(content_copy):
-    edit_page(content_copy, lambda d: d["es"]["sections"][0].pop("heading"))
-    with pytest.raises(StartupError) as caught:
-        create_app({"TESTING": True, "CONTENT_DIR": str(content_copy)})
-    message = str(caught.value.code)
-    assert "The content folder has problems" in message
-    assert "pages/immunotherapy.yaml: es.sections[0].heading: missing" in message
+# --- English/Spanish parity and rules between files (issue 9.8). ------------
+
+
+def test_spanish_must_have_as_many_lead_paragraphs(content_copy):
+    lines = read(content_copy, PRIVACY)
+    lead = line_of(lines, r"^\s+lead:", spanish_start(lines))
+    data = yaml.safe_load((content_copy / PRIVACY).read_text(encoding="utf-8"))
+    assert len(data["en"]["lead"]) == 2, "this test needs two lead paragraphs"
+    del lines[lead]  # the first Spanish lead paragraph
+    write(content_copy, PRIVACY, lines)
+
+    assert problems_of(content_copy) == [
+        f"{PRIVACY}:{lead}: es > lead: 1 paragraph; en has 2 paragraphs"
+    ]
+
+
+def test_spanish_must_have_every_nested_section(content_copy):
+    i, section, j, sub = nested_section(content_copy)
+    lines = read(content_copy, TOPIC)
+    first = subsection_line(content_copy, sub["id"])
+    end = line_of(lines, r"^\s+- id: ", first)  # the next subsection
+    del lines[first - 1 : end - 1]
+    write(content_copy, TOPIC, lines)
+
+    es_section = line_of(lines, rf"^\s+- id: {section['id']}$", spanish_start(lines))
+    sections_line = line_of(lines, r"^\s+sections:", es_section)
+    assert problems_of(content_copy) == [
+        f'{TOPIC}:{sections_line}: es > section {i + 1} "{section["id"]}" > '
+        f'sections: subsection "{sub["id"]}" is missing (en has it)'
+    ]
+
+
+def test_spanish_nested_sections_must_have_the_english_ids(content_copy):
+    i, section, j, sub = nested_section(content_copy)
+    lines = read(content_copy, TOPIC)
+    number = subsection_line(content_copy, sub["id"])
+    lines[number - 1] = lines[number - 1].replace(sub["id"], "renamed")
+    write(content_copy, TOPIC, lines)
+
+    problems = problems_of(content_copy)
+    renamed = dict(sub, id="renamed")
+    assert f"{TOPIC}:{number}: {where(i, section, j, renamed)}: is not in en" in (
+        problems
+    )
+    assert any(
+        problem.endswith(f'subsection "{sub["id"]}" is missing (en has it)')
+        for problem in problems
+    ), problems
+
+
+def test_spanish_sections_must_have_the_english_blocks(content_copy):
+    i, section, j, sub = nested_section(content_copy)
+    lines = read(content_copy, TOPIC)
+    body = line_of(lines, r"^\s+body:", subsection_line(content_copy, sub["id"]))
+    lines.insert(body, lines[body])  # one more paragraph
+    write(content_copy, TOPIC, lines)
+
+    count = len(sub["body"])
+    en_blocks = ", ".join(["paragraph"] * count)
+    assert sub["body"] == [b for b in sub["body"] if isinstance(b, str)]
+    assert problems_of(content_copy) == [
+        f"{TOPIC}:{body}: {where(i, section, j, sub)} > body: "
+        f"has {en_blocks}, paragraph; en has {en_blocks}"
+    ]
+
+
+def test_both_languages_must_list_as_many_sources(content_copy):
+    lines = read(content_copy, TOPIC)
+    es = spanish_start(lines)
+    lines[es - 1 : es - 1] = [
+        "  sources:\n",
+        "    - title: Immunotherapy to Treat Cancer\n",
+        "      url: https://www.cancer.gov/about-cancer/treatment/types/"
+        "immunotherapy\n",
+    ]
+    write(content_copy, TOPIC, lines)
+
+    assert problems_of(content_copy) == [
+        f"{TOPIC}:{es + 3}: es > sources: 0 sources; en has 1 source"
+    ]
+
+
+def test_two_pages_cannot_share_a_slug(content_copy):
+    shutil.copy(content_copy / PRIVACY, content_copy / "pages" / "second.yaml")
+    lines = read(content_copy, PRIVACY)
+
+    assert problems_of(content_copy) == [
+        f"pages/second.yaml:{line_of(lines, r'^  en:')}: slug > en: "
+        '"privacy" is already the en slug of pages/privacy.yaml',
+        f"pages/second.yaml:{line_of(lines, r'^  es:')}: slug > es: "
+        '"privacidad" is already the es slug of pages/privacy.yaml',
+    ]
+
+
+def test_section_ids_are_unique_on_a_page(content_copy):
+    i, section, j, sub = nested_section(content_copy)
+    first = section["sections"][0]["id"]
+    second = section["sections"][1]["id"]
+    text = (content_copy / TOPIC).read_text(encoding="utf-8")
+    text = re.sub(rf"(- id: ){second}$", rf"\g<1>{first}", text, flags=re.M)
+    (content_copy / TOPIC).write_text(text, encoding="utf-8")
+
+    problems = problems_of(content_copy)
+    for lang in ("en", "es"):
+        number = subsection_line(content_copy, first, lang)
+        second_line = line_of(read(content_copy, TOPIC), rf"- id: {first}$", number)
+        assert (
+            f'{TOPIC}:{second_line}: {lang} > section {i + 1} "{section["id"]}" > '
+            f'subsection 2 "{first}" > id: "{first}" is already the id of '
+            f'{lang} > section {i + 1} "{section["id"]}" > subsection 1 "{first}"'
+        ) in problems, problems
+    assert len(problems) == 2
+
+
+# --- The fields of the shared contract (issue 10). --------------------------
+
+
+def test_review_effective_sources_and_privacy_practices_are_read(content_copy):
+    lines = read(content_copy, TOPIC)
+    updated = line_of(lines, r"^updated:")
+    lines[updated:updated] = [
+        "review:\n",
+        "  name: A. Example\n",
+        "  credentials: MD\n",
+        "  date: 2026-11-20\n",
+        "effective: 2026-12-01\n",
+    ]
+
+    def sources(lang: str) -> list[str]:
+        return [
+            "  sources:\n",
+            f"    - title: Source in {lang}\n",
+            "      url: https://www.cancer.gov/espanol\n",
+        ]
+
+    es = spanish_start(lines)
+    lines[es - 1 : es - 1] = sources("en")  # the end of the English text
+    lines.extend(sources("es"))
+    write(content_copy, TOPIC, lines)
+    site = (content_copy / "site.yaml").read_text(encoding="utf-8")
+    site += (
+        "privacy_practices_url:\n"
+        "  en: https://clinic.example/npp-en.pdf\n"
+        "  es: https://clinic.example/npp-es.pdf\n"
+    )
+    (content_copy / "site.yaml").write_text(site, encoding="utf-8")
+
+    content = load_content(content_copy)
+    page = content.pages["immunotherapy"]
+    assert (page.review.name, page.review.credentials) == ("A. Example", "MD")
+    assert page.review.date == datetime.date(2026, 11, 20)
+    assert page.effective == datetime.date(2026, 12, 1)
+    assert [(s.title, s.url) for s in page.text["es"].sources] == [
+        ("Source in es", "https://www.cancer.gov/espanol")
+    ]
+    assert page.text["en"].sources[0].title == "Source in en"
+    assert content.site.privacy_practices_url["es"] == (
+        "https://clinic.example/npp-es.pdf"
+    )
+    assert content.pages["privacy"].review is None
+    assert content.pages["privacy"].effective is None
+
+
+def test_source_addresses_must_be_https(content_copy):
+    lines = read(content_copy, TOPIC)
+    es = spanish_start(lines)
+    source = [
+        "  sources:\n",
+        "    - title: NCI\n",
+        "      url: http://www.cancer.gov/\n",
+    ]
+    lines[es - 1 : es - 1] = source
+    lines.extend(source)
+    write(content_copy, TOPIC, lines)
+
+    assert problems_of(content_copy) == [
+        f"{TOPIC}:{es + 2}: en > source 1 > url: must start with https://",
+        f"{TOPIC}:{len(lines)}: es > source 1 > url: must start with https://",
+    ]
+
+
+def test_json_ld_claims_a_review_only_when_the_page_has_one(content_copy, app_config):
+    lines = read(content_copy, TOPIC)
+    updated = line_of(lines, r"^updated:")
+    lines[updated:updated] = [
+        "review:\n  name: A. Example\n  credentials: MD\n  date: 2026-11-20\n"
+    ]
+    write(content_copy, TOPIC, lines)
+    client = create_app({**app_config, "CONTENT_DIR": str(content_copy)}).test_client()
+
+    def structured_data(path: str) -> dict:
+        body = client.get(path).get_data(as_text=True)
+        match = re.search(r'<script type="application/ld\+json">(.*?)</script>', body)
+        return json.loads(match.group(1))
+
+    reviewed = structured_data("/es/inmunoterapia")
+    assert reviewed["lastReviewed"] == "2026-11-20"
+    assert reviewed["reviewedBy"] == {"@type": "Person", "name": "A. Example"}
+    assert "lastReviewed" not in structured_data("/es/privacidad")
+    assert "reviewedBy" not in structured_data("/es/privacidad")
+
+
+# --- Where the problems are shown. ------------------------------------------
+
+
+def break_title(content: Path) -> str:
+    """Misspell the English title's key; the problem line it should cause."""
+    lines = read(content, TOPIC)
+    number = line_of(lines, r"^\s+title:")
+    lines[number - 1] = lines[number - 1].replace("title:", "titel:")
+    write(content, TOPIC, lines)
+    return f'{TOPIC}:{number}: en > titel: unknown key; did you mean "title"?'
 
 
 def run_flask(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -98,16 +460,22 @@ def run_flask(*args: str, env: dict | None = None) -> subprocess.CompletedProces
         capture_output=True,
         text=True,
         env=env,
+        cwd=ROOT,
         timeout=60,
     )
 
 
-def test_flask_content_check_names_file_and_key(content_copy):
-    edit_page(content_copy, lambda d: d["en"].update(subtitle="x"))
+def test_flask_content_check_prints_every_problem_and_fails(content_copy):
+    problem = break_title(content_copy)
+    (content_copy / PRIVACY).write_text("en: [unclosed\n", encoding="utf-8")
     result = run_flask("content", "check", str(content_copy))
     assert result.returncode == 1
-    assert "pages/immunotherapy.yaml: en.subtitle: unknown key" in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == problem
+    assert lines[1].startswith(f"{PRIVACY}:2: not valid YAML: ")
+    assert lines[2] == f"2 problems in {content_copy}"
     assert "Traceback" not in result.stderr
+    assert result.stdout == ""
 
 
 def test_flask_content_check_passes_on_the_real_content():
@@ -116,8 +484,15 @@ def test_flask_content_check_passes_on_the_real_content():
     assert "Content OK" in result.stdout
 
 
+def test_start_up_stops_with_one_message_listing_the_problems(content_copy):
+    problem = break_title(content_copy)
+    with pytest.raises(StartupError) as caught:
+        create_app({"TESTING": True, "CONTENT_DIR": str(content_copy)})
+    assert str(caught.value.code) == f"The content folder has problems:\n  - {problem}"
+
+
 def test_server_start_with_broken_content_prints_no_traceback(content_copy):
-    edit_page(content_copy, lambda d: d["es"].pop("lead"))
+    problem = break_title(content_copy)
     env = {
         "PATH": "/usr/bin:/bin",
         "FLASK_APP": "app",
@@ -131,7 +506,7 @@ def test_server_start_with_broken_content_prints_no_traceback(content_copy):
     }
     result = run_flask("routes", env=env)
     assert result.returncode == 1
-    assert "pages/immunotherapy.yaml: es.lead: missing" in result.stderr
+    assert problem in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -139,3 +514,142 @@ def test_missing_secret_key_stops_production_start(content_copy):
     with pytest.raises(StartupError) as caught:
         create_app({"SECRET_KEY": None, "TESTING": False, "DEBUG": False})
     assert "SECRET_KEY" in str(caught.value.code)
+
+
+@pytest.fixture
+def debug_app(app_config, content_copy):
+    """The app as `flask --debug run` builds it, on a content folder to edit."""
+    config = {**app_config, "TESTING": False, "DEBUG": True}
+    return create_app({**config, "CONTENT_DIR": str(content_copy)})
+
+
+def edit(content: Path, name: str, old: str, new: str) -> None:
+    """Change the file as an editor saving it would (a new modification time)."""
+    path = content / name
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    before = path.stat().st_mtime_ns
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    # Coarse file-system clocks: make sure the save is visible as a change.
+    os.utime(path, ns=(before + 10**9, before + 10**9))
+
+
+def test_debug_shows_a_broken_edit_in_the_browser_then_picks_up_the_fix(
+    debug_app, content_copy
+):
+    client = debug_app.test_client()
+    assert client.get("/en/immunotherapy").status_code == 200
+    first_content = debug_app.extensions["content"]
+
+    problem = break_title(content_copy)
+    for path in ("/en/immunotherapy", "/es/privacidad", "/"):
+        response = client.get(path)
+        assert response.status_code == 500
+        assert response.headers["Cache-Control"] == "no-store"
+        page = response.get_data(as_text=True)
+        assert "<h1>The content folder has problems</h1>" in page
+        assert f"<li><code>{escape(problem)}</code></li>" in page
+
+    edit(content_copy, TOPIC, "titel:", "title:")
+    edit(content_copy, TOPIC, "title: Immunotherapy", "title: Edited Immunotherapy")
+    response = client.get("/en/immunotherapy")
+    assert response.status_code == 200
+    assert "<h1>Edited Immunotherapy" in response.get_data(as_text=True)
+    # A new object, so caches keyed on it start afresh.
+    assert debug_app.extensions["content"] is not first_content
+
+
+def test_debug_start_with_broken_content_serves_the_problems(app_config, content_copy):
+    problem = break_title(content_copy)
+    config = {**app_config, "TESTING": False, "DEBUG": True}
+    client = create_app({**config, "CONTENT_DIR": str(content_copy)}).test_client()
+    response = client.get("/en/immunotherapy")
+    assert response.status_code == 500
+    assert escape(problem) in response.get_data(as_text=True)
+
+    # Fixed, but the page URLs were never made: the page says to restart.
+    edit(content_copy, TOPIC, "titel:", "title:")
+    response = client.get("/en/immunotherapy")
+    assert response.status_code == 500
+    assert "restart it to serve them" in response.get_data(as_text=True)
+
+
+def test_debug_asks_for_a_restart_for_a_new_page(debug_app, content_copy):
+    client = debug_app.test_client()
+    text = (content_copy / PRIVACY).read_text(encoding="utf-8")
+    text = text.replace("en: privacy", "en: privacy-2").replace(
+        "es: privacidad", "es: privacidad-2"
+    )
+    (content_copy / "pages" / "second.yaml").write_text(text, encoding="utf-8")
+    response = client.get("/en/privacy")
+    assert response.status_code == 500
+    assert "restart it to serve them" in response.get_data(as_text=True)
+
+
+def test_flaskenv_names_the_app_and_watches_every_content_file():
+    settings = dotenv_values(ROOT / ".flaskenv")
+    assert settings["FLASK_APP"] == "app"
+    watched = set(settings["FLASK_RUN_EXTRA_FILES"].split(os.pathsep))
+    files = {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "content").rglob("*.yaml")
+    }
+    assert watched == files, "list every content file in .flaskenv"
+
+
+def wait_for(check, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.3)
+
+
+def test_flask_debug_run_survives_a_broken_edit_and_reloads(tmp_path):
+    """The real dev server, set up by .flaskenv alone, as a developer starts it."""
+    shutil.copy(ROOT / ".flaskenv", tmp_path / ".flaskenv")
+    content = tmp_path / "content"
+    shutil.copytree(DEFAULT_CONTENT_DIR, content)
+    port = free_port()
+    log = (tmp_path / "server.log").open("w")
+    env = {
+        "PATH": os.environ["PATH"],
+        "FLASK_CONTENT_DIR": str(content),
+        "FLASK_OUTBOX_PATH": str(tmp_path / "outbox.sqlite3"),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--debug", "run", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: requests.get(f"{base}/en/privacy").status_code == 200)
+
+        problem = break_title(content)
+        wait_for(lambda: escape(problem) in requests.get(f"{base}/en/privacy").text)
+        assert server.poll() is None, "the dev server stopped"
+
+        # A changed slug needs a new URL rule: the reloader restarts the app.
+        edit(content, TOPIC, "titel:", "title:")
+        edit(content, TOPIC, "en: immunotherapy", "en: immunotherapy-for-cancer")
+        wait_for(
+            lambda: (
+                requests.get(f"{base}/en/immunotherapy-for-cancer").status_code == 200
+            )
+        )
+        assert server.poll() is None
+    except AssertionError:
+        print((tmp_path / "server.log").read_text())
+        raise
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
