@@ -23,6 +23,7 @@ LANGUAGES = ("en", "es")
 PAGE_KINDS = ("topic", "notice")
 PRIVACY_PAGE = "privacy"
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_HTTPS_URL = re.compile(r"^https://[^\s/]+\.[^\s/]+(/\S*)?$")
 
 
 class ContentError(Exception):
@@ -50,6 +51,14 @@ class Section:
 
 
 @dataclass(frozen=True)
+class Source:
+    """A page the text was written from, listed under "Sources"."""
+
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
 class PageText:
     """One language's text of a page."""
 
@@ -57,15 +66,27 @@ class PageText:
     description: str
     lead: tuple[str, ...]
     sections: tuple[Section, ...]
+    sources: tuple[Source, ...] = ()
+
+
+@dataclass(frozen=True)
+class Review:
+    """A named clinician's medical review; absent until the clinic names one."""
+
+    name: str
+    credentials: str
+    date: datetime.date
 
 
 @dataclass(frozen=True)
 class Page:
     id: str
     kind: str
-    last_reviewed: datetime.date
+    updated: datetime.date
     slugs: Mapping[str, str]
     text: Mapping[str, PageText]
+    review: Review | None = None
+    effective: datetime.date | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +112,7 @@ class Site:
     hours: Mapping[str, str] | None
     response_time: Mapping[str, str] | None
     locations: tuple[Location, ...]
+    privacy_practices_url: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +167,22 @@ class _Reader:
             self.problem(key, "must be a list")
             return ()
         return tuple(self.text(item, f"{key}[{i}]") for i, item in enumerate(value))
+
+    def date(
+        self, value: Any, key: str, *, nullable: bool = False
+    ) -> datetime.date | None:
+        if value is None and nullable:
+            return None
+        if not isinstance(value, datetime.date):
+            self.problem(key, "must be a date such as 2026-11-28")
+            return datetime.date.min
+        return value
+
+    def https_url(self, value: Any, key: str) -> str:
+        text = self.text(value, key)
+        if text and not _HTTPS_URL.match(text):
+            self.problem(key, "must be an https:// address")
+        return text
 
     def bilingual(self, value: Any, key: str) -> Mapping[str, str] | None:
         """A value given in both languages, or null in both."""
@@ -215,13 +253,45 @@ def _sections(r: _Reader, value: Any, key: str, *, nested: bool) -> tuple[Sectio
     return tuple(sections)
 
 
+def _sources(r: _Reader, value: Any, key: str) -> tuple[Source, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        r.problem(key, "must be a list of {title, url}")
+        return ()
+    sources = []
+    for i, item in enumerate(value):
+        data = r.mapping(item, f"{key}[{i}]", {"title", "url"})
+        sources.append(
+            Source(
+                title=r.text(data.get("title"), f"{key}[{i}].title"),
+                url=r.https_url(data.get("url"), f"{key}[{i}].url"),
+            )
+        )
+    return tuple(sources)
+
+
 def _page_text(r: _Reader, value: Any, lang: str) -> PageText:
-    data = r.mapping(value, lang, {"title", "description", "lead", "sections"})
+    data = r.mapping(
+        value, lang, {"title", "description", "lead", "sections"}, ("sources",)
+    )
     return PageText(
         title=r.text(data.get("title"), f"{lang}.title"),
         description=r.text(data.get("description"), f"{lang}.description"),
         lead=r.texts(data.get("lead", []), f"{lang}.lead"),
         sections=_sections(r, data.get("sections"), f"{lang}.sections", nested=False),
+        sources=_sources(r, data.get("sources"), f"{lang}.sources"),
+    )
+
+
+def _review(r: _Reader, value: Any) -> Review | None:
+    if value is None:
+        return None
+    data = r.mapping(value, "review", {"name", "credentials", "date"})
+    return Review(
+        name=r.text(data.get("name"), "review.name"),
+        credentials=r.text(data.get("credentials"), "review.credentials"),
+        date=r.date(data.get("date"), "review.date"),
     )
 
 
@@ -241,6 +311,8 @@ def _check_parity(r: _Reader, text: Mapping[str, PageText]) -> None:
     en, es = text["en"], text["es"]
     if len(en.lead) != len(es.lead):
         r.problem("es.lead", f"has {len(es.lead)} paragraphs, en has {len(en.lead)}")
+    if len(en.sources) != len(es.sources):
+        r.problem("es.sources", f"has {len(es.sources)}, en has {len(en.sources)}")
     _compare_sections(r, en.sections, es.sections, "es.sections")
 
 
@@ -261,14 +333,15 @@ def _load_page(path: Path, root: Path, problems: list[str]) -> Page | None:
         if len(problems) == before:
             r.problem("(file)", "is empty")
         return None
-    data = r.mapping(data, "", {"kind", "last_reviewed", "slug", *LANGUAGES})
+    data = r.mapping(
+        data, "", {"kind", "updated", "slug", *LANGUAGES}, ("review", "effective")
+    )
     kind = data.get("kind")
     if kind not in PAGE_KINDS:
         r.problem("kind", f"must be one of {', '.join(PAGE_KINDS)}")
-    reviewed = data.get("last_reviewed")
-    if not isinstance(reviewed, datetime.date):
-        r.problem("last_reviewed", "must be a date such as 2026-11-27")
-        reviewed = datetime.date.min
+    updated = r.date(data.get("updated"), "updated")
+    review = _review(r, data.get("review"))
+    effective = r.date(data.get("effective"), "effective", nullable=True)
     slug_data = r.mapping(data.get("slug"), "slug", set(LANGUAGES))
     slugs = {lang: r.ident(slug_data.get(lang), f"slug.{lang}") for lang in LANGUAGES}
     text = {lang: _page_text(r, data.get(lang), lang) for lang in LANGUAGES}
@@ -280,9 +353,11 @@ def _load_page(path: Path, root: Path, problems: list[str]) -> Page | None:
     return Page(
         id=path.stem,
         kind=kind,
-        last_reviewed=reviewed,
+        updated=updated,
         slugs=MappingProxyType(slugs),
         text=MappingProxyType(text),
+        review=review,
+        effective=effective,
     )
 
 
@@ -309,7 +384,9 @@ def _load_site(path: Path, root: Path, problems: list[str]) -> Site | None:
     if data is None:
         return None
     required = {"name", "former_name", "home_page", "phone", "address", "hours"}
-    data = r.mapping(data, "", required | {"response_time", "locations"})
+    data = r.mapping(
+        data, "", required | {"response_time", "locations"}, ("privacy_practices_url",)
+    )
     locations = []
     for i, item in enumerate(data.get("locations") or []):
         key = f"locations[{i}]"
@@ -330,6 +407,19 @@ def _load_site(path: Path, root: Path, problems: list[str]) -> Site | None:
         hours=r.bilingual(data.get("hours"), "hours"),
         response_time=r.bilingual(data.get("response_time"), "response_time"),
         locations=tuple(locations),
+        privacy_practices_url=_bilingual_urls(
+            r, data.get("privacy_practices_url"), "privacy_practices_url"
+        ),
+    )
+
+
+def _bilingual_urls(r: _Reader, value: Any, key: str) -> Mapping[str, str] | None:
+    """Null, or an https address in each language."""
+    if value is None:
+        return None
+    value = r.mapping(value, key, set(LANGUAGES))
+    return MappingProxyType(
+        {lang: r.https_url(value.get(lang), _join(key, lang)) for lang in LANGUAGES}
     )
 
 

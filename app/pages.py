@@ -67,17 +67,25 @@ def show_page(page_id: str) -> str:
 
 
 def _structured_data(page: Page, text, url: str) -> dict:
-    """schema.org JSON-LD for search engines."""
-    return {
+    """schema.org JSON-LD for search engines.
+
+    ``lastReviewed`` and ``reviewedBy`` claim a medical review, so they appear
+    only when the content names the reviewer; ``dateModified`` is the edit date.
+    """
+    data = {
         "@context": "https://schema.org",
         "@type": _SCHEMA_TYPES[page.kind],
         "name": text.title,
         "description": text.description,
         "url": url,
         "inLanguage": g.lang_code,
-        "lastReviewed": page.last_reviewed.isoformat(),
+        "dateModified": page.updated.isoformat(),
         "publisher": {"@type": "MedicalOrganization", "name": _content().site.name},
     }
+    if page.review is not None:
+        data["lastReviewed"] = page.review.date.isoformat()
+        data["reviewedBy"] = {"@type": "Person", "name": page.review.name}
+    return data
 
 
 @bp.route("/")

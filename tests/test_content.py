@@ -41,11 +41,11 @@ BREAKAGES = {
             if isinstance(d["es"]["sections"][-1]["body"][-2], dict)
             else d["es"]["sections"][-1]["body"].append("extra")
         ),
-        "pages/immunotherapy.yaml: es.sections[3].body: blocks differ from en",
+        "pages/immunotherapy.yaml: es.sections[6].body: blocks differ from en",
     ),
     "bad date": (
-        lambda d: d.update(last_reviewed="last week"),
-        "pages/immunotherapy.yaml: last_reviewed: must be a date",
+        lambda d: d.update(updated="last week"),
+        "pages/immunotherapy.yaml: updated: must be a date",
     ),
 }
 
