@@ -104,7 +104,11 @@ def _render_for_everyone(page_id: str) -> str:
 
 
 def _structured_data(page: Page, text, url: str) -> dict:
-    """schema.org JSON-LD for search engines."""
+    """schema.org JSON-LD for search engines.
+
+    ``lastReviewed`` and ``reviewedBy`` claim a medical review, so they appear
+    only when the content names the reviewer; ``dateModified`` is the edit date.
+    """
     data = {
         "@context": "https://schema.org",
         "@type": _SCHEMA_TYPES[page.kind],
@@ -112,10 +116,10 @@ def _structured_data(page: Page, text, url: str) -> dict:
         "description": text.description,
         "url": url,
         "inLanguage": g.lang_code,
+        "dateModified": page.updated.isoformat(),
         "publisher": {"@type": "MedicalOrganization", "name": _content().site.name},
     }
-    # contentmodel: only a real medical review may be claimed (issue 10).
-    if page.review:
+    if page.review is not None:
         data["lastReviewed"] = page.review.date.isoformat()
         data["reviewedBy"] = {"@type": "Person", "name": page.review.name}
     return data

@@ -162,7 +162,7 @@ def test_errors_are_in_the_pages_language(server_url):
     response = submit(server_url, "es", first_name="", phone="12", consent=None)
     assert response.status_code == 422
     text = html.unescape(response.text)
-    assert "Escriba el nombre del paciente." in text
+    assert "Escriba el nombre de la persona que necesita la cita." in text
     assert "Escriba un número de teléfono" in text
     assert "Hay un problema" in text
     assert "Enter" not in text

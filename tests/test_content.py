@@ -309,16 +309,15 @@ def test_spanish_sections_must_have_the_english_blocks(content_copy):
 def test_both_languages_must_list_as_many_sources(content_copy):
     lines = read(content_copy, TOPIC)
     es = spanish_start(lines)
-    lines[es - 1 : es - 1] = [
-        "  sources:\n",
-        "    - title: Immunotherapy to Treat Cancer\n",
-        "      url: https://www.cancer.gov/about-cancer/treatment/types/"
-        "immunotherapy\n",
-    ]
+    es_sources = line_of(lines, r"^  sources:", es)
+    english = yaml.safe_load("".join(lines))["en"]["sources"]
+    del lines[es_sources : es_sources + 2]  # the first Spanish source
     write(content_copy, TOPIC, lines)
 
+    count = len(english)
     assert problems_of(content_copy) == [
-        f"{TOPIC}:{es + 3}: es > sources: 0 sources; en has 1 source"
+        f"{TOPIC}:{es_sources}: es > sources: {count - 1} sources; "
+        f"en has {count} sources"
     ]
 
 
@@ -358,75 +357,62 @@ def test_section_ids_are_unique_on_a_page(content_copy):
 
 
 def test_review_effective_sources_and_privacy_practices_are_read(content_copy):
-    lines = read(content_copy, TOPIC)
-    updated = line_of(lines, r"^updated:")
-    lines[updated:updated] = [
-        "review:\n",
-        "  name: A. Example\n",
-        "  credentials: MD\n",
-        "  date: 2026-11-20\n",
+    topic = (content_copy / TOPIC).read_text(encoding="utf-8")
+    assert "\nreview: null\n" in topic
+    topic = topic.replace(
+        "\nreview: null\n",
+        "\nreview:\n  name: A. Example\n  credentials: MD\n  date: 2026-11-20\n"
         "effective: 2026-12-01\n",
-    ]
-
-    def sources(lang: str) -> list[str]:
-        return [
-            "  sources:\n",
-            f"    - title: Source in {lang}\n",
-            "      url: https://www.cancer.gov/espanol\n",
-        ]
-
-    es = spanish_start(lines)
-    lines[es - 1 : es - 1] = sources("en")  # the end of the English text
-    lines.extend(sources("es"))
-    write(content_copy, TOPIC, lines)
+    )
+    (content_copy / TOPIC).write_text(topic, encoding="utf-8")
     site = (content_copy / "site.yaml").read_text(encoding="utf-8")
-    site += (
-        "privacy_practices_url:\n"
+    assert "\nprivacy_practices_url: null\n" in site
+    site = site.replace(
+        "\nprivacy_practices_url: null\n",
+        "\nprivacy_practices_url:\n"
         "  en: https://clinic.example/npp-en.pdf\n"
-        "  es: https://clinic.example/npp-es.pdf\n"
+        "  es: https://clinic.example/npp-es.pdf\n",
     )
     (content_copy / "site.yaml").write_text(site, encoding="utf-8")
+    raw = yaml.safe_load(topic)
 
     content = load_content(content_copy)
     page = content.pages["immunotherapy"]
     assert (page.review.name, page.review.credentials) == ("A. Example", "MD")
     assert page.review.date == datetime.date(2026, 11, 20)
     assert page.effective == datetime.date(2026, 12, 1)
-    assert [(s.title, s.url) for s in page.text["es"].sources] == [
-        ("Source in es", "https://www.cancer.gov/espanol")
-    ]
-    assert page.text["en"].sources[0].title == "Source in en"
+    for lang in ("en", "es"):
+        assert [(s.title, s.url) for s in page.text[lang].sources] == [
+            (s["title"], s["url"]) for s in raw[lang]["sources"]
+        ]
     assert content.site.privacy_practices_url["es"] == (
         "https://clinic.example/npp-es.pdf"
     )
     assert content.pages["privacy"].review is None
-    assert content.pages["privacy"].effective is None
 
 
 def test_source_addresses_must_be_https(content_copy):
     lines = read(content_copy, TOPIC)
     es = spanish_start(lines)
-    source = [
-        "  sources:\n",
-        "    - title: NCI\n",
-        "      url: http://www.cancer.gov/\n",
-    ]
-    lines[es - 1 : es - 1] = source
-    lines.extend(source)
+    wrong = []
+    for start in (1, es):
+        url = line_of(lines, r"^      url: https://", start)
+        lines[url - 1] = lines[url - 1].replace("https://", "http://")
+        wrong.append(url)
     write(content_copy, TOPIC, lines)
 
     assert problems_of(content_copy) == [
-        f"{TOPIC}:{es + 2}: en > source 1 > url: must start with https://",
-        f"{TOPIC}:{len(lines)}: es > source 1 > url: must start with https://",
+        f"{TOPIC}:{wrong[0]}: en > source 1 > url: must start with https://",
+        f"{TOPIC}:{wrong[1]}: es > source 1 > url: must start with https://",
     ]
 
 
 def test_json_ld_claims_a_review_only_when_the_page_has_one(content_copy, app_config):
     lines = read(content_copy, TOPIC)
-    updated = line_of(lines, r"^updated:")
-    lines[updated:updated] = [
+    review = line_of(lines, r"^review: null$")
+    lines[review - 1] = (
         "review:\n  name: A. Example\n  credentials: MD\n  date: 2026-11-20\n"
-    ]
+    )
     write(content_copy, TOPIC, lines)
     client = create_app({**app_config, "CONTENT_DIR": str(content_copy)}).test_client()
 
@@ -591,8 +577,7 @@ def test_flaskenv_names_the_app_and_watches_every_content_file():
     assert settings["FLASK_APP"] == "app"
     watched = set(settings["FLASK_RUN_EXTRA_FILES"].split(os.pathsep))
     files = {
-        path.relative_to(ROOT).as_posix()
-        for path in (ROOT / "content").rglob("*.yaml")
+        path.relative_to(ROOT).as_posix() for path in (ROOT / "content").rglob("*.yaml")
     }
     assert watched == files, "list every content file in .flaskenv"
 

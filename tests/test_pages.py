@@ -73,11 +73,11 @@ def test_page_shows_every_section_in_its_language(client, page, lang):
             assert part.id in doc.ids
             assert f"#{part.id}" in toc_targets, f"'On this page' misses {part.id}"
     body = response.get_data(as_text=True)
-    assert page.updated.isoformat() in body
+    assert f'<time datetime="{page.updated.isoformat()}">' in body
     assert f"<title>{text.title} |" in body
 
 
-def test_topic_page_has_the_eight_types_and_the_allergy_list(client):
+def test_topic_page_has_the_eight_types_and_the_side_effect_lists(client):
     body = client.get("/en/immunotherapy").get_data(as_text=True)
     for heading in (
         "Monoclonal antibodies",
@@ -90,8 +90,10 @@ def test_topic_page_has_the_eight_types_and_the_allergy_list(client):
         "Immune checkpoint inhibitors",
     ):
         assert re.search(rf"<h3 id=\"[a-z-]+\">{heading}", body), heading
-    for sign in ("Low blood pressure", "Difficulty breathing", "Rash or swelling"):
-        assert f"<li>{sign}" in body
+    for effect in ("Low blood pressure", "Difficulty breathing", "Swelling", "Redness"):
+        assert f"<li>{effect}" in body
+    # The needle-site reactions are not presented as signs of an allergy.
+    assert "Signs can include" not in body
     spanish = client.get("/es/inmunoterapia").get_data(as_text=True)
     assert "Radioinmunoterapia" in spanish
     assert "presión arterial baja" in spanish.lower()
@@ -158,6 +160,7 @@ def test_search_and_sharing_metadata(client, page, lang):
 
     data = json.loads(match.group(1))
     assert data["inLanguage"] == lang
+    assert data["dateModified"] == page.updated.isoformat()
     # Only a real medical review may be claimed (issue 10).
     if page.review:
         assert data["lastReviewed"] == page.review.date.isoformat()

@@ -1,0 +1,296 @@
+"""What issue 10 asks of the pages' content, checked on the rendered pages:
+the safety sections and their sources, honest dates, the privacy page's
+links, the header's phone link, and Spanish pages free of English."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import yaml
+
+from app import create_app
+from app.content import BulletList
+from app.content import load_content
+
+CONTENT = load_content("content")
+TOPIC = CONTENT.pages["immunotherapy"]
+TOPIC_URLS = {"en": "/en/immunotherapy", "es": "/es/inmunoterapia"}
+PRIVACY_URLS = {"en": "/en/privacy", "es": "/es/privacidad"}
+NEW_SECTIONS = (
+    "how-is-immunotherapy-given",
+    "side-effects-to-call-about",
+    "questions-to-ask",
+)
+NPP = {
+    "en": "https://clinic.example.org/notice-of-privacy-practices",
+    "es": "https://clinic.example.org/es/aviso-de-practicas-de-privacidad",
+}
+
+
+class Links(HTMLParser):
+    """Every link with its text, and which ones sit inside the "On this page"
+    list, the header and the footer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[dict] = []
+        self._open: list[str] = []
+        self._link: dict | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in ("nav", "header", "footer", "section"):
+            self._open.append(attrs.get("class") or tag)
+        if tag == "a":
+            self._link = {**attrs, "text": "", "inside": tuple(self._open)}
+
+    def handle_data(self, data):
+        if self._link is not None:
+            self._link["text"] += data
+
+    def handle_endtag(self, tag):
+        if tag in ("nav", "header", "footer", "section") and self._open:
+            self._open.pop()
+        if tag == "a" and self._link is not None:
+            self._link["text"] = " ".join(self._link["text"].split())
+            self.links.append(self._link)
+            self._link = None
+
+    def inside(self, container: str) -> list[dict]:
+        return [link for link in self.links if container in link["inside"]]
+
+
+def links_of(body: str) -> Links:
+    parser = Links()
+    parser.feed(body)
+    return parser
+
+
+def json_ld(body: str) -> dict:
+    match = re.search(r'<script type="application/ld\+json">(.*?)</script>', body, re.S)
+    assert match, "no JSON-LD"
+    return json.loads(match.group(1))
+
+
+def edit_yaml(path: Path, mutate) -> None:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    mutate(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
+def client_for(app_config: dict, content: Path):
+    app_config["CONTENT_DIR"] = str(content)
+    return create_app(app_config).test_client()
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_on_this_page_lists_the_new_sections_and_ends_with_sources(client, lang):
+    body = client.get(TOPIC_URLS[lang]).get_data(as_text=True)
+    toc = [link["href"] for link in links_of(body).inside("toc")]
+    for section_id in NEW_SECTIONS:
+        assert f"#{section_id}" in toc
+        heading = next(s for s in TOPIC.text[lang].sections if s.id == section_id)
+        assert f'<h2 id="{section_id}">{heading.heading}</h2>' in body
+    assert toc[-1] == "#sources"
+    sources_heading = {"en": "Sources", "es": "Fuentes"}[lang]
+    assert f'<h2 id="sources">{sources_heading}</h2>' in body
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_the_when_to_call_section_says_when_to_call_and_about_911(client, lang):
+    section = next(s for s in TOPIC.text[lang].sections if s.id == NEW_SECTIONS[1])
+    text = " ".join(block for block in section.body if isinstance(block, str))
+    words = {
+        "en": ("after your treatment has ended", "right away", "call 911"),
+        "es": ("después de que el tratamiento haya terminado", "de inmediato", "911"),
+    }[lang]
+    for phrase in words:
+        assert phrase in text
+    body = client.get(TOPIC_URLS[lang]).get_data(as_text=True)
+    for block in section.body:
+        if isinstance(block, str):
+            assert f"<p>{block}</p>" in body
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_sources_link_nci_pages_in_the_pages_language(client, lang):
+    body = client.get(TOPIC_URLS[lang]).get_data(as_text=True)
+    sources = links_of(body).inside("sources")
+    assert len(sources) == len(TOPIC.text[lang].sources) >= 5
+    assert len(TOPIC.text["en"].sources) == len(TOPIC.text["es"].sources)
+    for link in sources:
+        assert link["href"].startswith("https://www.cancer.gov/"), link
+        spanish = link["href"].startswith("https://www.cancer.gov/espanol/")
+        assert spanish == (lang == "es"), f"{lang} page links {link['href']}"
+
+
+def test_misleading_source_statements_are_gone(client):
+    english = client.get(TOPIC_URLS["en"]).get_data(as_text=True)
+    for phrase in (
+        "does not recognize cancer",
+        "directly from the tumor",
+        "made from cells that have been modified",
+        "Signs can include",
+    ):
+        assert phrase not in english
+    assert "blood or from your tumor" in english
+    assert "made from cancer cells" in english
+    assert "infect and kill cancer cells" in english
+    spanish = client.get(TOPIC_URLS["es"]).get_data(as_text=True)
+    assert "no reconoce el cáncer" not in spanish
+    assert "Infusión de linfocitos de un donante" in spanish
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_pages_say_last_updated_and_claim_no_review_without_a_reviewer(client, lang):
+    for url in (TOPIC_URLS[lang], PRIVACY_URLS[lang]):
+        body = client.get(url).get_data(as_text=True)
+        updated = {"en": "Last updated", "es": "Actualizado el"}[lang]
+        assert f'{updated} <time datetime="2026-11-28">' in body
+        assert "Medically reviewed" not in body and "Revisión médica" not in body
+        assert "Last reviewed" not in body
+        data = json_ld(body)
+        assert "lastReviewed" not in data and "reviewedBy" not in data
+        assert data["dateModified"] == "2026-11-28"
+
+
+@pytest.fixture
+def reviewed_content(content_copy: Path) -> Path:
+    """The real content with a (fictional, test-only) reviewer filled in."""
+
+    def add_review(data):
+        data["review"] = {
+            "name": "Ana Example",
+            "credentials": "MD",
+            "date": datetime.date(2026, 12, 1),
+        }
+
+    edit_yaml(content_copy / "pages" / "immunotherapy.yaml", add_review)
+    return content_copy
+
+
+@pytest.mark.parametrize(
+    ("lang", "line"),
+    [
+        ("en", "Medically reviewed by Ana Example, MD on December 1, 2026"),
+        ("es", "Revisión médica a cargo de Ana Example, MD, el 1 de diciembre de 2026"),
+    ],
+)
+def test_a_named_reviewer_is_shown_and_in_the_json_ld(
+    app_config, reviewed_content, lang, line
+):
+    client = client_for(app_config, reviewed_content)
+    body = client.get(TOPIC_URLS[lang]).get_data(as_text=True)
+    assert line in body
+    data = json_ld(body)
+    assert data["lastReviewed"] == "2026-12-01"
+    assert data["reviewedBy"] == {"@type": "Person", "name": "Ana Example"}
+    # The review is the topic page's; the privacy page still claims none.
+    privacy = client.get(PRIVACY_URLS[lang]).get_data(as_text=True)
+    assert "Ana Example" not in privacy
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_privacy_page_shows_its_effective_date(client, lang):
+    body = client.get(PRIVACY_URLS[lang]).get_data(as_text=True)
+    label = {"en": "Effective date:", "es": "Fecha de vigencia:"}[lang]
+    assert f'{label} <time datetime="2026-11-28">' in body
+    topic = client.get(TOPIC_URLS[lang]).get_data(as_text=True)
+    assert label not in topic
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_no_notice_of_privacy_practices_link_until_the_clinic_gives_one(client, lang):
+    for url in (PRIVACY_URLS[lang], TOPIC_URLS[lang]):
+        body = client.get(url).get_data(as_text=True)
+        assert "Notice of Privacy Practices" not in body
+        assert "Aviso de Prácticas de Privacidad" not in body
+
+
+@pytest.fixture
+def npp_content(content_copy: Path) -> Path:
+    edit_yaml(
+        content_copy / "site.yaml",
+        lambda data: data.update(privacy_practices_url=NPP, phone="+1 559 555 0100"),
+    )
+    return content_copy
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_notice_of_privacy_practices_is_linked_when_configured(
+    app_config, npp_content, lang
+):
+    client = client_for(app_config, npp_content)
+    link_text = {
+        "en": "Read the Notice of Privacy Practices",
+        "es": "Lea el Aviso de Prácticas de Privacidad",
+    }[lang]
+    privacy = links_of(client.get(PRIVACY_URLS[lang]).get_data(as_text=True))
+    main_links = [link for link in privacy.links if "site-footer" not in link["inside"]]
+    assert {"href": NPP[lang], "text": link_text} in [
+        {"href": link["href"], "text": link["text"]} for link in main_links
+    ]
+    footer_name = {
+        "en": "Notice of Privacy Practices",
+        "es": "Aviso de Prácticas de Privacidad",
+    }
+    for url in (TOPIC_URLS[lang], PRIVACY_URLS[lang], f"/{lang}/no-such-page"):
+        footer = links_of(client.get(url).get_data(as_text=True)).inside("site-footer")
+        assert {"href": NPP[lang], "text": footer_name[lang]} in [
+            {"href": link["href"], "text": link["text"]} for link in footer
+        ], url
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_header_has_a_tap_to_call_link_when_the_clinic_has_a_phone(
+    app_config, npp_content, lang
+):
+    client = client_for(app_config, npp_content)
+    call = {"en": "Call (559) 555-0100", "es": "Llame al (559) 555-0100"}[lang]
+    form = {"en": "/en/request-appointment", "es": "/es/solicitar-cita"}[lang]
+    for url in (TOPIC_URLS[lang], PRIVACY_URLS[lang], form):
+        header = links_of(client.get(url).get_data(as_text=True)).inside("site-header")
+        phones = [link for link in header if link["href"].startswith("tel:")]
+        assert [(p["href"], p["text"]) for p in phones] == [("tel:+15595550100", call)]
+
+
+def test_no_phone_link_in_the_header_without_a_phone(client):
+    for url in (*TOPIC_URLS.values(), *PRIVACY_URLS.values()):
+        header = links_of(client.get(url).get_data(as_text=True)).inside("site-header")
+        assert not [link for link in header if link["href"].startswith("tel:")]
+
+
+def _english_sentences(page) -> list[str]:
+    """The English page's own words, long enough to be unambiguous."""
+    text = page.text["en"]
+    pieces = [text.title, text.description, *text.lead]
+    for section in text.sections:
+        for part in (section, *section.sections):
+            pieces.append(part.heading)
+            for block in part.body:
+                pieces += block.items if isinstance(block, BulletList) else [block]
+    pieces += [source.title for source in text.sources]
+    return [piece for piece in pieces if len(piece) > 12]
+
+
+@pytest.mark.parametrize("page_id", ["immunotherapy", "privacy"])
+def test_spanish_pages_show_none_of_the_english_text(client, page_id):
+    page = CONTENT.pages[page_id]
+    body = client.get(f"/es/{page.slugs['es']}").get_data(as_text=True)
+    found = [piece for piece in _english_sentences(page) if piece in body]
+    assert not found, f"English on the Spanish page: {found}"
+    for word in ("Last updated", "Sources", "On this page", "Effective date"):
+        assert word not in body
+
+
+@pytest.mark.parametrize(("lang", "words"), [("en", "T cells"), ("es", "células T")])
+def test_t_stays_with_its_word_in_the_content(client, lang, words):
+    body = client.get(TOPIC_URLS[lang]).get_data(as_text=True)
+    glued = words.replace(" ", "\u00a0")
+    assert glued in body
+    assert words not in body, f"{words!r} with a breaking space"
