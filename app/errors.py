@@ -22,20 +22,25 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(Exception, _unhandled)
 
 
+def error_headers(code: int) -> dict[str, str]:
+    """Headers of every error answer: never cached, and when to try again."""
+    headers = {"Cache-Control": "no-store"}
+    if code in (429, 503):
+        headers["Retry-After"] = "60"
+    return headers
+
+
 def render_error(error: HTTPException) -> tuple[str, int, dict[str, str]]:
     """The page for ``error``; it never echoes what the visitor sent."""
     code = error.code or 500
-    headers = {"Cache-Control": "no-store"}
+    headers = error_headers(code)
     if request_ctx.url_adapter is None:
         # No URLs can be built (e.g. a Host outside TRUSTED_HOSTS), so no
         # layout either: a short plain answer rather than a second error.
         headers["Content-Type"] = "text/plain; charset=utf-8"
         return f"{code} {error.name}\n", code, headers
     template = f"errors/{code}.html" if code in _PAGES else "errors/generic.html"
-    response = render_template(template, code=code)
-    if code == 429 or code == 503:
-        headers["Retry-After"] = "60"
-    return response, code, headers
+    return render_template(template, code=code), code, headers
 
 
 def _unhandled(error: Exception):
