@@ -5,19 +5,41 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from flask import Request
 from flask import render_template
 from flask.globals import request_ctx
+from gunicorn.http.errors import ParseException
+from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
 
 log = logging.getLogger(__name__)
 
+# What reading a malformed body raises: bad chunked encoding (gunicorn's
+# ParseException, werkzeug's OSError), a client gone mid-body (OSError), a
+# broken multipart body (ValueError).
+_UNREADABLE_BODY = (ParseException, OSError, ValueError)
+
 # Codes with a page of their own; any other HTTP error uses the generic page.
 _PAGES = {404, 413, 429, 500, 503}
 
 
+class BodyCheckedRequest(Request):
+    """A request whose unreadable body is the client's mistake: a 400 page,
+    never a 500 with a traceback and an ERROR line anyone could trigger."""
+
+    def _load_form_data(self) -> None:
+        try:
+            super()._load_form_data()
+        except HTTPException:
+            raise
+        except _UNREADABLE_BODY as error:
+            raise BadRequest("The request body could not be read.") from error
+
+
 def init_app(app: Flask) -> None:
     """Render every HTTP error, and every unhandled exception, as a page."""
+    app.request_class = BodyCheckedRequest
     app.register_error_handler(HTTPException, render_error)
     app.register_error_handler(Exception, _unhandled)
 
