@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 import requests
@@ -742,3 +743,94 @@ def test_without_clinic_details_the_received_page_promises_nothing(client):
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "tel:" not in page.split("<main", 1)[1]
     assert "business day" not in page
+
+
+# --- Failures keep the typing and are never cached (issue 9.4, 9.8) ---
+
+
+def break_outbox(app) -> None:
+    """Make the outbox unwritable the way a damaged disk would."""
+    path = Path(app.config["OUTBOX_PATH"])
+    for leftover in path.parent.glob(path.name + "-*"):
+        leftover.unlink()
+    path.write_bytes(b"this is not a database" * 100)
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_when_the_request_cannot_be_stored_the_form_comes_back_with_the_answers(
+    clinic_details, app, client, lang
+):
+    break_outbox(app)
+    response = post_form(
+        client,
+        lang,
+        first_name="Lucía",
+        requester="family",
+        requester_name="Ana Ruiz",
+        relationship="Hija",
+        message="Por la tarde",
+        **date_answers("3", "27", "1958"),
+    )
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "60"
+    assert "no-store" in response.headers["Cache-Control"]
+    body = html.unescape(response.get_data(as_text=True))
+    for kept in ('value="Lucía"', 'value="Ana Ruiz"', 'value="Hija"', 'value="1958"'):
+        assert kept in body, kept
+    assert "Por la tarde</textarea>" in body
+    assert 'value="family" checked' in body
+    notice = {
+        "en": "Sorry, the website could not save your request, so it was not sent.",
+        "es": "Lo sentimos, el sitio web no pudo guardar su solicitud",
+    }[lang]
+    call = {"en": "You can also call us at", "es": "También puede llamarnos al"}[lang]
+    summary = body[body.index('id="error-summary"') : body.index("<h1>")]
+    assert notice in summary
+    assert f"{call} (559) 555-0100." in summary
+    assert 'name="csrf_token"' in body
+
+
+def test_without_a_phone_the_503_notice_does_not_offer_one(app, client):
+    break_outbox(app)
+    response = post_form(client, "en")
+    assert response.status_code == 503
+    body = html.unescape(response.get_data(as_text=True))
+    summary = body[body.index('id="error-summary"') : body.index("<h1>")]
+    assert "could not save your request" in summary
+    assert "call us" not in summary
+    assert 'value="Maria"' in body
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading"),
+    [("en", "Something went wrong"), ("es", "Algo salió mal")],
+)
+def test_an_unexpected_error_is_our_translated_500_page(app, lang, heading):
+    def broken() -> str:
+        raise RuntimeError("a bug")
+
+    app.add_url_rule(f"/{lang}/broken", f"broken_{lang}", broken)
+    response = app.test_client().get(f"/{lang}/broken")
+    assert response.status_code == 500
+    assert "no-store" in response.headers["Cache-Control"]
+    body = html.unescape(response.get_data(as_text=True))
+    assert f'<html lang="{lang}">' in body
+    assert f"<h1>{heading}</h1>" in body
+    assert 'class="site-header"' in body and 'class="site-footer"' in body
+    assert "RuntimeError" not in body and "a bug" not in body
+
+
+def test_the_303_and_error_pages_are_never_cached(app, client):
+    accepted = post_form(client)
+    assert accepted.status_code == 303
+    assert "no-store" in accepted.headers["Cache-Control"]
+    answers = {
+        "404": client.get("/en/no-such-page"),
+        "405": client.put(FORM_PATHS["en"]),
+        "400": client.post(FORM_PATHS["en"], data={}),
+        "422": post_form(client, first_name=""),
+        "413": client.post(FORM_PATHS["en"], data={"message": "x" * 70_000}),
+    }
+    for name, response in answers.items():
+        assert response.status_code == int(name), name
+        assert "no-store" in response.headers.get("Cache-Control", ""), name
