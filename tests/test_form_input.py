@@ -4,6 +4,7 @@ in any log line."""
 
 from __future__ import annotations
 
+import io
 import logging
 import socket
 import unicodedata
@@ -215,3 +216,21 @@ def test_no_client_address_in_the_log_behind_a_proxy(app_config, caplog):
     for _ in range(3):
         client.post(FORM_PATHS["en"], data={}, headers={"X-Forwarded-For": CLIENT})
     assert CLIENT not in caplog.text
+
+
+def test_a_limited_flood_with_a_cut_off_body_is_still_a_plain_429(app_config, caplog):
+    app_config.update(RATELIMIT_ENABLED=True, APPOINTMENT_FLOOD_LIMIT="1 per minute")
+    client = create_app(app_config).test_client()
+    caplog.set_level(logging.DEBUG)
+    statuses = []
+    for _ in range(2):
+        response = client.post(
+            FORM_PATHS["en"],
+            input_stream=io.BytesIO(b"first_name=Ana"),
+            content_type="application/x-www-form-urlencoded",
+            environ_overrides={"CONTENT_LENGTH": "500"},
+        )
+        statuses.append(response.status_code)
+    assert statuses == [400, 429]
+    assert "Too many requests" in response.get_data(as_text=True)
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -122,7 +122,7 @@ def _birth_date(iso_date: str | None) -> str:
     return f"{value:%B} {value.day}, {value.year}"
 
 
-def interpreter_language(payload: Mapping[str, Any]) -> str | None:
+def _interpreter_language(payload: Mapping[str, Any]) -> str | None:
     """The language staff must book an interpreter for, "" when the patient
     asked for one in English (or did not say which), None when none is needed.
 
@@ -141,7 +141,7 @@ def subject(request: QueuedRequest) -> str:
     text = f"Appointment request {request.reference}"
     if request.payload.get("language") == "es":
         text += " [Spanish]"
-    interpreter = interpreter_language(request.payload)
+    interpreter = _interpreter_language(request.payload)
     if interpreter is not None:
         text += f" [Interpreter: {interpreter}]" if interpreter else " [Interpreter]"
     return text

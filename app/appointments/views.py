@@ -214,6 +214,10 @@ def _form_again(error: HTTPException):
     answers as sent and a notice; any other page gets the error page."""
     if request.method != "POST" or request.endpoint != "appointments.form":
         return render_error(error)
+    try:
+        request.form  # noqa: B018 (a flood may send a body that cannot be read)
+    except HTTPException:
+        return render_error(error)
     notice = str(_NOTICES[error.code])
     phone = current_app.extensions["content"].site.phone
     if phone:
