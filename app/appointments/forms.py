@@ -165,6 +165,16 @@ def asked(form: FlaskForm, field: Field) -> None:
         raise StopValidation()
 
 
+_MISSING_DATE_PARTS = {
+    ("month",): _l("The date of birth must include a month."),
+    ("day",): _l("The date of birth must include a day."),
+    ("year",): _l("The date of birth must include a year."),
+    ("month", "day"): _l("The date of birth must include a month and a day."),
+    ("month", "year"): _l("The date of birth must include a month and a year."),
+    ("day", "year"): _l("The date of birth must include a day and a year."),
+}
+
+
 class DateInputField(Field):
     """GOV.UK's date input: month, day and year as three text inputs.
 
@@ -234,16 +244,6 @@ class DateInputField(Field):
                 )
             )
         self.data = value
-
-
-_MISSING_DATE_PARTS = {
-    ("month",): _l("The date of birth must include a month."),
-    ("day",): _l("The date of birth must include a day."),
-    ("year",): _l("The date of birth must include a year."),
-    ("month", "day"): _l("The date of birth must include a month and a day."),
-    ("month", "year"): _l("The date of birth must include a month and a year."),
-    ("day", "year"): _l("The date of birth must include a day and a year."),
-}
 
 
 def _choices(options: dict) -> list[SelectChoice]:
