@@ -88,7 +88,9 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_RETRY_SECONDS": 60,
     "OUTBOX_MAX_BACKOFF_SECONDS": 3600,
     "OUTBOX_FAILING_AFTER": 5,
+    # Per client: accepted requests only, then every POST (stops floods).
     "APPOINTMENT_RATE_LIMIT": "5 per minute;30 per hour",
+    "APPOINTMENT_FLOOD_LIMIT": "20 per minute;100 per hour",
 }
 
 # What each required key is for and how to set it, in the operator's words.

@@ -5,37 +5,64 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from flask import Request
 from flask import render_template
 from flask.globals import request_ctx
+from gunicorn.http.errors import ParseException
+from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
 
 log = logging.getLogger(__name__)
 
+# What reading a malformed body raises: bad chunked encoding (gunicorn's
+# ParseException, werkzeug's OSError), a client gone mid-body (OSError), a
+# broken multipart body (ValueError).
+_UNREADABLE_BODY = (ParseException, OSError, ValueError)
+
 # Codes with a page of their own; any other HTTP error uses the generic page.
 _PAGES = {404, 413, 429, 500, 503}
 
 
+class BodyCheckedRequest(Request):
+    """A request whose unreadable body is the client's mistake: a 400 page,
+    never a 500 with a traceback and an ERROR line anyone could trigger."""
+
+    def _load_form_data(self) -> None:
+        try:
+            super()._load_form_data()
+        except HTTPException:
+            raise
+        except _UNREADABLE_BODY as error:
+            raise BadRequest("The request body could not be read.") from error
+
+
 def init_app(app: Flask) -> None:
     """Render every HTTP error, and every unhandled exception, as a page."""
+    app.request_class = BodyCheckedRequest
     app.register_error_handler(HTTPException, render_error)
     app.register_error_handler(Exception, _unhandled)
+
+
+def error_headers(code: int) -> dict[str, str]:
+    """Headers of every error answer: never cached, and when to try again."""
+    headers = {"Cache-Control": "no-store"}
+    if code in (429, 503):
+        headers["Retry-After"] = "60"
+    return headers
 
 
 def render_error(error: HTTPException) -> tuple[str, int, dict[str, str]]:
     """The page for ``error``; it never echoes what the visitor sent."""
     code = error.code or 500
-    headers = {"Cache-Control": "no-store"}
+    headers = error_headers(code)
     if request_ctx.url_adapter is None:
         # No URLs can be built (e.g. a Host outside TRUSTED_HOSTS), so no
         # layout either: a short plain answer rather than a second error.
         headers["Content-Type"] = "text/plain; charset=utf-8"
         return f"{code} {error.name}\n", code, headers
     template = f"errors/{code}.html" if code in _PAGES else "errors/generic.html"
-    response = render_template(template, code=code)
-    if code == 429 or code == 503:
-        headers["Retry-After"] = "60"
-    return response, code, headers
+    return render_template(template, code=code), code, headers
 
 
 def _unhandled(error: Exception):

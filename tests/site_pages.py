@@ -112,6 +112,30 @@ def send_empty_form(page: Page, site_page: SitePage) -> Response:
     return send_form(page)
 
 
+def send_with_follow_ups_open(page: Page, site_page: SitePage) -> Response:
+    """Reach the form with its follow-up questions open and in error: choose
+    "a family member" and "another language", then leave those unanswered."""
+    open_path(page, site_page)
+    fill_in(page, {k: v for k, v in VALID_ANSWERS.items() if k != "requester"})
+    fill_in(page, {"requester": "family", "language": "other"})
+    return send_form(page)
+
+
+def send_with_a_wrong_date(page: Page, site_page: SitePage) -> Response:
+    """Reach the form showing a date-of-birth error (February 30)."""
+    open_path(page, site_page)
+    fill_in(page, VALID_ANSWERS)
+    fill_in(
+        page,
+        {
+            "date_of_birth-month": "2",
+            "date_of_birth-day": "30",
+            "date_of_birth-year": "1958",
+        },
+    )
+    return send_form(page)
+
+
 def send_valid_form(page: Page, site_page: SitePage) -> Response:
     """Reach the received page: answer every question and send the form."""
     open_path(page, site_page)
@@ -133,6 +157,24 @@ def _form_states() -> list[SitePage]:
                 status=422,
                 twin=FORM_PATHS[other],
                 reach=send_empty_form,
+            ),
+            SitePage(
+                "form-follow-ups",
+                lang,
+                FORM_PATHS[lang],
+                lazy_gettext("Request an Appointment"),
+                status=422,
+                twin=FORM_PATHS[other],
+                reach=send_with_follow_ups_open,
+            ),
+            SitePage(
+                "form-date-error",
+                lang,
+                FORM_PATHS[lang],
+                lazy_gettext("Request an Appointment"),
+                status=422,
+                twin=FORM_PATHS[other],
+                reach=send_with_a_wrong_date,
             ),
             SitePage(
                 "received",

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import date
+from pathlib import Path
 
 import pytest
 import requests
+import yaml
 from helpers import FORM_PATHS
+from helpers import VALID_ANSWERS
 from helpers import csrf_token
 from helpers import submit
 from helpers import wait_until
+
+from app import create_app
 
 
 def outbox_status(app):
@@ -37,6 +43,8 @@ def test_a_full_request_reaches_the_inbox_with_every_field(
         best_time="afternoon",
         interpreter="y",
         requester="family",
+        requester_name="Ana Lopez",
+        relationship="Daughter",
         patient_status="returning",
         reason="immunotherapy_questions",
     )
@@ -55,7 +63,7 @@ def test_a_full_request_reaches_the_inbox_with_every_field(
         r"Appointment request ([A-Z0-9]{3}-[A-Z0-9]{3})", message["Subject"]
     )
     assert reference, message["Subject"]
-    assert message["Subject"].endswith("[Spanish]")
+    assert message["Subject"].endswith("[Spanish] [Interpreter: Spanish]")
     assert message["From"] == "Website <website@clinic.example>"
     assert message["To"] == "appointments@clinic.example"
     assert message["Reply-To"] == "maria@example.com"
@@ -71,6 +79,9 @@ def test_a_full_request_reaches_the_inbox_with_every_field(
         "Language for the call: Spanish",
         "Interpreter needed: Yes",
         "Request is for: A family member or friend",
+        "Requested by: Ana Lopez",
+        "Relationship to patient: Daughter",
+        "Date of birth: —",
         "New or returning: Returning patient",
         "Reason: Questions about immunotherapy",
         "Referring doctor: Dr. Smith",
@@ -237,22 +248,71 @@ def test_honeypot_gets_a_neutral_answer_and_nothing_is_stored(
 
 @pytest.fixture
 def limited_config(app_config):
-    app_config.update(RATELIMIT_ENABLED=True, APPOINTMENT_RATE_LIMIT="2 per minute")
+    app_config.update(
+        RATELIMIT_ENABLED=True,
+        APPOINTMENT_RATE_LIMIT="2 per minute",
+        APPOINTMENT_FLOOD_LIMIT="50 per minute",
+    )
     return app_config
 
 
-def test_rate_limit_answers_429_in_the_visitors_language(limited_config, server_url):
+def test_only_accepted_requests_count_toward_the_limit(limited_config, server_url):
     session = requests.Session()
     statuses = [
         submit(server_url, "es", session=session, first_name="").status_code
-        for _ in range(3)
+        for _ in range(8)
     ]
-    assert statuses == [422, 422, 429]
-    page = session.post(server_url + FORM_PATHS["es"], data={}, timeout=10)
+    assert statuses == [422] * 8
+    assert submit(server_url, "es", session=session).status_code == 303
+    assert submit(server_url, "es", session=session).status_code == 303
+    # The third accepted request in the minute is one too many: the form
+    # comes back with the answers and says why, in the page's language.
+    page = submit(
+        server_url, "es", session=session, first_name="Lucía", message="Por la tarde"
+    )
     assert page.status_code == 429
-    assert "Demasiadas solicitudes" in page.text
+    assert page.headers["Retry-After"] == "60"
+    assert "no-store" in page.headers["Cache-Control"]
+    text = html.unescape(page.text)
+    assert "Recibimos este formulario desde su conexión muchas veces" in text
+    assert 'value="Lucía"' in text and "Por la tarde</textarea>" in text
+    assert 'value="second_opinion" checked' in text
+    assert 'name="csrf_token"' in text
     # Reading the form is not limited.
     assert session.get(server_url + FORM_PATHS["es"], timeout=10).status_code == 200
+
+
+def test_a_flood_of_posts_is_stopped_even_when_none_is_accepted(app_config):
+    app_config["RATELIMIT_ENABLED"] = True
+    assert "APPOINTMENT_FLOOD_LIMIT" not in app_config, "the default is under test"
+    client = create_app(app_config).test_client()
+    statuses = [client.post(FORM_PATHS["en"], data={}).status_code for _ in range(21)]
+    assert statuses == [400] * 20 + [429]
+    page = client.post(FORM_PATHS["en"], data={"first_name": "Ana"})
+    assert page.status_code == 429
+    assert 'value="Ana"' in page.get_data(as_text=True)
+
+
+def test_the_production_default_limit_allows_five_requests_a_minute(app_config):
+    app_config["RATELIMIT_ENABLED"] = True
+    assert "APPOINTMENT_RATE_LIMIT" not in app_config
+    client = create_app(app_config).test_client()
+    corrections = [post_form(client, first_name="").status_code for _ in range(8)]
+    assert corrections == [422] * 8
+    accepted = [post_form(client).status_code for _ in range(6)]
+    assert accepted == [303] * 5 + [429]
+
+
+def test_the_limit_applies_per_client(app_config):
+    app_config.update(RATELIMIT_ENABLED=True, APPOINTMENT_RATE_LIMIT="1 per minute")
+    app = create_app(app_config)
+    first = app.test_client()
+    first.environ_base["REMOTE_ADDR"] = "198.51.100.1"
+    second = app.test_client()
+    second.environ_base["REMOTE_ADDR"] = "198.51.100.2"
+    assert post_form(first).status_code == 303
+    assert post_form(first).status_code == 429
+    assert post_form(second).status_code == 303
 
 
 def test_an_unticked_consent_is_refused_whatever_the_browser_sends(server_url):
@@ -303,3 +363,474 @@ def test_a_browser_that_sends_no_referer_over_https_is_told_why(app):
     text = html.unescape(response.get_data(as_text=True))
     assert "Su navegador no nos indicó" in text
     assert 'value="Ana"' in text
+
+
+# --- Who is asking, the date of birth and the interpreter (issue 10) ---
+
+
+def mail_text(smtp_server) -> tuple[str, str, str]:
+    """The one email's subject, plain text and HTML."""
+    [mail] = smtp_server.handler.wait_for(1)
+    return mail.message["Subject"], text_part(mail), html_part(mail)
+
+
+def test_a_request_for_a_relative_names_who_asks_and_flags_the_interpreter(
+    server_url, smtp_server
+):
+    response = submit(
+        server_url,
+        requester="family",
+        requester_name="Mai Vang",
+        relationship="Daughter",
+        language="other",
+        other_language="Hmong",
+        **{"date_of_birth-month": "3", "date_of_birth-day": "27"},
+        **{"date_of_birth-year": "1958"},
+    )
+    assert response.status_code == 303
+    subject, text, html_body = mail_text(smtp_server)
+    assert subject.endswith("[Interpreter: Hmong]"), subject
+    assert "[Spanish]" not in subject
+    for line in (
+        "Patient name: Maria Lopez",
+        "Date of birth: March 27, 1958",
+        "Request is for: A family member or friend",
+        "Requested by: Mai Vang",
+        "Relationship to patient: Daughter",
+        "Language for the call: Another language: Hmong",
+    ):
+        assert line in text, line
+    assert "Doctor’s office" not in text
+    for value in ("Mai Vang", "Daughter", "March 27, 1958", "Hmong"):
+        assert value in html_body, value
+
+
+def test_a_request_from_a_doctors_office_names_the_office(server_url, smtp_server):
+    response = submit(
+        server_url,
+        "es",
+        requester="office",
+        office_name="Valley Family Medicine",
+        language="es",
+        **{"date_of_birth-month": "12", "date_of_birth-day": "1"},
+        **{"date_of_birth-year": "1970"},
+    )
+    assert response.status_code == 303
+    subject, text, html_body = mail_text(smtp_server)
+    assert subject.endswith("[Spanish]"), subject
+    assert "Interpreter:" not in subject
+    for line in (
+        "Request is for: A patient of the doctor’s office where I work",
+        "Doctor’s office: Valley Family Medicine",
+        "Date of birth: December 1, 1970",
+    ):
+        assert line in text, line
+    assert "Requested by" not in text and "Relationship" not in text
+    assert "Valley Family Medicine" in html_body
+
+
+@pytest.mark.parametrize(
+    ("answers", "flags"),
+    [
+        ({"language": "en"}, ""),
+        ({"language": "en", "interpreter": "y"}, " [Interpreter]"),
+        ({"language": "es"}, " [Spanish]"),
+        ({"language": "es", "interpreter": "y"}, " [Spanish] [Interpreter: Spanish]"),
+        ({"language": "other", "other_language": "Mixteco"}, " [Interpreter: Mixteco]"),
+    ],
+)
+def test_the_subject_flags_only_what_was_chosen(
+    server_url, smtp_server, answers, flags
+):
+    assert submit(server_url, **answers).status_code == 303
+    subject, _, _ = mail_text(smtp_server)
+    assert re.fullmatch(
+        r"Appointment request [A-Z0-9]{3}-[A-Z0-9]{3}", subject.removesuffix(flags)
+    ), subject
+    assert subject.endswith(flags) if flags else "[" not in subject
+
+
+def test_no_reply_to_without_an_email_address(server_url, smtp_server):
+    assert submit(server_url, email="").status_code == 303
+    [mail] = smtp_server.handler.wait_for(1)
+    assert "Reply-To" not in mail.message
+    assert "Email: —" in text_part(mail)
+
+
+def test_reply_to_is_the_address_given(server_url, smtp_server):
+    assert submit(server_url, email="ana@example.org").status_code == 303
+    [mail] = smtp_server.handler.wait_for(1)
+    assert mail.message["Reply-To"] == "ana@example.org"
+
+
+def date_answers(month: str, day: str, year: str) -> dict[str, str]:
+    return {
+        "date_of_birth-month": month,
+        "date_of_birth-day": day,
+        "date_of_birth-year": year,
+    }
+
+
+@pytest.mark.parametrize(
+    ("parts", "message", "target", "invalid"),
+    [
+        (("3", "", "1958"), "The date of birth must include a day.", "day", ["day"]),
+        (
+            ("", "", "1958"),
+            "The date of birth must include a month and a day.",
+            "month",
+            ["month", "day"],
+        ),
+        (
+            ("2", "30", "1958"),
+            "The date of birth must be a real date.",
+            "month",
+            ["month", "day", "year"],
+        ),
+        (
+            ("3", "27", "58"),
+            "The year must have 4 numbers, like 1958.",
+            "year",
+            ["year"],
+        ),
+        (
+            ("March", "27", "1958"),
+            "Enter the date of birth using numbers only.",
+            "month",
+            ["month"],
+        ),
+        (
+            ("3", "٢", "1958"),
+            "Enter the date of birth using numbers only.",
+            "day",
+            ["day"],
+        ),
+        (
+            ("1", "1", "1850"),
+            "The date of birth must be in 1900 or later.",
+            "year",
+            ["year"],
+        ),
+        (
+            ("1", "1", "2999"),
+            "The date of birth must be today or in the past.",
+            "month",
+            ["month", "day", "year"],
+        ),
+    ],
+)
+def test_a_wrong_date_of_birth_says_what_is_wrong(
+    client, parts, message, target, invalid
+):
+    response = post_form(client, "en", **date_answers(*parts))
+    assert response.status_code == 422
+    body = html.unescape(response.get_data(as_text=True))
+    assert f'<a href="#date_of_birth-{target}">{message}</a>' in body
+    marked = re.findall(r'id="date_of_birth-(\w+)"[^>]*aria-invalid="true"', body)
+    assert marked == invalid
+    # What was typed comes back, to be corrected rather than typed again.
+    for part in parts:
+        if part:
+            assert f'value="{part}"' in body
+
+
+def test_date_of_birth_errors_are_translated(client):
+    response = post_form(client, "es", **date_answers("3", "", "1958"))
+    body = html.unescape(response.get_data(as_text=True))
+    assert "La fecha de nacimiento debe incluir el día." in body
+    assert ">Mes</label>" in body and ">Día</label>" in body and ">Año</label>" in body
+
+
+def test_today_is_a_valid_date_of_birth(client):
+    today = date.today()
+    answers = date_answers(str(today.month), str(today.day), str(today.year))
+    assert post_form(client, "en", **answers).status_code == 303
+
+
+def test_the_date_of_birth_is_a_grouped_three_part_question(client):
+    body = client.get(FORM_PATHS["en"]).get_data(as_text=True)
+    group = body[
+        body.index('role="group"') : body.index(
+            "</fieldset>", body.index('role="group"')
+        )
+    ]
+    assert "What is the patient’s date of birth? (optional)" in group
+    assert 'aria-describedby="date_of_birth-hint"' in group
+    for part in ("month", "day", "year"):
+        assert f'<label for="date_of_birth-{part}">' in group
+        assert f'name="date_of_birth-{part}" type="text" inputmode="numeric"' in group
+
+
+# --- Follow-up questions without JavaScript (GOV.UK conditional reveal) ---
+
+
+def post_form(client, lang: str = "en", **answers):
+    """POST the form from the test client with a real CSRF token."""
+    page = client.get(FORM_PATHS[lang]).get_data(as_text=True)
+    data = {**VALID_ANSWERS, **answers, "csrf_token": csrf_token(page)}
+    data = {key: value for key, value in data.items() if value is not None}
+    return client.post(FORM_PATHS[lang], data=data)
+
+
+def test_without_javascript_every_follow_up_is_on_the_page_under_its_choice(client):
+    body = client.get(FORM_PATHS["en"]).get_data(as_text=True)
+    for choice, follow_ups in (
+        ("requester-1", ["requester_name", "relationship"]),
+        ("requester-2", ["office_name"]),
+        ("language-2", ["other_language"]),
+    ):
+        assert f'data-aria-controls="{choice}-conditional"' in body
+        start = body.index(f'<div class="conditional" id="{choice}-conditional">')
+        reveal = body[start : body.index("</div>\n    </div>", start)]
+        for name in follow_ups:
+            assert f'<label for="{name}">' in reveal and f'id="{name}"' in reveal
+        # Not hidden in the markup: only the script hides it.
+        assert "hidden" not in reveal
+    # Choices without follow-ups control nothing.
+    assert 'data-aria-controls="requester-0' not in body
+
+
+@pytest.mark.parametrize(
+    ("answers", "missing"),
+    [
+        ({"requester": "family"}, ["requester_name", "relationship"]),
+        ({"requester": "family", "requester_name": "Ana"}, ["relationship"]),
+        ({"requester": "office"}, ["office_name"]),
+        ({"language": "other"}, ["other_language"]),
+        ({"language": "other", "other_language": "  \u200b "}, ["other_language"]),
+    ],
+)
+def test_a_follow_up_that_applies_is_required(client, answers, missing):
+    response = post_form(client, **answers)
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    summary = body[body.index('id="error-summary"') : body.index("<h1>")]
+    assert re.findall(r'href="#(\w+)"', summary) == missing
+
+
+def test_follow_ups_that_do_not_apply_are_neither_checked_nor_sent(
+    server_url, smtp_server
+):
+    # A browser without JavaScript sends every follow-up, even ones left over
+    # from a choice the person changed.
+    response = submit(
+        server_url,
+        requester="self",
+        requester_name="x" * 500,
+        relationship="Eve\r\nBcc: x@example.com",
+        office_name="Some Office",
+        language="en",
+        other_language="Klingon",
+    )
+    assert response.status_code == 303
+    _, text, html_body = mail_text(smtp_server)
+    for leftover in ("xxxxx", "Eve", "Some Office", "Klingon", "Requested by"):
+        assert leftover not in text and leftover not in html_body, leftover
+
+
+# --- Control characters in the optional one-line answers (issue 9.8) ---
+
+
+@pytest.mark.parametrize(
+    ("field", "extra"),
+    [
+        ("referring_doctor", {}),
+        ("email", {}),
+        ("other_language", {"language": "other"}),
+        ("requester_name", {"requester": "family", "relationship": "Son"}),
+        ("relationship", {"requester": "family", "requester_name": "Ana"}),
+        ("office_name", {"requester": "office"}),
+    ],
+)
+@pytest.mark.parametrize(
+    "control", ["\r\nBcc: x@example.com", "\x00", "\x1b[2J", "\u2028"]
+)
+def test_control_characters_in_optional_one_line_answers_are_refused(
+    client, field, extra, control
+):
+    response = post_form(client, **{**extra, field: f"Ana{control}Ruiz"})
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert f'<a href="#{field}">' in body
+    assert "Use one line, without line breaks or special characters." in body
+
+
+# --- More than one office (issue 9.8) ---
+
+
+def edit_site(content_dir, **changes) -> None:
+    """Change content/site.yaml in a copy of the content folder."""
+    path = content_dir / "site.yaml"
+    site = yaml.safe_load(path.read_text())
+    site.update(changes)
+    path.write_text(yaml.safe_dump(site, allow_unicode=True))
+
+
+TWO_OFFICES = [
+    {"id": "fresno", "name": "Fresno office", "address": None},
+    {"id": "visalia", "name": "Visalia office", "address": None},
+]
+
+
+@pytest.fixture
+def two_offices(app_config, content_copy):
+    edit_site(content_copy, locations=TWO_OFFICES)
+    app_config["CONTENT_DIR"] = str(content_copy)
+    return app_config
+
+
+def test_with_two_offices_the_form_asks_which_and_the_email_names_it(
+    two_offices, app, client, server_url, smtp_server
+):
+    body = client.get(FORM_PATHS["es"]).get_data(as_text=True)
+    assert "¿Qué consultorio prefiere?" in html.unescape(body)
+    assert 'value="fresno"' in body and 'value="visalia"' in body
+    missing = post_form(client, "es")
+    assert missing.status_code == 422
+    assert 'href="#location-0"' in missing.get_data(as_text=True)
+    assert submit(server_url, location="visalia").status_code == 303
+    _, text, html_body = mail_text(smtp_server)
+    assert "Preferred office: Visalia office" in text
+    assert "Visalia office" in html_body and "Fresno office" not in text
+
+
+def test_with_one_office_the_form_does_not_ask(app, client, server_url, smtp_server):
+    assert app.extensions["content"].site.locations == ()
+    body = client.get(FORM_PATHS["en"]).get_data(as_text=True)
+    assert 'name="location"' not in body
+    assert submit(server_url).status_code == 303
+    _, text, _ = mail_text(smtp_server)
+    assert "Preferred office" not in text
+
+
+# --- The received page (issue 10.6) ---
+
+
+@pytest.fixture
+def clinic_details(app_config, content_copy):
+    edit_site(
+        content_copy,
+        phone="+1 559 555 0100",
+        response_time={
+            "en": "We call you back within one business day.",
+            "es": "Le llamamos en un plazo de un día hábil.",
+        },
+    )
+    app_config["CONTENT_DIR"] = str(content_copy)
+    return app_config
+
+
+@pytest.mark.parametrize(
+    ("lang", "promise"),
+    [
+        ("en", "We call you back within one business day."),
+        ("es", "Le llamamos en un plazo de un día hábil."),
+    ],
+)
+def test_the_received_page_gives_the_response_time_and_phone(
+    clinic_details, client, lang, promise
+):
+    response = post_form(client, lang)
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert promise in html.unescape(page)
+    assert '<a href="tel:+15595550100">(559) 555-0100</a>' in page
+    assert re.search(r'class="reference">[A-Z0-9]{3}-[A-Z0-9]{3}<', page)
+
+
+def test_without_clinic_details_the_received_page_promises_nothing(client):
+    response = post_form(client, "en")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "tel:" not in page.split("<main", 1)[1]
+    assert "business day" not in page
+
+
+# --- Failures keep the typing and are never cached (issue 9.4, 9.8) ---
+
+
+def break_outbox(app) -> None:
+    """Make the outbox unwritable the way a damaged disk would."""
+    path = Path(app.config["OUTBOX_PATH"])
+    for leftover in path.parent.glob(path.name + "-*"):
+        leftover.unlink()
+    path.write_bytes(b"this is not a database" * 100)
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_when_the_request_cannot_be_stored_the_form_comes_back_with_the_answers(
+    clinic_details, app, client, lang
+):
+    break_outbox(app)
+    response = post_form(
+        client,
+        lang,
+        first_name="Lucía",
+        requester="family",
+        requester_name="Ana Ruiz",
+        relationship="Hija",
+        message="Por la tarde",
+        **date_answers("3", "27", "1958"),
+    )
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "60"
+    assert "no-store" in response.headers["Cache-Control"]
+    body = html.unescape(response.get_data(as_text=True))
+    for kept in ('value="Lucía"', 'value="Ana Ruiz"', 'value="Hija"', 'value="1958"'):
+        assert kept in body, kept
+    assert "Por la tarde</textarea>" in body
+    assert 'value="family" checked' in body
+    notice = {
+        "en": "Sorry, the website could not save your request, so it was not sent.",
+        "es": "Lo sentimos, el sitio web no pudo guardar su solicitud",
+    }[lang]
+    call = {"en": "You can also call us at", "es": "También puede llamarnos al"}[lang]
+    summary = body[body.index('id="error-summary"') : body.index("<h1>")]
+    assert notice in summary
+    assert f"{call} (559) 555-0100." in summary
+    assert 'name="csrf_token"' in body
+
+
+def test_without_a_phone_the_503_notice_does_not_offer_one(app, client):
+    break_outbox(app)
+    response = post_form(client, "en")
+    assert response.status_code == 503
+    body = html.unescape(response.get_data(as_text=True))
+    summary = body[body.index('id="error-summary"') : body.index("<h1>")]
+    assert "could not save your request" in summary
+    assert "call us" not in summary
+    assert 'value="Maria"' in body
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading"),
+    [("en", "Something went wrong"), ("es", "Algo salió mal")],
+)
+def test_an_unexpected_error_is_our_translated_500_page(app, lang, heading):
+    def broken() -> str:
+        raise RuntimeError("a bug")
+
+    app.add_url_rule(f"/{lang}/broken", f"broken_{lang}", broken)
+    response = app.test_client().get(f"/{lang}/broken")
+    assert response.status_code == 500
+    assert "no-store" in response.headers["Cache-Control"]
+    body = html.unescape(response.get_data(as_text=True))
+    assert f'<html lang="{lang}">' in body
+    assert f"<h1>{heading}</h1>" in body
+    assert 'class="site-header"' in body and 'class="site-footer"' in body
+    assert "RuntimeError" not in body and "a bug" not in body
+
+
+def test_the_303_and_error_pages_are_never_cached(app, client):
+    accepted = post_form(client)
+    assert accepted.status_code == 303
+    assert "no-store" in accepted.headers["Cache-Control"]
+    answers = {
+        "404": client.get("/en/no-such-page"),
+        "405": client.put(FORM_PATHS["en"]),
+        "400": client.post(FORM_PATHS["en"], data={}),
+        "422": post_form(client, first_name=""),
+        "413": client.post(FORM_PATHS["en"], data={"message": "x" * 70_000}),
+    }
+    for name, response in answers.items():
+        assert response.status_code == int(name), name
+        assert "no-store" in response.headers.get("Cache-Control", ""), name

@@ -116,8 +116,25 @@ def test_the_form_can_be_sent_with_the_keyboard_alone(
     keyboard.type(first)
     press(page, "Tab", "#last_name")
 
+    press(page, "Tab", "#date_of_birth-month")
+    keyboard.type("3")
+    press(page, "Tab", "#date_of_birth-day")
+    keyboard.type("27")
+    press(page, "Tab", "#date_of_birth-year")
+    keyboard.type("1958")
+
     press(page, "Tab", "#requester-0")  # Me
     keyboard.press("Space")
+    # Choosing "a family member" reveals who is asking, right below it.
+    expect(page.locator("#requester_name")).to_be_hidden()
+    press(page, "ArrowDown", "#requester-1")
+    expect(page.locator("#requester-1")).to_have_attribute(
+        "aria-controls", "requester-1-conditional"
+    )
+    press(page, "Tab", "#requester_name")
+    keyboard.type("Ana Ruiz")
+    press(page, "Tab", "#relationship")
+    keyboard.type("Daughter")
     press(page, "Tab", "#patient_status-0")
     press(page, "ArrowDown", "#patient_status-1")  # Returning patient
     press(page, "Tab", "#reason-0")
@@ -135,7 +152,7 @@ def test_the_form_can_be_sent_with_the_keyboard_alone(
     press(page, "ArrowDown", "#best_time-2")  # Any time
     # The page's language is already chosen, so Tab lands on it.
     press(page, "Tab", f"#language-{LANGUAGES.index(lang)}")
-    press(page, "Tab", "#other_language")
+    # "Which language?" only follows "Another language": Tab skips it.
     press(page, "Tab", "#interpreter")
     keyboard.press("Space")
 
@@ -162,7 +179,10 @@ def test_the_form_can_be_sent_with_the_keyboard_alone(
         "Best time to reach: Any time",
         f"Language for the call: {CALL_LANGUAGE[lang]}",
         "Interpreter needed: Yes",
-        "Request is for: Me",
+        "Date of birth: March 27, 1958",
+        "Request is for: A family member or friend",
+        "Requested by: Ana Ruiz",
+        "Relationship to patient: Daughter",
         "New or returning: Returning patient",
         "Reason: A second opinion",
         "Referring doctor: Dr. Ana Ruiz",
@@ -312,4 +332,103 @@ def test_the_form_works_at_200_percent_zoom_and_on_a_phone(
     assert urlparse(page.url).path == RECEIVED_PATHS[lang]
     expect(page.locator("h1")).to_have_text(received_heading(live_app, lang))
     expect(page.locator(".reference")).to_be_in_viewport()
+    assert horizontal_overflow(page) <= 0
+
+
+def follow_up_visibility(page: Page) -> dict[str, bool]:
+    """Which follow-up questions a person can see right now."""
+    names = ["requester_name", "relationship", "office_name", "other_language"]
+    return {name: page.locator(f"#{name}").is_visible() for name in names}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_follow_up_questions_appear_only_under_the_choice_they_follow(page, lang):
+    page.goto(FORM_PATHS[lang])
+    assert not any(follow_up_visibility(page).values())
+    page.locator("#requester-2").check()  # a doctor's office
+    assert follow_up_visibility(page) == {
+        "requester_name": False,
+        "relationship": False,
+        "office_name": True,
+        "other_language": False,
+    }
+    page.locator("#requester-1").check()  # a family member
+    page.locator("#language-2").check()  # another language
+    assert follow_up_visibility(page) == {
+        "requester_name": True,
+        "relationship": True,
+        "office_name": False,
+        "other_language": True,
+    }
+    # Each choice with follow-ups names the area it reveals.
+    for choice in ("requester-1", "requester-2", "language-2"):
+        controlled = page.locator(f"#{choice}").get_attribute("aria-controls")
+        assert controlled == f"{choice}-conditional"
+        assert page.locator(f"#{controlled}").count() == 1
+    page.locator("#requester-0").check()  # me
+    assert follow_up_visibility(page)["requester_name"] is False
+
+    # A follow-up left empty is an error that leads to it, shown open.
+    fill_in(page, {k: v for k, v in VALID_ANSWERS.items() if k != "requester"})
+    page.locator("#requester-1").check()
+    page.locator("#language-2").check()
+    assert send_form(page).status == 422
+    summary = page.locator("#error-summary")
+    targets = [link.get_attribute("href") for link in summary.get_by_role("link").all()]
+    assert targets == ["#requester_name", "#relationship", "#other_language"]
+    assert follow_up_visibility(page)["requester_name"] is True
+    summary.get_by_role("link").first.click()
+    expect(page.locator("#requester_name")).to_be_focused()
+
+
+def test_without_javascript_every_follow_up_shows_and_the_form_still_works(
+    new_page, live_smtp_server
+):
+    page = new_page(java_script_enabled=False)
+    page.goto(FORM_PATHS["en"])
+    assert all(follow_up_visibility(page).values())
+    last = f"NoScript-{uuid.uuid4().hex[:8]}"
+    fill_in(page, {**VALID_ANSWERS, "last_name": last, "requester": "office"})
+    page.locator("#office_name").fill("Valley Family Medicine")
+    # Left over in a question that does not apply: ignored.
+    page.locator("#other_language").fill("Klingon")
+    assert send_form(page).status == 200
+    reference = page.locator(".reference").inner_text()
+    mail = mail_about(live_smtp_server, reference)
+    text = mail.message.get_body(preferencelist=("plain",)).get_content()
+    assert "Doctor’s office: Valley Family Medicine" in text
+    assert "Klingon" not in text
+
+
+def test_date_of_birth_errors_mark_only_the_wrong_part(page):
+    page.goto(FORM_PATHS["en"])
+    fill_in(page, VALID_ANSWERS)
+    page.locator("#date_of_birth-month").fill("3")
+    page.locator("#date_of_birth-year").fill("1958")
+    assert send_form(page).status == 422
+    link = page.locator("#error-summary").get_by_role("link")
+    expect(link).to_have_text("The date of birth must include a day.")
+    link.click()
+    expect(page.locator("#date_of_birth-day")).to_be_focused()
+    invalid = page.locator('.date-input [aria-invalid="true"]')
+    expect(invalid).to_have_count(1)
+    expect(invalid).to_have_id("date_of_birth-day")
+    # The group's question, hint and error are read with the group.
+    group = page.get_by_role("group", name=re.compile("date of birth"))
+    expect(group).to_have_attribute(
+        "aria-describedby", "date_of_birth-hint date_of_birth-error"
+    )
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_reference_stays_on_one_line_on_a_phone(new_page, lang):
+    page = new_page(*PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    page.goto(FORM_PATHS[lang])
+    fill_in(page, VALID_ANSWERS)
+    assert send_form(page).status == 200
+    reference = page.locator(".reference")
+    assert REFERENCE.fullmatch(reference.inner_text())
+    # An inline element broken across lines has one box per line.
+    lines = reference.evaluate("(el) => el.getClientRects().length")
+    assert lines == 1
     assert horizontal_overflow(page) <= 0

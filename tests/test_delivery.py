@@ -349,9 +349,11 @@ def test_an_unwritable_outbox_is_a_503_with_the_phone_never_received(
     )
     assert response.status_code == 503
     body = response.get_data(as_text=True)
-    assert "No pudimos guardar su solicitud" in body
+    # The form again, with the answers (issue 9.4), never cached, never "received".
+    assert "el sitio web no pudo guardar su solicitud" in body
     assert "(559) 555-0100" in body
-    assert "Quintana" not in body
+    assert 'value="Quintana"' in body
+    assert "no-store" in response.headers["Cache-Control"]
     assert response.location is None
 
 

@@ -14,7 +14,19 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-FIELDS = [*VALID_ANSWERS, "other_language", "interpreter", "website", "location"]
+FIELDS = [
+    *VALID_ANSWERS,
+    "other_language",
+    "interpreter",
+    "website",
+    "location",
+    "requester_name",
+    "relationship",
+    "office_name",
+    "date_of_birth-month",
+    "date_of_birth-day",
+    "date_of_birth-year",
+]
 # Headers the clinic's email may carry; anything else would be injected.
 ALLOWED_HEADERS = {
     "subject",

@@ -8,6 +8,7 @@ choice list is defined once here.
 from __future__ import annotations
 
 import unicodedata
+from datetime import date
 
 import phonenumbers
 from flask_babel import lazy_gettext as _l
@@ -20,6 +21,7 @@ from wtforms import StringField
 from wtforms import TelField
 from wtforms import TextAreaField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired
 from wtforms.validators import Email
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
@@ -61,13 +63,52 @@ REASONS = {
 
 NAME_MAX = 100
 MESSAGE_MAX = 1000
+# The oldest year of birth the form accepts; anything earlier is a typo.
+OLDEST_BIRTH_YEAR = 1900
 # Characters a person can type into a message box; other control characters
 # (NUL, escape sequences) only come from scripts.
 _MESSAGE_CONTROLS_ALLOWED = {"\n", "\r", "\t"}
+# Invisible format characters (U+202E right-to-left override, zero-width
+# spaces and joiners, the BOM) can make a name display reversed or hide text.
+_FORMAT = "Cf"
+# U+2028 and U+2029 are line breaks to anything that renders them.
+_SEPARATORS = {"Zl", "Zp"}
 
 
 def _has_control(value: str, allowed: set[str] = frozenset()) -> bool:
-    return any(unicodedata.category(c) == "Cc" and c not in allowed for c in value)
+    return any(
+        (unicodedata.category(c) == "Cc" and c not in allowed)
+        or unicodedata.category(c) in _SEPARATORS
+        for c in value
+    )
+
+
+def clean_line(value: str | None) -> str | None:
+    """A filter for one-line answers: drop invisible format characters, NFC.
+
+    Removing them changes nothing a person sees; NFC makes "José" typed two
+    ways the same text. Line and paragraph separators are left for
+    ``single_line`` to refuse, like any other line break.
+    """
+    if not value:
+        return value
+    visible = "".join(c for c in value if unicodedata.category(c) != _FORMAT)
+    return unicodedata.normalize("NFC", visible)
+
+
+def clean_message(value: str | None) -> str | None:
+    """A filter for the message: line and paragraph separators become plain
+    line breaks, invisible format characters go, and the text is NFC."""
+    if not value:
+        return value
+    kept = []
+    for character in value:
+        category = unicodedata.category(character)
+        if category in _SEPARATORS:
+            kept.append("\n")
+        elif category != _FORMAT:
+            kept.append(character)
+    return unicodedata.normalize("NFC", "".join(kept))
 
 
 def single_line(form: FlaskForm, field: Field) -> None:
@@ -113,10 +154,96 @@ def required_for_email_contact(form: FlaskForm, field: Field) -> None:
         raise StopValidation(_l("Enter your email address, so we can email you."))
 
 
-def required_for_other_language(form: FlaskForm, field: Field) -> None:
-    """Staff need to know which language to arrange."""
-    if form.language.data == "other" and not (field.data or "").strip():
-        raise StopValidation(_l("Tell us which language you prefer."))
+def asked(form: FlaskForm, field: Field) -> None:
+    """Validate a follow-up question only when its choice was made.
+
+    Without JavaScript every follow-up is on the page; an answer left in one
+    that does not apply is ignored (and not sent), never an error.
+    """
+    if not form.applies(field.name):
+        field.errors[:] = []
+        raise StopValidation()
+
+
+_MISSING_DATE_PARTS = {
+    ("month",): _l("The date of birth must include a month."),
+    ("day",): _l("The date of birth must include a day."),
+    ("year",): _l("The date of birth must include a year."),
+    ("month", "day"): _l("The date of birth must include a month and a day."),
+    ("month", "year"): _l("The date of birth must include a month and a year."),
+    ("day", "year"): _l("The date of birth must include a day and a year."),
+}
+
+
+class DateInputField(Field):
+    """GOV.UK's date input: month, day and year as three text inputs.
+
+    Posted as ``<name>-month``, ``<name>-day`` and ``<name>-year``. ``data``
+    is a ``date``, or None when all three are empty (the date is optional).
+    ``invalid_parts`` names the inputs an error is about, so the page marks
+    only those and the error summary leads to the first.
+    """
+
+    PARTS = ("month", "day", "year")
+
+    def __init__(self, label=None, validators=None, **kwargs) -> None:
+        super().__init__(label, validators, **kwargs)
+        self.parts: dict[str, str] = dict.fromkeys(self.PARTS, "")
+        self.invalid_parts: tuple[str, ...] = ()
+
+    def part_id(self, part: str) -> str:
+        """The id (and name) of one of the three inputs."""
+        return f"{self.id}-{part}"
+
+    def process(self, formdata, data=None, extra_filters=None) -> None:
+        self.process_errors = []
+        self.data = data if isinstance(data, date) else None
+        if formdata is None:
+            return
+        for part in self.PARTS:
+            value = formdata.get(f"{self.name}-{part}", "")
+            self.parts[part] = (clean_line(value) or "").strip()[:10]
+        self.raw_data = [self.parts[part] for part in self.PARTS]
+
+    def pre_validate(self, form: FlaskForm) -> None:
+        """Turn the three parts into a date, or name what is wrong."""
+        given = {part: value for part, value in self.parts.items() if value}
+        if not given:
+            self.data = None
+            return
+        missing = [part for part in self.PARTS if part not in given]
+        if missing:
+            self.invalid_parts = tuple(missing)
+            raise StopValidation(_MISSING_DATE_PARTS[tuple(missing)])
+        # str.isdigit() alone would take digits such as "٣" or "³".
+        not_numbers = tuple(
+            part
+            for part, value in given.items()
+            if not (value.isascii() and value.isdigit())
+        )
+        if not_numbers:
+            self.invalid_parts = not_numbers
+            raise StopValidation(_l("Enter the date of birth using numbers only."))
+        if len(given["year"]) != 4:
+            self.invalid_parts = ("year",)
+            raise StopValidation(_l("The year must have 4 numbers, like 1958."))
+        try:
+            value = date(int(given["year"]), int(given["month"]), int(given["day"]))
+        except ValueError:
+            self.invalid_parts = self.PARTS
+            raise StopValidation(_l("The date of birth must be a real date.")) from None
+        if value > date.today():
+            self.invalid_parts = self.PARTS
+            raise StopValidation(_l("The date of birth must be today or in the past."))
+        if value.year < OLDEST_BIRTH_YEAR:
+            self.invalid_parts = ("year",)
+            raise StopValidation(
+                _l(
+                    "The date of birth must be in %(year)d or later.",
+                    year=OLDEST_BIRTH_YEAR,
+                )
+            )
+        self.data = value
 
 
 def _choices(options: dict) -> list[SelectChoice]:
@@ -127,6 +254,11 @@ def _required(message) -> InputRequired:
     return InputRequired(message=message)
 
 
+def _filled(message) -> DataRequired:
+    """Required, and more than spaces or invisible characters."""
+    return DataRequired(message=message)
+
+
 def _at_most(characters: int) -> Length:
     return Length(max=characters, message=_l("Use %(max)d characters or fewer."))
 
@@ -134,6 +266,25 @@ def _at_most(characters: int) -> Length:
 def _optional_line(characters: int) -> list:
     """Validators of an optional one-line answer of at most ``characters``."""
     return [Optional(), single_line, _at_most(characters)]
+
+
+def _line(label, validators: list, **kwargs) -> StringField:
+    """A one-line text answer, cleaned of invisible characters (``clean_line``)."""
+    return StringField(label, validators=validators, filters=[clean_line], **kwargs)
+
+
+def _follow_up(label, missing_message, **kwargs) -> StringField:
+    """A required one-line answer to a follow-up question (see FOLLOW_UPS)."""
+    return _line(
+        label,
+        [
+            asked,
+            _filled(missing_message),
+            single_line,
+            _at_most(NAME_MAX),
+        ],
+        **kwargs,
+    )
 
 
 def _choice(label, options: dict, missing_message) -> RadioField:
@@ -150,26 +301,46 @@ class AppointmentForm(FlaskForm):
     lists its errors in this order, and must follow the page.
     """
 
-    first_name = StringField(
+    first_name = _line(
         _l("What is the patient’s first name?"),
-        validators=[
-            _required(_l("Enter the patient’s first name.")),
+        [
+            _filled(_l("Enter the patient’s first name.")),
             single_line,
             _at_most(NAME_MAX),
         ],
     )
-    last_name = StringField(
+    last_name = _line(
         _l("What is the patient’s last name?"),
-        validators=[
-            _required(_l("Enter the patient’s last name.")),
+        [
+            _filled(_l("Enter the patient’s last name.")),
             single_line,
             _at_most(NAME_MAX),
         ],
+    )
+    date_of_birth = DateInputField(
+        _l("What is the patient’s date of birth? (optional)"),
+        description=_l(
+            "It helps us find the patient’s records. For example, 3 27 1958."
+        ),
     )
     requester = _choice(
         _l("Who is this request for?"),
         REQUESTERS,
         _l("Choose who this request is for."),
+    )
+    # Follow-ups of "requester", revealed under the choice they belong to.
+    requester_name = _follow_up(
+        _l("What is your full name?"),
+        _l("Enter your full name."),
+    )
+    relationship = _follow_up(
+        _l("What is your relationship to the patient?"),
+        _l("Enter your relationship to the patient."),
+        description=_l("For example, daughter, husband or friend."),
+    )
+    office_name = _follow_up(
+        _l("What is the name of the doctor’s office?"),
+        _l("Enter the name of the doctor’s office."),
     )
     patient_status = _choice(
         _l("Is the patient new to our clinic?"),
@@ -181,9 +352,8 @@ class AppointmentForm(FlaskForm):
         REASONS,
         _l("Choose the main reason for the request."),
     )
-    referring_doctor = StringField(
-        _l("Who is the referring doctor? (optional)"),
-        validators=_optional_line(NAME_MAX),
+    referring_doctor = _line(
+        _l("Who is the referring doctor? (optional)"), _optional_line(NAME_MAX)
     )
     location = RadioField(
         _l("Which office would you prefer?"),
@@ -192,11 +362,12 @@ class AppointmentForm(FlaskForm):
     phone = TelField(
         _l("What phone number should we call?"),
         validators=[
-            _required(_l("Enter a phone number.")),
+            _filled(_l("Enter a phone number.")),
             single_line,
             _at_most(30),
             us_phone_number,
         ],
+        filters=[clean_line],
     )
     email = EmailField(
         _l("What is your email address? (optional)"),
@@ -212,6 +383,7 @@ class AppointmentForm(FlaskForm):
                 allow_smtputf8=False,
             ),
         ],
+        filters=[clean_line],
     )
     contact_method = _choice(
         _l("How should we contact you?"),
@@ -228,9 +400,15 @@ class AppointmentForm(FlaskForm):
         LANGUAGES,
         _l("Choose a language for the call."),
     )
-    other_language = StringField(
+    # Revealed under "Another language".
+    other_language = _line(
         _l("Which language?"),
-        validators=[required_for_other_language, *_optional_line(50)],
+        [
+            asked,
+            _filled(_l("Tell us which language you prefer.")),
+            single_line,
+            _at_most(50),
+        ],
     )
     interpreter = BooleanField(_l("I would like a medical interpreter."))
     message = TextAreaField(
@@ -244,6 +422,7 @@ class AppointmentForm(FlaskForm):
             plain_text,
             _at_most(MESSAGE_MAX),
         ],
+        filters=[clean_message],
     )
     consent = BooleanField(
         _l(
@@ -257,6 +436,13 @@ class AppointmentForm(FlaskForm):
     # Honeypot: hidden from people (CSS and aria), filled in by naive bots.
     website = StringField(_l("Leave this field empty"))
 
+    # The follow-up questions each choice reveals (GOV.UK conditional reveal).
+    FOLLOW_UPS = {
+        ("requester", "family"): ("requester_name", "relationship"),
+        ("requester", "office"): ("office_name",),
+        ("language", "other"): ("other_language",),
+    }
+
     def __init__(self, *args, locations: tuple = (), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if len(locations) > 1:
@@ -266,6 +452,14 @@ class AppointmentForm(FlaskForm):
         else:
             # One office (or none listed): nothing to choose.
             del self.location
+
+    def applies(self, name: str) -> bool:
+        """Whether the question ``name`` was asked: always, unless it is a
+        follow-up of a choice the person did not make."""
+        for (controller, value), follow_ups in self.FOLLOW_UPS.items():
+            if name in follow_ups:
+                return self[controller].data == value
+        return True
 
     @property
     def is_bot(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 from collections.abc import Mapping
+from datetime import date
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -69,6 +70,18 @@ def email_fields(
     )
     fields = [
         ("Patient name", f"{payload['first_name']} {payload['last_name']}"),
+        ("Date of birth", _birth_date(payload.get("date_of_birth"))),
+        ("Request is for", _labelled(forms.REQUESTERS, payload.get("requester"))),
+    ]
+    # Who is asking, when it is not the patient.
+    if payload.get("requester") == "family":
+        fields += [
+            ("Requested by", payload.get("requester_name") or "—"),
+            ("Relationship to patient", payload.get("relationship") or "—"),
+        ]
+    elif payload.get("requester") == "office":
+        fields.append(("Doctor’s office", payload.get("office_name") or "—"))
+    fields += [
         ("Phone", f"{national} ({phone})"),
         ("Email", payload.get("email") or "—"),
         (
@@ -78,7 +91,6 @@ def email_fields(
         ("Best time to reach", _labelled(forms.BEST_TIMES, payload.get("best_time"))),
         ("Language for the call", language),
         ("Interpreter needed", "Yes" if payload.get("interpreter") else "No"),
-        ("Request is for", _labelled(forms.REQUESTERS, payload.get("requester"))),
         (
             "New or returning",
             _labelled(forms.PATIENT_STATUSES, payload.get("patient_status")),
@@ -99,11 +111,36 @@ def email_fields(
     return fields
 
 
+def _birth_date(iso_date: str | None) -> str:
+    """Spelled out, so no one reads 3/4 as April 3."""
+    if not iso_date:
+        return "—"
+    value = date.fromisoformat(iso_date)
+    return f"{value:%B} {value.day}, {value.year}"
+
+
+def _interpreter_language(payload: Mapping[str, Any]) -> str | None:
+    """The language staff must book an interpreter for, "" when the patient
+    asked for one in English (or did not say which), None when none is needed.
+
+    A call in another language always needs one.
+    """
+    if payload.get("language") == "other":
+        return payload.get("other_language") or ""
+    if not payload.get("interpreter"):
+        return None
+    return "Spanish" if payload.get("language") == "es" else ""
+
+
 def subject(request: QueuedRequest) -> str:
-    """Fixed, English, with the reference; flags Spanish speakers for staff."""
+    """Fixed, English, with the reference; flags what staff must arrange
+    before calling: a Spanish speaker, an interpreter and its language."""
     text = f"Appointment request {request.reference}"
     if request.payload.get("language") == "es":
         text += " [Spanish]"
+    interpreter = _interpreter_language(request.payload)
+    if interpreter is not None:
+        text += f" [Interpreter: {interpreter}]" if interpreter else " [Interpreter]"
     return text
 
 

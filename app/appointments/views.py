@@ -21,13 +21,16 @@ from flask import request
 from flask import session
 from flask import url_for
 from flask.wrappers import Response
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
+from ..errors import error_headers
 from ..errors import render_error
-from ..extensions import limiter
 from ..i18n import add_localized_rule
 from . import delivery
+from . import limits
 from . import mailer
 from .forms import AppointmentForm
 from .outbox import Outbox
@@ -53,6 +56,19 @@ _NO_REFERRER_MESSAGE = _l(
     " security we could not send it. Please allow your browser to send this"
     " information for our site, or call us."
 )
+# The form comes back with the answers when it could not be taken (GOV.UK:
+# never make someone type it all again).
+_NOTICES = {
+    429: _l(
+        "We received this form from your connection many times in a short time,"
+        " so we could not take it now. Your answers are below: please wait a"
+        " minute and send it again."
+    ),
+    503: _l(
+        "Sorry, the website could not save your request, so it was not sent."
+        " Your answers are below: please try again in a few minutes."
+    ),
+}
 
 
 def init_app(app: Flask) -> None:
@@ -66,6 +82,7 @@ def init_app(app: Flask) -> None:
     )
     outbox.create()
     app.extensions["outbox"] = outbox
+    limits.init_app(app)
     app.register_blueprint(bp)
     app.register_error_handler(CSRFError, _csrf_failed)
 
@@ -86,10 +103,6 @@ def _render_form(form: AppointmentForm, status: int = 200, notice: str | None = 
     return response
 
 
-def _rate_limit() -> str:
-    return current_app.config["APPOINTMENT_RATE_LIMIT"]
-
-
 def form() -> Response:
     """GET: the empty form. POST: validate, store durably, then 303."""
     form = _new_form(data={"language": g.lang_code})
@@ -100,6 +113,7 @@ def form() -> Response:
         session.pop(_SESSION_REFERENCE, None)
         return redirect(url_for("appointments.received"), code=303)
     request_record = _store(form)
+    limits.mark_accepted()
     session[_SESSION_REFERENCE] = request_record.reference
     response = redirect(url_for("appointments.received"), code=303)
     # Try at once, on a thread of its own: the patient's answer does not wait
@@ -134,25 +148,38 @@ def _payload(form: AppointmentForm) -> dict[str, Any]:
     data = {
         "received_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "page_language": g.lang_code,
-        "first_name": form.first_name.data.strip(),
-        "last_name": form.last_name.data.strip(),
+        "first_name": _answer(form, "first_name"),
+        "last_name": _answer(form, "last_name"),
+        "date_of_birth": _iso_date(form.date_of_birth.data),
         "phone": form.phone.e164,
         "email": _ascii_email(form.email.data),
         "contact_method": form.contact_method.data,
         "best_time": form.best_time.data,
         "language": form.language.data,
-        "other_language": (form.other_language.data or "").strip() or None,
+        "other_language": _answer(form, "other_language"),
         "interpreter": bool(form.interpreter.data),
         "requester": form.requester.data,
+        "requester_name": _answer(form, "requester_name"),
+        "relationship": _answer(form, "relationship"),
+        "office_name": _answer(form, "office_name"),
         "patient_status": form.patient_status.data,
         "reason": form.reason.data,
-        "referring_doctor": (form.referring_doctor.data or "").strip() or None,
+        "referring_doctor": _answer(form, "referring_doctor"),
         "location": form.location.data if "location" in form else None,
-        "message": (form.message.data or "").strip() or None,
+        "message": _answer(form, "message"),
     }
-    if data["language"] != "other":
-        data["other_language"] = None
     return data
+
+
+def _answer(form: AppointmentForm, name: str) -> str | None:
+    """A text answer, trimmed; None when empty or its question did not apply."""
+    if not form.applies(name):
+        return None
+    return (form[name].data or "").strip() or None
+
+
+def _iso_date(value) -> str | None:
+    return value.isoformat() if value else None
 
 
 def _ascii_email(address: str | None) -> str | None:
@@ -182,6 +209,24 @@ def received() -> Response:
     return response
 
 
+def _form_again(error: HTTPException):
+    """A POST that could not be taken (429, 503): the form again, with the
+    answers as sent and a notice; any other page gets the error page."""
+    if request.method != "POST" or request.endpoint != "appointments.form":
+        return render_error(error)
+    try:
+        request.form  # noqa: B018 (a flood may send a body that cannot be read)
+    except HTTPException:
+        return render_error(error)
+    notice = str(_NOTICES[error.code])
+    phone = current_app.extensions["content"].site.phone
+    if phone:
+        notice += " " + _("You can also call us at %(phone)s.", phone=phone.display)
+    response = _render_form(_new_form(), error.code, notice=notice)
+    response.headers.update(error_headers(error.code))
+    return response
+
+
 def _csrf_failed(error: CSRFError):
     """An expired or missing token: show the form again with what was typed."""
     if request.endpoint == "appointments.form":
@@ -192,7 +237,7 @@ def _csrf_failed(error: CSRFError):
 
 
 add_localized_rule(bp, FORM_PATHS, "form", form, methods=["GET", "POST"])
-# On the blueprint, not the view: blueprint limits are checked before
-# CSRF, so a flood of token-less POSTs is limited too.
-limiter.limit(_rate_limit, methods=["POST"])(bp)
+limits.limit_posts(bp)
 add_localized_rule(bp, RECEIVED_PATHS, "received", received)
+bp.register_error_handler(429, _form_again)
+bp.register_error_handler(503, _form_again)
