@@ -56,8 +56,12 @@ DEFAULTS: dict[str, Any] = {
     "CLINIC_INBOX": None,
     "CLINIC_TIMEZONE": "America/Los_Angeles",  # for times in the clinic's email
     "OUTBOX_PATH": None,  # default: <instance folder>/outbox.sqlite3
-    # A sender that dies mid-send holds its requests this long.
-    "OUTBOX_LEASE_SECONDS": 300,
+    # A sender that dies mid-send holds its request this long; default
+    # 3 x MAIL_TIMEOUT (appointments/delivery.py).
+    "OUTBOX_LEASE_SECONDS": None,
+    # A request waiting longer makes /healthz/delivery 503 and
+    # `flask outbox deliver` exit non-zero.
+    "OUTBOX_ALERT_SECONDS": 900,
     # Retries wait 1, 2, 4 ... times this, up to the maximum.
     "OUTBOX_RETRY_SECONDS": 60,
     "OUTBOX_MAX_BACKOFF_SECONDS": 3600,

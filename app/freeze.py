@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DESTINATION = ROOT / "build"
 
 # Endpoints whose answer depends on the visitor or changes with every request.
-DYNAMIC_BLUEPRINTS = ("appointments",)
-DYNAMIC_ENDPOINTS = ("pages.root", "pages.language_root", "pages.healthz")
+DYNAMIC_BLUEPRINTS = ("appointments", "health")
+DYNAMIC_ENDPOINTS = ("pages.root", "pages.language_root")
 
 # The not-found page, for the web server's error_page: the English one at the
 # root, and one per other language under its prefix (/es/404.html).

@@ -91,7 +91,8 @@ def outbox_problem(path: str) -> str | None:
     """Create the outbox's folder if missing; say why it cannot be written, if so."""
     folder = Path(path).parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        # 0700 from its first moment: the outbox holds personal data.
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         # A real write, because permission bits say nothing for root or a
         # read-only mount. SQLite also needs the folder for its journal.
         with tempfile.TemporaryFile(dir=folder):

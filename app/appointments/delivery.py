@@ -1,17 +1,18 @@
-"""Deliver stored requests: claim, build, send, then forget or retry.
+"""Deliver stored requests: claim one, build, send, then forget or retry.
 
-Logs carry references and error class names only, never what the patient
-typed (an SMTP error text can echo addresses, so it is not logged either).
+Logs carry references and our own description of an error, never what the
+patient typed (an SMTP error text can echo addresses, so it is not logged).
 """
 
 from __future__ import annotations
 
 import logging
-import smtplib
-import socket
-import ssl
 import time
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
 
 from flask import Flask
 
@@ -21,20 +22,35 @@ from .outbox import QueuedRequest
 
 log = logging.getLogger(__name__)
 
-# What a failed delivery can raise; anything else is a bug and propagates.
-DELIVERY_ERRORS = (
-    smtplib.SMTPException,
-    OSError,  # refused, unreachable, timeouts (socket.timeout is an OSError)
-    ssl.SSLError,
-    socket.gaierror,
-    mailer.MailConfigError,
-)
+# What a failed delivery raises; anything else is a bug, logged with its
+# traceback (but rescheduled all the same).
+DELIVERY_ERRORS = (mailer.MailError, mailer.MailConfigError)
+
+# Of each lease, the share one SMTP conversation may use; the rest is the
+# margin for recording the outcome before another sender may take over.
+_SEND_SHARE_OF_LEASE = 2 / 3
 
 
 @dataclass
 class DeliveryReport:
+    """What one run did: counts, and why sends failed (no personal data)."""
+
     delivered: int = 0
     failed: int = 0
+    reasons: Counter = field(default_factory=Counter)
+
+
+def lease_seconds(config: Mapping[str, Any]) -> float:
+    """``OUTBOX_LEASE_SECONDS``, else three times ``MAIL_TIMEOUT``.
+
+    Long enough for one SMTP conversation (cut off after two thirds of the
+    lease) and no longer, so a sender killed mid-send holds its request
+    back about as long as one attempt could have taken.
+    """
+    configured = config.get("OUTBOX_LEASE_SECONDS")
+    if configured:
+        return float(configured)
+    return 3 * float(config.get("MAIL_TIMEOUT") or 10)
 
 
 def outbox_for(app: Flask) -> Outbox:
@@ -43,15 +59,23 @@ def outbox_for(app: Flask) -> Outbox:
 
 
 def _describe(error: Exception) -> str:
-    code = getattr(error, "smtp_code", None)
-    return f"{type(error).__name__}" + (f" {code}" if code else "")
+    if isinstance(error, DELIVERY_ERRORS):
+        return str(error)
+    return f"unexpected {type(error).__name__} (see the traceback above)"
 
 
-def _deliver(app: Flask, outbox: Outbox, request: QueuedRequest) -> bool:
+def _deliver(
+    app: Flask, outbox: Outbox, request: QueuedRequest, report: DeliveryReport
+) -> None:
     try:
         content = app.extensions["content"]
         message = mailer.build_message(request, app.config, content.site.locations)
-        mailer.send(message, app.config)
+        # Re-checked just before sending: the conversation must end well
+        # inside this sender's lease, however slowly the relay answers.
+        send_by = request.claimed_until - (1 - _SEND_SHARE_OF_LEASE) * (
+            outbox.lease_seconds
+        )
+        mailer.send(message, app.config, within=send_by - time.time())
     except Exception as error:
         # Expected failures (relay down, refused, TLS) and unexpected ones
         # (a bug, a bad setting) alike: the request is rescheduled and
@@ -64,42 +88,44 @@ def _deliver(app: Flask, outbox: Outbox, request: QueuedRequest) -> bool:
         level = logging.ERROR if attempts >= outbox.failing_after else logging.WARNING
         log.log(
             level,
-            "outbox: request %s not delivered (attempt %d, %s); next try in %d s",
+            "outbox: request %s not delivered (attempt %d: %s); next try in %d s",
             request.reference,
             attempts,
             reason,
             delay,
         )
-        return False
+        report.failed += 1
+        report.reasons[reason] += 1
+        return
     outbox.delivered(request)
     log.info("outbox: request %s delivered", request.reference)
-    return True
+    report.delivered += 1
 
 
 def deliver_one(app: Flask, request_id: int) -> bool:
     """Try one just-stored request at once (unless a sender already has it)."""
     outbox = outbox_for(app)
+    report = DeliveryReport()
     with app.app_context():
-        claimed = outbox.claim(request_id)
-        return bool(claimed) and _deliver(app, outbox, claimed[0])
+        request = outbox.claim_next(request_id)
+        if request is not None:
+            _deliver(app, outbox, request, report)
+    return report.delivered == 1
 
 
-def deliver_due(app: Flask) -> DeliveryReport:
-    """Send every request due when called, batch by batch.
+def deliver_due(app: Flask, *, now: bool = False) -> DeliveryReport:
+    """Send every request due when called, one claim at a time.
 
-    A request that fails is rescheduled after the start of this run, so one
-    run tries each request at most once.
+    ``now``: every waiting request is due, whatever its backoff (after the
+    relay was fixed). A request that fails is rescheduled after the start of
+    this run, so one run tries each request at most once.
     """
     outbox = outbox_for(app)
     report = DeliveryReport()
+    if now:
+        outbox.make_all_due()
     started = time.time()
     with app.app_context():
-        while batch := outbox.claim(due_by=started):
-            for request in batch:
-                if _deliver(app, outbox, request):
-                    report.delivered += 1
-                else:
-                    report.failed += 1
-    if report.delivered:
-        outbox.checkpoint()
+        while request := outbox.claim_next(due_by=started):
+            _deliver(app, outbox, request, report)
     return report

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
+import socket
 import ssl
+import threading
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from email.headerregistry import Address
@@ -24,13 +28,15 @@ from .outbox import QueuedRequest
 
 
 class MailConfigError(Exception):
-    """The mail settings cannot work (no sender or no inbox)."""
+    """The mail settings cannot work; the message names the setting and the fix."""
 
 
 def clinic_inbox(config: Mapping[str, Any]) -> list[str]:
     """``CLINIC_INBOX`` as a list: one address, or a JSON list of addresses."""
     if not config.get("CLINIC_INBOX"):
-        raise MailConfigError("CLINIC_INBOX is not set")
+        raise MailConfigError(
+            "CLINIC_INBOX is not set: set FLASK_CLINIC_INBOX to the clinic's address"
+        )
     try:
         return inbox_addresses(config["CLINIC_INBOX"])
     except ValueError as error:
@@ -41,7 +47,9 @@ def sender(config: Mapping[str, Any]) -> str:
     """The From header: "Name <address>", or Flask-Mail's ("Name", "address")."""
     value = config.get("MAIL_DEFAULT_SENDER")
     if not value:
-        raise MailConfigError("MAIL_DEFAULT_SENDER is not set")
+        raise MailConfigError(
+            "MAIL_DEFAULT_SENDER is not set: set FLASK_MAIL_DEFAULT_SENDER"
+        )
     return formataddr(tuple(value)) if isinstance(value, list | tuple) else value
 
 
@@ -150,29 +158,150 @@ def _clinic_time(iso_timestamp: str, config: Mapping[str, Any]) -> str:
     return local.strftime("%A, %B %-d, %Y, %-I:%M %p %Z")
 
 
-def send(message: EmailMessage, config: Mapping[str, Any]) -> None:
+def send(
+    message: EmailMessage, config: Mapping[str, Any], *, within: float | None = None
+) -> None:
     """Hand ``message`` to the SMTP relay; raise unless it was accepted.
 
     TLS (STARTTLS or implicit) always verifies the server's certificate,
-    against the system's CAs or ``MAIL_CA_FILE``.
+    against the system's CAs or ``MAIL_CA_FILE``. ``MAIL_TIMEOUT`` bounds
+    each network step; ``within`` (seconds) bounds the whole conversation,
+    however slowly the relay answers: the connection is cut when it runs
+    out, so a sender never outlives its lease on the request.
+    Raises MailError (or MailConfigError) saying what is wrong.
     """
+    host = config.get("MAIL_SERVER")
+    if not host:
+        raise MailConfigError(
+            "MAIL_SERVER is not set: set FLASK_MAIL_SERVER to the SMTP relay's name"
+        )
     from_address = parseaddr(sender(config))[1]
     recipients = clinic_inbox(config)
-    host = config.get("MAIL_SERVER") or "localhost"
     timeout = float(config.get("MAIL_TIMEOUT") or 10)
     use_ssl = bool(config.get("MAIL_USE_SSL"))
     port = int(config.get("MAIL_PORT") or (465 if use_ssl else 25))
+    if within is not None:
+        if within <= 0:
+            raise MailError("no time left to send before the lease ran out")
+        timeout = min(timeout, within)
     context = None
     if use_ssl or config.get("MAIL_USE_TLS"):
-        context = ssl.create_default_context(cafile=config.get("MAIL_CA_FILE"))
-    if use_ssl:
-        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
-    else:
-        smtp = smtplib.SMTP(host, port, timeout=timeout)
-    with smtp:
-        if context is not None and not use_ssl:
-            smtp.starttls(context=context)
-        if config.get("MAIL_USERNAME"):
-            smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
-        # Envelope recipients are the inbox only: Reply-To never receives mail.
-        smtp.send_message(message, from_addr=from_address, to_addrs=recipients)
+        try:
+            context = ssl.create_default_context(cafile=config.get("MAIL_CA_FILE"))
+        except OSError as error:
+            raise MailConfigError(
+                f"MAIL_CA_FILE {config.get('MAIL_CA_FILE')} cannot be read "
+                f"({error.strerror or error})"
+            ) from None
+    started = time.monotonic()
+    cut_off = smtp = None
+    try:
+        if use_ssl:
+            smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(host, port, timeout=timeout)
+        left = None if within is None else within - (time.monotonic() - started)
+        with _CutOff(smtp, left) as cut_off:
+            if context is not None and not use_ssl:
+                smtp.starttls(context=context)
+            if config.get("MAIL_USERNAME"):
+                smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+            # Envelope recipients are the inbox only: Reply-To never gets mail.
+            smtp.send_message(message, from_addr=from_address, to_addrs=recipients)
+            # Accepted: QUIT's own errors must never turn this into a retry
+            # (a duplicate). After a failure there is no QUIT: a stalled
+            # relay would only make the sender wait longer.
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                smtp.quit()
+    except Exception as error:
+        if cut_off is not None and cut_off.fired:
+            raise MailError(
+                f"the relay {host}:{port} did not finish within {within:.0f} s; "
+                "the connection was cut so that no other sender overlaps this one"
+            ) from None
+        raise MailError(explain(error, host, port, timeout)) from None
+    finally:
+        if smtp is not None:
+            smtp.close()
+
+
+class MailError(Exception):
+    """A send failed; the message says why in an operator's words, with no
+    secret and nothing the relay echoed back (it can quote addresses)."""
+
+
+def explain(error: BaseException, host: str, port: int, timeout: float) -> str:
+    """What went wrong talking to the relay, for the log and the operator."""
+    relay = f"{host}:{port}"
+    code = getattr(error, "smtp_code", None)
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        return (
+            f"the relay {relay} refused the login (SMTP {code}): check "
+            "MAIL_USERNAME and MAIL_PASSWORD"
+        )
+    if isinstance(error, smtplib.SMTPNotSupportedError):
+        return (
+            f"the relay {relay} does not offer what the settings ask for "
+            "(STARTTLS or login): check MAIL_USE_TLS, MAIL_USE_SSL and MAIL_PORT"
+        )
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return (
+            f"the certificate of {relay} is not trusted ({error.verify_message}):"
+            " fix the relay's certificate, or set MAIL_CA_FILE to its CA"
+        )
+    if isinstance(error, ssl.SSLError):
+        return (
+            f"TLS with {relay} failed ({error.reason or type(error).__name__}):"
+            " check MAIL_USE_TLS (STARTTLS, port 587) or MAIL_USE_SSL (port 465)"
+        )
+    if isinstance(error, smtplib.SMTPRecipientsRefused | smtplib.SMTPSenderRefused):
+        return (
+            f"the relay {relay} refused the sender or the inbox: check "
+            "MAIL_DEFAULT_SENDER and CLINIC_INBOX"
+        )
+    if isinstance(error, smtplib.SMTPResponseException):
+        kind = "temporarily" if 400 <= error.smtp_code < 500 else "permanently"
+        return f"the relay {relay} {kind} refused the message (SMTP {code})"
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        return f"the relay {relay} closed the connection"
+    if isinstance(error, TimeoutError):
+        return (
+            f"the relay {relay} did not answer within {timeout:.0f} s "
+            "(MAIL_TIMEOUT); is it up, and is the port open?"
+        )
+    if isinstance(error, ConnectionRefusedError):
+        return f"the relay {relay} refused the connection: is it up, on this port?"
+    if isinstance(error, socket.gaierror):
+        return f"the relay's name {host} (MAIL_SERVER) cannot be resolved"
+    if isinstance(error, OSError):
+        reason = error.strerror or type(error).__name__
+        return f"cannot reach the relay {relay} ({reason})"
+    return f"sending through {relay} failed ({type(error).__name__})"
+
+
+class _CutOff:
+    """Closes the SMTP socket when ``within`` seconds have passed, so that a
+    relay answering each step just inside MAIL_TIMEOUT cannot stretch one
+    conversation past the sender's lease."""
+
+    def __init__(self, smtp: smtplib.SMTP, within: float | None) -> None:
+        self.smtp = smtp
+        self.fired = False
+        self._timer = None if within is None else threading.Timer(within, self._fire)
+
+    def _fire(self) -> None:
+        self.fired = True
+        sock = self.smtp.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> _CutOff:
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
