@@ -7,6 +7,7 @@ patient typed (an SMTP error text can echo addresses, so it is not logged).
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from flask import Flask
 from . import mailer
 from .outbox import Outbox
 from .outbox import QueuedRequest
+from .outbox import describe_problem
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +108,15 @@ def deliver_one(app: Flask, request_id: int) -> bool:
     """Try one just-stored request at once (unless a sender already has it)."""
     outbox = outbox_for(app)
     report = DeliveryReport()
-    with app.app_context():
-        request = outbox.claim_next(request_id)
-        if request is not None:
-            _deliver(app, outbox, request, report)
+    try:
+        with app.app_context():
+            request = outbox.claim_next(request_id)
+            if request is not None:
+                _deliver(app, outbox, request, report)
+    except (sqlite3.Error, OSError) as error:
+        # /healthz says so too; the request, if stored, waits for the fix.
+        log.error("outbox: %s", describe_problem(outbox.path, error))
+        return False
     return report.delivered == 1
 
 

@@ -182,9 +182,7 @@ class Outbox:
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             with self._connect() as db:
                 db.executescript(_SCHEMA)
-                [result] = db.execute("PRAGMA quick_check(1)").fetchone()
-            if result != "ok":
-                raise sqlite3.DatabaseError("database disk image is malformed")
+                self._check(db)
         except (sqlite3.Error, OSError) as error:
             raise OutboxUnusable(describe_problem(self.path, error)) from None
 
@@ -346,10 +344,12 @@ class Outbox:
         return cursor.rowcount
 
     def probe(self, timeout: float = 5) -> None:
-        """A real write, committed and synced, as the form's POST does one.
+        """A real write, committed and synced, as the form's POST does one,
+        and SQLite's quick integrity check (milliseconds for this small file).
 
         Raises sqlite3.Error or OSError when the file cannot take a request
-        right now (damaged, read-only, disk full, locked past ``timeout``).
+        right now (damaged, read-only, gone, disk full, locked past
+        ``timeout``).
         """
         with self._transaction(timeout) as db:
             db.execute(
@@ -357,6 +357,13 @@ class Outbox:
                 " ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
                 (time.time(),),
             )
+            self._check(db)
+
+    @staticmethod
+    def _check(db: sqlite3.Connection) -> None:
+        [result] = db.execute("PRAGMA quick_check(1)").fetchone()
+        if result != "ok":
+            raise sqlite3.DatabaseError("database disk image is malformed")
 
     def status(self) -> OutboxStatus:
         """How many requests wait, how old the oldest is, which keep failing."""
