@@ -540,25 +540,71 @@ def first_name(mail) -> str:
     return text.split("Patient name:")[1].split()[0]
 
 
-def test_a_send_never_outlives_its_lease_however_slow_the_relay(
+def leased(app) -> bool:
+    """A sender holds the (one) stored request."""
+    with sqlite3.connect(app.config["OUTBOX_PATH"]) as db:
+        [(until,)] = db.execute("SELECT claimed_until FROM requests").fetchall()
+    return until > time.time()
+
+
+def test_a_slow_send_keeps_its_lease_so_no_other_sender_takes_over(
     app, app_config, runner
 ):
-    """MAIL_TIMEOUT bounds each step; the lease bounds the whole conversation,
-    so another sender can never be sending the same request at once."""
-    app.extensions["outbox"].lease_seconds = 1.5
+    """The relay takes twice the lease to accept the message: the sender
+    renews its lease meanwhile, so another sender finds nothing to take."""
+    outbox = app.extensions["outbox"]
+    outbox.lease_seconds = 1.5
     stored_request(app)
     relay = SMTPServer(app_config["MAIL_PORT"])
-    relay.handler = SlowHandler(3)  # each step within MAIL_TIMEOUT (5 s)
+    relay.handler = SlowHandler(3)
     relay.start()
     try:
-        started = time.monotonic()
-        output = deliver(runner, exit_code=1)
-        took = time.monotonic() - started
+        with ThreadPoolExecutor(1) as pool:
+            sending = pool.submit(runner.invoke, args=["outbox", "deliver"])
+            assert wait_until(lambda: leased(app))
+            time.sleep(2)  # past the lease the sender first took
+            assert outbox.claim_next() is None
+            result = sending.result(timeout=30)
     finally:
         relay.stop()
-    assert took < 1.5  # cut off at two thirds of the lease
-    assert "did not finish within 1 s" in output
-    assert queued(app) == 1
+    assert result.exit_code == 0, result.output
+    assert len(relay.received) == 1 and queued(app) == 0
+
+
+def test_a_sender_that_lost_its_lease_stops_talking_to_the_relay(
+    app, app_config, runner
+):
+    """If another sender took the request over (this one stalled past its
+    lease), the first one hangs up rather than send it a second time."""
+    outbox = app.extensions["outbox"]
+    outbox.lease_seconds = 1.5
+    stored_request(app)
+    relay = SMTPServer(app_config["MAIL_PORT"])
+    relay.handler = StallingHandler()
+    relay.start()
+
+    def take_over() -> None:
+        with sqlite3.connect(app.config["OUTBOX_PATH"]) as db:
+            db.execute("UPDATE requests SET claimed_until = claimed_until + 100")
+
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            sending = pool.submit(runner.invoke, args=["outbox", "deliver"])
+            assert wait_until(lambda: relay.handler.seen)
+            take_over()
+            started = time.monotonic()
+            result = sending.result(timeout=30)
+            assert time.monotonic() - started < 2  # not the relay's 60 s
+    finally:
+        relay.stop()
+    assert result.exit_code == 1
+    assert "another sender took this request over" in result.output
+    with sqlite3.connect(app.config["OUTBOX_PATH"]) as db:
+        # Still queued, and the other sender's claim stands.
+        [(attempts, claimed)] = db.execute(
+            "SELECT attempts, claimed_until FROM requests"
+        ).fetchall()
+    assert attempts == 0 and claimed > time.time() + 50
 
 
 def test_the_lease_defaults_to_a_small_multiple_of_the_mail_timeout(app_config):

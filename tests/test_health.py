@@ -4,7 +4,9 @@ outbox is a clear message everywhere, never a traceback."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -242,3 +244,51 @@ def test_the_write_probe_leaves_no_personal_data_and_no_request(app, client):
     assert client.get("/healthz").status_code == 200
     with sqlite3.connect(app.config["OUTBOX_PATH"]) as db:
         assert db.execute("SELECT COUNT(*) FROM requests").fetchone() == (0,)
+
+
+def documented_cron_command(document: Path) -> str:
+    """The command of the cron line a document shows, without its logger pipe."""
+    line = re.search(r"^\* \* \* \* \* clinic-site (.+)$", document.read_text(), re.M)
+    command, _, logger = line.group(1).partition(" 2>&1 | ")
+    assert logger.startswith("logger ")
+    return command
+
+
+def test_the_documented_cron_line_loads_the_settings_and_runs(
+    app, app_config, tmp_path, mail_server
+):
+    """The README's and the deploy guide's cron line, run as cron would (sh,
+    an empty environment), with this machine's paths."""
+    command = documented_cron_command(ROOT / "README.md")
+    assert documented_cron_command(ROOT / "docs/deploy.md") == command
+    env_file = tmp_path / "env"
+    env_file.write_text(
+        "".join(f"{key}='{value}'\n" for key, value in cron_env(app_config).items())
+    )
+    lock = tmp_path / "deliver.lock"
+    command = (
+        command.replace("/srv/clinic-site/app", str(ROOT))
+        .replace(
+            "/srv/clinic-site/venv/bin/flask",
+            str(Path(sys.executable).parent / "flask"),
+        )
+        .replace("/etc/clinic-site/env", str(env_file))
+        .replace("/run/lock/clinic-site-deliver.lock", str(lock))
+    )
+    submit_directly(app)
+
+    def cron() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["sh", "-c", command], env={}, capture_output=True, text=True, timeout=60
+        )
+
+    ran = cron()  # the relay is down
+    assert ran.returncode == 1 and "refused the connection" in ran.stderr
+    mail_server.start()
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # a previous run still busy
+        assert cron().returncode == 1
+        assert mail_server.received == []
+    ran = cron()
+    assert ran.returncode == 0, ran.stderr
+    assert "delivered 1" in ran.stdout and len(mail_server.received) == 1

@@ -6,8 +6,11 @@ patient typed (an SMTP error text can echo addresses, so it is not logged).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import sqlite3
+import threading
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -28,10 +31,6 @@ log = logging.getLogger(__name__)
 # traceback (but rescheduled all the same).
 DELIVERY_ERRORS = (mailer.MailError, mailer.MailConfigError)
 
-# Of each lease, the share one SMTP conversation may use; the rest is the
-# margin for recording the outcome before another sender may take over.
-_SEND_SHARE_OF_LEASE = 2 / 3
-
 
 @dataclass
 class DeliveryReport:
@@ -45,9 +44,10 @@ class DeliveryReport:
 def lease_seconds(config: Mapping[str, Any]) -> float:
     """``OUTBOX_LEASE_SECONDS``, else three times ``MAIL_TIMEOUT``.
 
-    Long enough for one SMTP conversation (cut off after two thirds of the
-    lease) and no longer, so a sender killed mid-send holds its request
-    back about as long as one attempt could have taken.
+    A sender renews its lease every third of it while it talks to the relay,
+    so a slow relay never lets the lease run out under a live sender; a
+    sender killed mid-send holds its request back for one lease, about as
+    long as one stalled SMTP step (MAIL_TIMEOUT) takes three times over.
     """
     configured = config.get("OUTBOX_LEASE_SECONDS")
     if configured:
@@ -69,15 +69,12 @@ def _describe(error: Exception) -> str:
 def _deliver(
     app: Flask, outbox: Outbox, request: QueuedRequest, report: DeliveryReport
 ) -> None:
+    keeper = None
     try:
         content = app.extensions["content"]
         message = mailer.build_message(request, app.config, content.site.locations)
-        # Re-checked just before sending: the conversation must end well
-        # inside this sender's lease, however slowly the relay answers.
-        send_by = request.claimed_until - (1 - _SEND_SHARE_OF_LEASE) * (
-            outbox.lease_seconds
-        )
-        mailer.send(message, app.config, within=send_by - time.time())
+        with LeaseKeeper(outbox, request) as keeper:
+            mailer.send(message, app.config, guard=keeper)
     except Exception as error:
         # Expected failures (relay down, refused, TLS) and unexpected ones
         # (a bug, a bad setting) alike: the request is rescheduled and
@@ -85,7 +82,7 @@ def _deliver(
         if not isinstance(error, DELIVERY_ERRORS):
             log.exception("outbox: request %s raised while sending", request.reference)
         reason = _describe(error)
-        delay = outbox.failed(request, reason)
+        delay = outbox.failed(keeper.request if keeper else request, reason)
         attempts = request.attempts + 1
         level = logging.ERROR if attempts >= outbox.failing_after else logging.WARNING
         log.log(
@@ -102,6 +99,74 @@ def _deliver(
     outbox.delivered(request)
     log.info("outbox: request %s delivered", request.reference)
     report.delivered += 1
+
+
+class LeaseKeeper:
+    """Holds this sender's lease on ``request`` while it talks to the relay.
+
+    It renews the lease just before the message goes out and then every
+    third of a lease, however slowly the relay answers, so no other sender
+    can take the request meanwhile. Should a renewal find the lease gone
+    (this process stalled past it and another sender took over), it cuts
+    the connection: two senders never talk to the relay about one request.
+    """
+
+    def __init__(self, outbox: Outbox, request: QueuedRequest) -> None:
+        self.outbox = outbox
+        self.request = request
+        self._smtp = None
+        self._lost = threading.Event()
+        self._done = threading.Event()
+        # The renewal before the message and the periodic ones must not race:
+        # each checks the lease the previous one wrote.
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._keep, daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def watch(self, smtp) -> None:
+        """Remember the connection, to cut it if the lease is lost."""
+        self._smtp = smtp
+
+    def before_sending(self) -> None:
+        """A fresh, full lease for the message itself, or no message."""
+        if not self._renew():
+            raise mailer.MailError(self.stopped())
+
+    def stopped(self) -> str | None:
+        """Why the send was stopped, if it was."""
+        if self._lost.is_set():
+            return "another sender took this request over; this one stopped"
+        return None
+
+    def _renew(self) -> bool:
+        with self._lock:
+            if self._lost.is_set():
+                return False
+            try:
+                renewed = self.outbox.renew(self.request)
+            except (sqlite3.Error, OSError):
+                renewed = None  # cannot prove the lease: stop, to be safe
+            if renewed is None:
+                self._lost.set()
+                return False
+            self.request = renewed
+            return True
+
+    def _keep(self) -> None:
+        while not self._done.wait(self.outbox.lease_seconds / 3):
+            if not self._renew():
+                sock = getattr(self._smtp, "sock", None)
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+                return
 
 
 def deliver_one(app: Flask, request_id: int) -> bool:

@@ -6,8 +6,6 @@ import contextlib
 import smtplib
 import socket
 import ssl
-import threading
-import time
 from collections.abc import Mapping
 from datetime import datetime
 from email.headerregistry import Address
@@ -16,6 +14,7 @@ from email.utils import format_datetime
 from email.utils import formataddr
 from email.utils import parseaddr
 from typing import Any
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -158,17 +157,31 @@ def _clinic_time(iso_timestamp: str, config: Mapping[str, Any]) -> str:
     return local.strftime("%A, %B %-d, %Y, %-I:%M %p %Z")
 
 
+class SendGuard(Protocol):
+    """Whoever must be able to stop a send midway (the lease on the request)."""
+
+    def watch(self, smtp: smtplib.SMTP) -> None:
+        """Called once connected: the guard may close ``smtp``'s socket."""
+
+    def before_sending(self) -> None:
+        """Called just before the message goes out; raises MailError to stop."""
+
+    def stopped(self) -> str | None:
+        """Why the guard stopped the send, if it did."""
+
+
 def send(
-    message: EmailMessage, config: Mapping[str, Any], *, within: float | None = None
+    message: EmailMessage,
+    config: Mapping[str, Any],
+    *,
+    guard: SendGuard | None = None,
 ) -> None:
     """Hand ``message`` to the SMTP relay; raise unless it was accepted.
 
     TLS (STARTTLS or implicit) always verifies the server's certificate,
     against the system's CAs or ``MAIL_CA_FILE``. ``MAIL_TIMEOUT`` bounds
-    each network step; ``within`` (seconds) bounds the whole conversation,
-    however slowly the relay answers: the connection is cut when it runs
-    out, so a sender never outlives its lease on the request.
-    Raises MailError (or MailConfigError) saying what is wrong.
+    each network step. Raises MailError (or MailConfigError) saying what is
+    wrong.
     """
     host = config.get("MAIL_SERVER")
     if not host:
@@ -180,10 +193,6 @@ def send(
     timeout = float(config.get("MAIL_TIMEOUT") or 10)
     use_ssl = bool(config.get("MAIL_USE_SSL"))
     port = int(config.get("MAIL_PORT") or (465 if use_ssl else 25))
-    if within is not None:
-        if within <= 0:
-            raise MailError("no time left to send before the lease ran out")
-        timeout = min(timeout, within)
     context = None
     if use_ssl or config.get("MAIL_USE_TLS"):
         try:
@@ -193,33 +202,32 @@ def send(
                 f"MAIL_CA_FILE {config.get('MAIL_CA_FILE')} cannot be read "
                 f"({error.strerror or error})"
             ) from None
-    started = time.monotonic()
-    cut_off = smtp = None
+    smtp = None
     try:
         if use_ssl:
             smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
         else:
             smtp = smtplib.SMTP(host, port, timeout=timeout)
-        left = None if within is None else within - (time.monotonic() - started)
-        with _CutOff(smtp, left) as cut_off:
-            if context is not None and not use_ssl:
-                smtp.starttls(context=context)
-            if config.get("MAIL_USERNAME"):
-                smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
-            # Envelope recipients are the inbox only: Reply-To never gets mail.
-            smtp.send_message(message, from_addr=from_address, to_addrs=recipients)
-            # Accepted: QUIT's own errors must never turn this into a retry
-            # (a duplicate). After a failure there is no QUIT: a stalled
-            # relay would only make the sender wait longer.
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                smtp.quit()
+        if guard is not None:
+            guard.watch(smtp)
+        if context is not None and not use_ssl:
+            smtp.starttls(context=context)
+        if config.get("MAIL_USERNAME"):
+            smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+        if guard is not None:
+            guard.before_sending()
+        # Envelope recipients are the inbox only: Reply-To never gets mail.
+        smtp.send_message(message, from_addr=from_address, to_addrs=recipients)
+        # Accepted: QUIT's own errors must never turn this into a retry (a
+        # duplicate). After a failure there is no QUIT: a stalled relay would
+        # only keep the sender waiting longer.
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            smtp.quit()
+    except MailError:
+        raise
     except Exception as error:
-        if cut_off is not None and cut_off.fired:
-            raise MailError(
-                f"the relay {host}:{port} did not finish within {within:.0f} s; "
-                "the connection was cut so that no other sender overlaps this one"
-            ) from None
-        raise MailError(explain(error, host, port, timeout)) from None
+        stopped = guard.stopped() if guard is not None else None
+        raise MailError(stopped or explain(error, host, port, timeout)) from None
     finally:
         if smtp is not None:
             smtp.close()
@@ -277,31 +285,3 @@ def explain(error: BaseException, host: str, port: int, timeout: float) -> str:
         reason = error.strerror or type(error).__name__
         return f"cannot reach the relay {relay} ({reason})"
     return f"sending through {relay} failed ({type(error).__name__})"
-
-
-class _CutOff:
-    """Closes the SMTP socket when ``within`` seconds have passed, so that a
-    relay answering each step just inside MAIL_TIMEOUT cannot stretch one
-    conversation past the sender's lease."""
-
-    def __init__(self, smtp: smtplib.SMTP, within: float | None) -> None:
-        self.smtp = smtp
-        self.fired = False
-        self._timer = None if within is None else threading.Timer(within, self._fire)
-
-    def _fire(self) -> None:
-        self.fired = True
-        sock = self.smtp.sock
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    def __enter__(self) -> _CutOff:
-        if self._timer is not None:
-            self._timer.daemon = True
-            self._timer.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if self._timer is not None:
-            self._timer.cancel()

@@ -11,6 +11,7 @@ has accepted it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -270,10 +271,11 @@ class Outbox:
     ) -> QueuedRequest | None:
         """Lease one request due by ``due_by`` (default now), or the given one.
 
-        One at a time, each with a fresh lease taken just before its send:
-        a sender never holds a request it is not about to send, so a slow
-        relay cannot make a lease run out on requests still waiting in a
-        batch. If the holder dies, the lease runs out and someone else sends.
+        One at a time, each with a fresh lease taken just before its send
+        (and renewed while it lasts, see ``renew``): a sender never holds a
+        request it is not sending, so a slow relay cannot make a lease run
+        out on requests still waiting in a batch. If the holder dies, the
+        lease runs out and someone else sends.
         """
         now = time.time()
         due_by = now if due_by is None else due_by
@@ -295,6 +297,22 @@ class Outbox:
                 "UPDATE requests SET claimed_until = ? WHERE id = ?", (lease, row[0])
             )
         return QueuedRequest(row[0], row[1], row[2], json.loads(row[3]), row[4], lease)
+
+    def renew(self, request: QueuedRequest) -> QueuedRequest | None:
+        """Extend this sender's lease by a full lease from now; None when it
+        no longer holds it (it stalled past its lease and another sender
+        took the request). One statement: the check and the write are atomic.
+        """
+        lease = time.time() + self.lease_seconds
+        with self._connect() as db:
+            cursor = db.execute(
+                "UPDATE requests SET claimed_until = ?"
+                " WHERE id = ? AND claimed_until = ?",
+                (lease, request.id, request.claimed_until),
+            )
+        if cursor.rowcount != 1:
+            return None
+        return dataclasses.replace(request, claimed_until=lease)
 
     def delivered(self, request: QueuedRequest) -> None:
         """Forget a request the SMTP server has accepted, leaving no copy.
