@@ -9,7 +9,7 @@ concurrent clients reading the pages and sending the form:
   it `flask outbox deliver` must exit non-zero and /healthz/delivery be 503
   while /healthz stays 200, and both must clear once mail flows again;
 - overlap: a slow relay (each message takes SLOW_RELAY_SECONDS) while a new
-  `flask outbox deliver` starts every half second, so senders overlap each
+  `flask outbox deliver` starts every second, so senders overlap each
   other and the web workers' own immediate sends.
 
 After each phase ``flask outbox deliver`` runs until the outbox is empty. Every
@@ -47,9 +47,12 @@ from aiosmtpd.controller import Controller
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 64
 SLOW_RELAY_SECONDS = 0.5
-# Short, so that overlapping senders would collide if leases were not per
-# request: a batch of more than 12 requests outlasts it at the slow relay.
-LEASE_SECONDS = 6
+# Half the production default, so that overlapping senders would collide if
+# leases were neither per request nor renewed (a batch of more than 30
+# outlasts it at the slow relay); not shorter, because on a small machine
+# under this load a process can stall for seconds, and a lease must outlast
+# any stall of a live sender.
+LEASE_SECONDS = 15
 ALERT_SECONDS = 10
 PAGES = ["/en/immunotherapy", "/es/inmunoterapia", "/en/privacy", "/es/privacidad"]
 FORMS = ["/en/request-appointment", "/es/solicitar-cita"]
@@ -256,7 +259,7 @@ def drain(env: dict[str, str], site: Site) -> None:
 
 
 def overlapping_senders(env: dict[str, str], until: float) -> int:
-    """Start a `flask outbox deliver` every half second until ``until``, each
+    """Start a `flask outbox deliver` every second until ``until``, each
     overlapping the ones before it; return how many ran."""
     senders = []
     while time.monotonic() < until:
@@ -269,7 +272,7 @@ def overlapping_senders(env: dict[str, str], until: float) -> int:
                 stderr=subprocess.DEVNULL,
             )
         )
-        time.sleep(0.5)
+        time.sleep(1)
     for sender in senders:
         sender.wait()
     return len(senders)

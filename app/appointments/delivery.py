@@ -200,4 +200,7 @@ def deliver_due(app: Flask, *, now: bool = False) -> DeliveryReport:
     with app.app_context():
         while request := outbox.claim_next(due_by=started):
             _deliver(app, outbox, request, report)
+    if report.delivered:
+        # In case a busy moment kept a delivery's own checkpoint from it.
+        outbox.checkpoint()
     return report
