@@ -116,6 +116,7 @@ class LeaseKeeper:
         self.request = request
         self._smtp = None
         self._lost = threading.Event()
+        self._why_lost = ""
         self._done = threading.Event()
         # The renewal before the message and the periodic ones must not race:
         # each checks the lease the previous one wrote.
@@ -141,9 +142,7 @@ class LeaseKeeper:
 
     def stopped(self) -> str | None:
         """Why the send was stopped, if it was."""
-        if self._lost.is_set():
-            return "another sender took this request over; this one stopped"
-        return None
+        return self._why_lost if self._lost.is_set() else None
 
     def _renew(self) -> bool:
         with self._lock:
@@ -151,9 +150,12 @@ class LeaseKeeper:
                 return False
             try:
                 renewed = self.outbox.renew(self.request)
-            except (sqlite3.Error, OSError):
-                renewed = None  # cannot prove the lease: stop, to be safe
+                why = "another sender took this request over; this one stopped"
+            except (sqlite3.Error, OSError) as error:
+                # The lease cannot be proved: stop, to be safe.
+                renewed, why = None, describe_problem(self.outbox.path, error)
             if renewed is None:
+                self._why_lost = why
                 self._lost.set()
                 return False
             self.request = renewed
