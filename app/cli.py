@@ -9,6 +9,7 @@ secrets. ``outbox`` needs the configured app and is added by create_app.
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,8 @@ from flask.cli import AppGroup
 
 from .appointments.delivery import deliver_due
 from .appointments.delivery import outbox_for
+from .appointments.health import delivery_problems
+from .appointments.outbox import describe_problem
 from .content import DEFAULT_CONTENT_DIR
 from .content import ContentError
 from .content import load_content
@@ -107,21 +110,53 @@ def outbox_group() -> None:
     """The queue of appointment requests waiting for delivery."""
 
 
+# Exit statuses of `flask outbox deliver`, for cron, systemd and monitors.
+EXIT_NOT_DELIVERED = 1  # a send failed in this run, or a request waits too long
+EXIT_OUTBOX_UNUSABLE = 3  # the outbox file cannot be read or written
+
+
 @outbox_group.command("deliver")
-def outbox_deliver() -> None:
-    """Send every request that is due. Safe from cron, and concurrently."""
-    report = deliver_due(current_app._get_current_object())
-    status = outbox_for(current_app).status()
+@click.option(
+    "--now",
+    is_flag=True,
+    help="Send everything waiting at once, ignoring the retry delays "
+    "(after fixing the relay).",
+)
+def outbox_deliver(now: bool) -> None:
+    """Send every request that is due. Safe from cron, and concurrently.
+
+    Exits 1 when a send failed or a request has waited longer than
+    OUTBOX_ALERT_SECONDS, 3 when the outbox cannot be used.
+    """
+    app = current_app._get_current_object()
+    outbox = outbox_for(app)
+    try:
+        report = deliver_due(app, now=now)
+        status = outbox.status()
+    except (sqlite3.Error, OSError) as error:
+        click.echo(f"Error: {describe_problem(outbox.path, error)}", err=True)
+        raise SystemExit(EXIT_OUTBOX_UNUSABLE) from None
     click.echo(
         f"delivered {report.delivered}, failed {report.failed}, "
         f"still queued {status.queued}"
     )
+    problems = [f"not sent: {reason}" for reason in report.reasons]
+    problems += delivery_problems(status, float(app.config["OUTBOX_ALERT_SECONDS"]))
+    for problem in problems:
+        click.echo(f"Error: {problem}", err=True)
+    if report.failed or problems:
+        raise SystemExit(EXIT_NOT_DELIVERED)
 
 
 @outbox_group.command("status")
 def outbox_status() -> None:
     """Counts and ages only: never personal data."""
-    status = outbox_for(current_app).status()
+    outbox = outbox_for(current_app)
+    try:
+        status = outbox.status()
+    except (sqlite3.Error, OSError) as error:
+        click.echo(f"Error: {describe_problem(outbox.path, error)}", err=True)
+        raise SystemExit(EXIT_OUTBOX_UNUSABLE) from None
     oldest = (
         "-"
         if status.oldest_age_seconds is None

@@ -82,8 +82,12 @@ DEFAULTS: dict[str, Any] = {
     "CLINIC_INBOX": None,
     "CLINIC_TIMEZONE": "America/Los_Angeles",  # for times in the clinic's email
     "OUTBOX_PATH": None,  # default: <instance folder>/outbox.sqlite3
-    # A sender that dies mid-send holds its requests this long.
-    "OUTBOX_LEASE_SECONDS": 300,
+    # A sender that dies mid-send holds its request this long; default
+    # 3 x MAIL_TIMEOUT (appointments/delivery.py).
+    "OUTBOX_LEASE_SECONDS": None,
+    # A request waiting longer makes /healthz/delivery 503 and
+    # `flask outbox deliver` exit non-zero.
+    "OUTBOX_ALERT_SECONDS": 900,
     # Retries wait 1, 2, 4 ... times this, up to the maximum.
     "OUTBOX_RETRY_SECONDS": 60,
     "OUTBOX_MAX_BACKOFF_SECONDS": 3600,
@@ -214,7 +218,8 @@ def outbox_problem(path: str) -> str | None:
     """Create the outbox's folder if missing; say why it cannot be written, if so."""
     folder = Path(path).parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        # 0700 from its first moment: the outbox holds personal data.
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         # A real write, because permission bits say nothing for root or a
         # read-only mount. SQLite also needs the folder for its journal.
         with tempfile.TemporaryFile(dir=folder):

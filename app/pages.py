@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import sqlite3
-
 from flask import Blueprint
 from flask import Response
 from flask import current_app
@@ -13,7 +10,6 @@ from flask import redirect
 from flask import render_template
 from flask import request
 
-from .appointments.delivery import outbox_for
 from .content import LANGUAGES
 from .content import Content
 from .content import Page
@@ -23,7 +19,6 @@ from .i18n import pull_lang_code
 from .i18n import twin_urls
 from .i18n import visitor_language
 
-log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
 
 # Pages that are not content files but belong in the sitemap.
@@ -168,19 +163,3 @@ def robots() -> Response:
     """Allow everything but the form's POST target; point to the sitemap."""
     body = render_template("robots.txt")
     return Response(body, mimetype="text/plain")
-
-
-@bp.route("/healthz")
-def healthz() -> tuple[dict, int]:
-    """For monitors: the app serves and its outbox is readable; counts only."""
-    try:
-        status = outbox_for(current_app).status()
-    except (sqlite3.Error, OSError) as error:
-        log.error("healthz: outbox unreadable (%s)", type(error).__name__)
-        return {"status": "error", "outbox": None}, 503
-    outbox = {
-        "queued": status.queued,
-        "oldest_age_seconds": status.oldest_age_seconds,
-        "failing": status.failing,
-    }
-    return {"status": "ok", "outbox": outbox}, 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -14,9 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
 import trustme
 import yaml
+from conftest import RecordingHandler
 from conftest import SMTPServer
+from helpers import VALID_ANSWERS
+from helpers import csrf_token
 from helpers import submit
 from helpers import wait_until
 
@@ -48,9 +53,11 @@ def tried_once(app) -> bool:
         return db.execute("SELECT MIN(attempts) FROM requests").fetchone()[0] == 1
 
 
-def deliver(runner) -> str:
-    result = runner.invoke(args=["outbox", "deliver"])
-    assert result.exit_code == 0, result.output
+def deliver(runner, *options: str, exit_code: int = 0) -> str:
+    """`flask outbox deliver`; its output (stdout and stderr) after checking
+    its exit status: 0 all sent, 1 a send failed or a request waits too long."""
+    result = runner.invoke(args=["outbox", "deliver", *options])
+    assert result.exit_code == exit_code, result.output
     return result.output
 
 
@@ -80,7 +87,7 @@ def test_a_request_that_keeps_failing_is_reported_never_dropped(
     submit(server_url)
     assert wait_until(lambda: tried_once(app))
     for _ in range(3):
-        deliver(runner)
+        deliver(runner, exit_code=1)
     status = app.extensions["outbox"].status()
     assert status.queued == 1 and status.failing == 1
     [reference] = status.failing_references
@@ -154,8 +161,10 @@ def test_a_sender_killed_mid_send_loses_nothing(
     stalling = SMTPServer(app_config["MAIL_PORT"])
     stalling.handler = StallingHandler()
     stalling.start()
+    # Long enough that the sender is still waiting on the relay when killed.
+    env = {**subprocess_env(app_config), "FLASK_OUTBOX_LEASE_SECONDS": "6"}
     try:
-        sender = flask_command("outbox", "deliver", env=subprocess_env(app_config))
+        sender = flask_command("outbox", "deliver", env=env)
         assert wait_until(lambda: stalling.handler.seen, timeout=20)
         sender.send_signal(signal.SIGKILL)
         sender.wait(timeout=10)
@@ -164,8 +173,11 @@ def test_a_sender_killed_mid_send_loses_nothing(
     assert queued(app) == 1  # the killed sender's request is still there
 
     mail_server.start()
-    time.sleep(1.1)  # the dead sender's lease runs out
-    sender = flask_command("outbox", "deliver", env=subprocess_env(app_config))
+    sender = flask_command("outbox", "deliver", env=env)
+    sender.wait(timeout=30)
+    assert "delivered 0" in sender.stdout.read()  # the dead sender's lease holds
+    time.sleep(6)  # ... until it runs out
+    sender = flask_command("outbox", "deliver", env=env)
     sender.wait(timeout=30)
     assert sender.returncode == 0, sender.stderr.read()
     assert len(mail_server.received) == 1
@@ -263,8 +275,11 @@ def test_a_self_signed_certificate_is_refused_unless_its_ca_is_configured(
     try:
         submit(server_url)
         assert wait_until(lambda: tried_once(app))
-        deliver(runner)
+        output = deliver(runner, exit_code=1)
         assert server.received == [] and queued(app) == 1
+        # The operator learns what is wrong, never the password.
+        assert "certificate of 127.0.0.1" in output and "not trusted" in output
+        assert "MAIL_CA_FILE" in output and "s3cret" not in output
 
         app.config["MAIL_CA_FILE"] = str(ca_file)
         assert "delivered 1" in deliver(runner)
@@ -274,8 +289,44 @@ def test_a_self_signed_certificate_is_refused_unless_its_ca_is_configured(
         server.stop()
 
 
+def outbox_files(app_config) -> list[Path]:
+    """The outbox and its journal files, whose raw bytes a thief would read."""
+    return [Path(app_config["OUTBOX_PATH"] + end) for end in ("", "-wal", "-shm")]
+
+
+def on_disk(app_config, marker: str) -> bool:
+    return any(
+        path.exists() and marker.encode() in path.read_bytes()
+        for path in outbox_files(app_config)
+    )
+
+
+@pytest.fixture
+def other_connection(app, app_config):
+    """Another process's idle connection to the outbox (a gunicorn worker,
+    a backup): while one is open, SQLite never folds the WAL away by itself."""
+    db = sqlite3.connect(app_config["OUTBOX_PATH"])
+    db.execute("SELECT COUNT(*) FROM requests").fetchone()
+    yield db
+    db.close()
+
+
+def test_a_request_delivered_from_the_form_leaves_no_copy_in_the_wal(
+    app, app_config, server_url, mail_server, other_connection
+):
+    mail_server.start()
+    marker = "Quillon-4b8e21"
+    assert submit(server_url, first_name=marker).status_code == 303
+    assert mail_server.handler.wait_for(1)
+    assert wait_until(lambda: queued(app) == 0)
+    assert marker in mail_server.received[0].raw.decode()
+    time.sleep(0.2)  # the delivery thread's last statement after the delete
+    assert Path(app_config["OUTBOX_PATH"] + "-wal").exists()  # still in WAL mode
+    assert not on_disk(app_config, marker)
+
+
 def test_personal_data_leaves_no_trace_in_logs_or_on_disk(
-    app, app_config, server_url, mail_server, runner, caplog, capfd
+    app, app_config, server_url, mail_server, runner, caplog, capfd, other_connection
 ):
     caplog.set_level(logging.DEBUG)
     marker = "Zebulon-7f3a9c"
@@ -286,23 +337,13 @@ def test_personal_data_leaves_no_trace_in_logs_or_on_disk(
         email=f"{marker}@example.com",
     )
     assert wait_until(lambda: tried_once(app))
-    outbox_files = [
-        Path(app_config["OUTBOX_PATH"] + suffix) for suffix in ("", "-wal", "-shm")
-    ]
-
-    def on_disk() -> bool:
-        return any(
-            path.exists() and marker.encode() in path.read_bytes()
-            for path in outbox_files
-        )
-
-    assert on_disk()  # while queued, the request is on disk: the check can fail
+    # While queued, the request is on disk: the check can fail.
+    assert on_disk(app_config, marker)
 
     mail_server.start()
     deliver(runner)
     assert len(mail_server.received) == 1
-    app.extensions["outbox"].checkpoint()
-    assert not on_disk()
+    assert not on_disk(app_config, marker)
     captured = capfd.readouterr()
     # Every log line of ours and of the web server; the test SMTP server's
     # own debug log (mail.log) shows the message it received, as it should.
@@ -381,7 +422,7 @@ def test_one_request_that_cannot_be_built_never_stalls_the_others(
     )
     outbox.add(good, mail_domain="x")
     mail_server.start()
-    assert "delivered 1, failed 1" in deliver(runner)
+    assert "delivered 1, failed 1" in deliver(runner, exit_code=1)
     assert ["Good" in mail.raw.decode() for mail in mail_server.received] == [True]
     status = outbox.status()
     assert status.queued == 1
@@ -393,12 +434,13 @@ def test_a_sender_whose_lease_ran_out_does_not_release_anothers_claim(app):
     outbox = app.extensions["outbox"]
     outbox.lease_seconds = 0.05
     outbox.add({"first_name": "x"}, mail_domain="x")
-    [slow] = outbox.claim()
+    slow = outbox.claim_next()
     time.sleep(0.1)
     outbox.lease_seconds = 60
-    [other] = outbox.claim()
+    other = outbox.claim_next()
+    assert other.id == slow.id
     outbox.failed(slow, "TimeoutError")  # the slow sender gives up late
-    assert outbox.claim() == []  # the other sender's claim still stands
+    assert outbox.claim_next() is None  # the other sender's claim still stands
     outbox.delivered(other)
     assert outbox.status().queued == 0
 
@@ -433,3 +475,336 @@ def test_make_runs_settings_deliver_to_its_smtp_sink(app_config, tmp_path):
         assert server.received[0].rcpt_tos == [env["FLASK_CLINIC_INBOX"]]
     finally:
         server.stop()
+
+
+# --- Exactly once: overlapping senders, a slow relay, short leases ---
+
+
+class SlowHandler(RecordingHandler):
+    """A relay that takes ``delay`` seconds to accept each message (it answers
+    250 only then, which is when a message counts as delivered)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def stored_request(app, first_name: str = "Ana") -> None:
+    """A request as the form stores it, without the form's immediate try."""
+    app.extensions["outbox"].add(
+        {
+            "received_at": "2026-11-27T17:00:00+00:00",
+            "page_language": "en",
+            "first_name": first_name,
+            "last_name": "Lopez",
+            "phone": "+15595550123",
+            "contact_method": "call",
+            "best_time": "any",
+            "language": "en",
+            "requester": "self",
+            "patient_status": "new",
+            "reason": "other",
+        },
+        mail_domain="clinic.example",
+    )
+
+
+def test_overlapping_senders_and_a_slow_relay_send_each_request_once(app, app_config):
+    """Twelve requests take a sender 4.8 s at this relay's pace, longer than
+    the 4 s lease: a sender that leased them all at once would see its lease
+    run out under the next sender's feet."""
+    for number in range(12):
+        stored_request(app, f"P{number}")
+    relay = SMTPServer(app_config["MAIL_PORT"])
+    relay.handler = SlowHandler(0.4)
+    relay.start()
+    env = {**subprocess_env(app_config), "FLASK_OUTBOX_LEASE_SECONDS": "4"}
+    try:
+        senders = []
+        for _ in range(4):
+            senders.append(flask_command("outbox", "deliver", env=env))
+            time.sleep(1.2)
+        for sender in senders:
+            sender.wait(timeout=60)
+        assert wait_until(lambda: queued(app) == 0, timeout=30)
+    finally:
+        relay.stop()
+    names = sorted(first_name(mail) for mail in relay.received)
+    assert names == sorted(f"P{number}" for number in range(12))
+    assert len({message_id(mail.raw) for mail in relay.received}) == 12
+
+
+def first_name(mail) -> str:
+    text = mail.message.get_body(("plain",)).get_content()
+    return text.split("Patient name:")[1].split()[0]
+
+
+def leased(app) -> bool:
+    """A sender holds the (one) stored request."""
+    with sqlite3.connect(app.config["OUTBOX_PATH"]) as db:
+        [(until,)] = db.execute("SELECT claimed_until FROM requests").fetchall()
+    return until > time.time()
+
+
+def test_a_slow_send_keeps_its_lease_so_no_other_sender_takes_over(
+    app, app_config, runner
+):
+    """The relay takes twice the lease to accept the message: the sender
+    renews its lease meanwhile, so another sender finds nothing to take."""
+    outbox = app.extensions["outbox"]
+    outbox.lease_seconds = 1.5
+    stored_request(app)
+    relay = SMTPServer(app_config["MAIL_PORT"])
+    relay.handler = SlowHandler(3)
+    relay.start()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            sending = pool.submit(runner.invoke, args=["outbox", "deliver"])
+            assert wait_until(lambda: leased(app))
+            time.sleep(2)  # past the lease the sender first took
+            assert outbox.claim_next() is None
+            result = sending.result(timeout=30)
+    finally:
+        relay.stop()
+    assert result.exit_code == 0, result.output
+    assert len(relay.received) == 1 and queued(app) == 0
+
+
+def test_a_sender_that_lost_its_lease_stops_talking_to_the_relay(
+    app, app_config, runner
+):
+    """If another sender took the request over (this one stalled past its
+    lease), the first one hangs up rather than send it a second time."""
+    outbox = app.extensions["outbox"]
+    outbox.lease_seconds = 1.5
+    stored_request(app)
+    relay = SMTPServer(app_config["MAIL_PORT"])
+    relay.handler = StallingHandler()
+    relay.start()
+
+    def take_over() -> None:
+        with sqlite3.connect(app.config["OUTBOX_PATH"]) as db:
+            db.execute("UPDATE requests SET claimed_until = claimed_until + 100")
+
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            sending = pool.submit(runner.invoke, args=["outbox", "deliver"])
+            assert wait_until(lambda: relay.handler.seen)
+            take_over()
+            started = time.monotonic()
+            result = sending.result(timeout=30)
+            assert time.monotonic() - started < 2  # not the relay's 60 s
+    finally:
+        relay.stop()
+    assert result.exit_code == 1
+    assert "another sender took this request over" in result.output
+    with sqlite3.connect(app.config["OUTBOX_PATH"]) as db:
+        # Still queued, and the other sender's claim stands.
+        [(attempts, claimed)] = db.execute(
+            "SELECT attempts, claimed_until FROM requests"
+        ).fetchall()
+    assert attempts == 0 and claimed > time.time() + 50
+
+
+def test_the_lease_defaults_to_a_small_multiple_of_the_mail_timeout(app_config):
+    from app import create_app
+
+    del app_config["OUTBOX_LEASE_SECONDS"]
+    app = create_app({**app_config, "MAIL_TIMEOUT": 7})
+    assert app.extensions["outbox"].lease_seconds == 21
+    assert app.config["OUTBOX_LEASE_SECONDS"] == 21
+
+
+def test_retries_back_off_exponentially_up_to_the_cap(app, runner):
+    outbox = app.extensions["outbox"]
+    outbox.retry_seconds, outbox.max_backoff = 10, 35
+    stored_request(app)
+
+    def schedule() -> tuple[int, float]:
+        with sqlite3.connect(app.config["OUTBOX_PATH"]) as db:
+            attempts, due = db.execute(
+                "SELECT attempts, next_attempt_at FROM requests"
+            ).fetchone()
+        return attempts, round(due - time.time())
+
+    deliver(runner, exit_code=1)
+    assert schedule() == (1, 10)
+    # Not due yet: a run right away leaves it alone.
+    assert "failed 0" in deliver(runner)
+    assert schedule() == (1, 10)
+    delays = []
+    for _ in range(4):
+        deliver(runner, "--now", exit_code=1)  # after a "fix": try at once
+        delays.append(schedule())
+    assert delays == [(2, 20), (3, 35), (4, 35), (5, 35)]
+
+
+def test_deliver_now_sends_what_waits_for_its_retry_after_a_fix(
+    app, runner, mail_server
+):
+    app.extensions["outbox"].retry_seconds = 600
+    stored_request(app)
+    deliver(runner, exit_code=1)
+    mail_server.start()
+    assert "delivered 0" in deliver(runner)  # waits for its retry time
+    assert "delivered 1" in deliver(runner, "--now")
+    assert len(mail_server.received) == 1
+
+
+# --- One form submission, one request ---
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    """The form's hidden inputs (CSRF token, submission token), as a browser
+    sends them back."""
+    return dict(
+        re.findall(r'<input [^>]*name="([^"]+)" type="hidden" value="([^"]*)"', html)
+    )
+
+
+def received_reference(server_url: str, session) -> str:
+    page = session.get(server_url + "/en/request-appointment/received", timeout=10)
+    return re.search(r"[3-9A-Y]{3}-[3-9A-Y]{3}", page.text).group(0)
+
+
+def test_the_same_form_posted_twice_is_one_request(app, server_url, mail_server):
+    session = requests.Session()
+    url = server_url + "/en/request-appointment"
+    page = session.get(url, timeout=10).text
+    data = {**VALID_ANSWERS, "first_name": "Twice", **hidden_fields(page)}
+    first = session.post(url, data=data, allow_redirects=False, timeout=10)
+    reference = received_reference(server_url, session)
+    second = session.post(url, data=data, allow_redirects=False, timeout=10)
+    assert first.status_code == second.status_code == 303
+    assert second.headers["Location"] == first.headers["Location"]
+    assert received_reference(server_url, session) == reference
+    assert queued(app) == 1
+
+    mail_server.start()
+    deliver(runner=app.test_cli_runner())
+    # Back, then send again after it was delivered: still the same request.
+    third = session.post(url, data=data, allow_redirects=False, timeout=10)
+    assert third.status_code == 303
+    assert received_reference(server_url, session) == reference
+    time.sleep(0.5)  # an immediate delivery would have happened by now
+    assert [first_name(mail) for mail in mail_server.received] == ["Twice"]
+    assert queued(app) == 0
+
+
+def test_a_double_click_stores_one_request(app, server_url, smtp_server):
+    session = requests.Session()
+    url = server_url + "/en/request-appointment"
+    page = session.get(url, timeout=10).text
+    data = {**VALID_ANSWERS, "first_name": "Double", **hidden_fields(page)}
+
+    def post(_):
+        clicker = requests.Session()
+        clicker.cookies.update(session.cookies)
+        return clicker.post(url, data=data, allow_redirects=False, timeout=10)
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = [response.status_code for response in pool.map(post, range(4))]
+    assert statuses == [303] * 4
+    assert smtp_server.handler.wait_for(1)
+    time.sleep(0.5)
+    assert len(smtp_server.received) == 1
+
+
+def test_a_new_form_or_another_browser_is_a_new_request(app, server_url):
+
+    url = server_url + "/en/request-appointment"
+    first_browser = requests.Session()
+    page = first_browser.get(url, timeout=10).text
+    data = {**VALID_ANSWERS, **hidden_fields(page)}
+    first_browser.post(url, data=data, allow_redirects=False, timeout=10)
+    reference = received_reference(server_url, first_browser)
+
+    # The same person filling in the form again: a second request.
+    submit(server_url, session=first_browser)
+    assert received_reference(server_url, first_browser) != reference
+
+    # Another browser replaying the first form's token gets its own request,
+    # never the first one's reference.
+    other = requests.Session()
+    other_page = other.get(url, timeout=10).text
+    other.post(
+        url,
+        data={**data, "csrf_token": csrf_token(other_page)},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert received_reference(server_url, other) != reference
+    assert queued(app) == 3
+
+
+# --- Error messages name the problem, never a secret ---
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_a_refused_login_is_named_without_the_password(app, app_config, runner, caplog):
+    from aiosmtpd.smtp import AuthResult
+
+    def refuse(server, session, envelope, mechanism, auth_data):
+        # handled=False: aiosmtpd answers 535 itself.
+        return AuthResult(success=False, handled=False)
+
+    server = SMTPServer(
+        app_config["MAIL_PORT"],
+        authenticator=refuse,
+        auth_required=True,
+        auth_require_tls=False,
+    )
+    server.start()
+    app.config.update(MAIL_USERNAME="site", MAIL_PASSWORD="Wr0ng-horse-battery")
+    stored_request(app)
+    try:
+        output = deliver(runner, exit_code=1)
+    finally:
+        server.stop()
+    assert "refused the login" in output and "MAIL_PASSWORD" in output
+    assert "Wr0ng-horse-battery" not in output + caplog.text
+
+
+def test_an_unset_mail_server_is_named(app, runner):
+    app.config["MAIL_SERVER"] = None
+    stored_request(app)
+    assert "MAIL_SERVER is not set" in deliver(runner, exit_code=1)
+
+
+# --- Private from the first moment ---
+
+
+def test_the_outbox_folder_and_files_are_private_from_creation(tmp_path, app_config):
+    from app import create_app
+
+    folder = tmp_path / "new" / "outbox"
+    production = {
+        "SECRET_KEY": "s",
+        "SITE_URL": "https://immunotherapy.example.org",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": app_config["MAIL_PORT"],
+        "MAIL_DEFAULT_SENDER": "website@clinic.example",
+        "CLINIC_INBOX": "appointments@clinic.example",
+        "OUTBOX_PATH": str(folder / "outbox.sqlite3"),
+    }
+    old_umask = os.umask(0o022)  # the usual default: new files 0644
+    try:
+        app = create_app(production)  # the start-up check runs first
+        stored_request(app)
+        with sqlite3.connect(production["OUTBOX_PATH"]) as db:
+            db.execute("SELECT COUNT(*) FROM requests").fetchone()
+            modes = {
+                path.name: path.stat().st_mode & 0o777 for path in folder.iterdir()
+            }
+    finally:
+        os.umask(old_umask)
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert modes == {
+        "outbox.sqlite3": 0o600,
+        "outbox.sqlite3-wal": 0o600,
+        "outbox.sqlite3-shm": 0o600,
+    }

@@ -1,21 +1,28 @@
 """``make stress``: proof under load, crashes and a mail outage, on 127.0.0.1 only.
 
-Three bounded phases against the real site under gunicorn, each with 64
+Four bounded phases against the real site under gunicorn, each with 64
 concurrent clients reading the pages and sending the form:
 
 - load: everything up; no error responses allowed;
 - crash: gunicorn workers are killed with SIGKILL while POSTs are in flight;
-- outage: the SMTP server is down for the whole load, then comes back.
+- outage: the SMTP server is down for the whole load, then comes back; during
+  it `flask outbox deliver` must exit non-zero and /healthz/delivery be 503
+  while /healthz stays 200, and both must clear once mail flows again;
+- overlap: a slow relay (each message takes SLOW_RELAY_SECONDS) while a new
+  `flask outbox deliver` starts every second, so senders overlap each
+  other and the web workers' own immediate sends.
 
 After each phase ``flask outbox deliver`` runs until the outbox is empty. Every
-request that got its 303 must then be in the SMTP server's hands exactly once
-(a resend after a crash must carry the same Message-ID). Prints what it held
-and exits non-zero if anything was lost.
+request that got its 303 must then be in the SMTP server's hands exactly once:
+none lost, none sent twice (in the crash phase a worker killed mid-send may
+leave the relay's answer unknown; its resend must carry the same Message-ID).
+Prints what it held and exits non-zero if anything was lost or duplicated.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import random
@@ -39,6 +46,14 @@ from aiosmtpd.controller import Controller
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 64
+SLOW_RELAY_SECONDS = 0.5
+# Half the production default, so that overlapping senders would collide if
+# leases were neither per request nor renewed (a batch of more than 30
+# outlasts it at the slow relay); not shorter, because on a small machine
+# under this load a process can stall for seconds, and a lease must outlast
+# any stall of a live sender.
+LEASE_SECONDS = 15
+ALERT_SECONDS = 10
 PAGES = ["/en/immunotherapy", "/es/inmunoterapia", "/en/privacy", "/es/privacidad"]
 FORMS = ["/en/request-appointment", "/es/solicitar-cita"]
 ANSWERS = {
@@ -68,8 +83,12 @@ class Inbox:
 
     delivered: dict[str, list[str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Seconds before the relay answers 250 (and the message counts).
+    delay: float = 0
 
     async def handle_DATA(self, server, session, envelope) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         message = message_from_bytes(envelope.content, policy=policy.default)
         text = message.get_body(("plain",)).get_content()
         match = _MARKER.search(text)
@@ -215,41 +234,96 @@ def kill_workers(site: Site, until: float, killed: list[int]) -> None:
                 pass
 
 
+def deliver(env: dict[str, str]) -> int:
+    """One ``flask outbox deliver``: 0 all sent, 1 not all sent or too old."""
+    ran = subprocess.run(
+        [sys.executable, "-m", "flask", "outbox", "deliver"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if ran.returncode not in (0, 1):
+        raise SystemExit(f"flask outbox deliver failed:\n{ran.stderr}")
+    return ran.returncode
+
+
 def drain(env: dict[str, str], site: Site) -> None:
     """Run ``flask outbox deliver`` until nothing is queued (bounded)."""
     for _ in range(30):
-        subprocess.run(
-            [sys.executable, "-m", "flask", "outbox", "deliver"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            check=True,
-        )
+        deliver(env)
         status = requests.get(site.base + "/healthz", timeout=10).json()
         if status["outbox"]["queued"] == 0:
             return
         time.sleep(1)
 
 
+def overlapping_senders(env: dict[str, str], until: float) -> int:
+    """Start a `flask outbox deliver` every second until ``until``, each
+    overlapping the ones before it; return how many ran."""
+    senders = []
+    while time.monotonic() < until:
+        senders.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "flask", "outbox", "deliver"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        time.sleep(1)
+    for sender in senders:
+        sender.wait()
+    return len(senders)
+
+
+def health(site: Site, path: str) -> int:
+    return requests.get(site.base + path, timeout=10).status_code
+
+
 def phase(
     name: str, seconds: float, env: dict, site: Site, mail: MailServer, inbox: Inbox
 ) -> dict:
     killed: list[int] = []
+    checks: dict[str, bool] = {}
     if name == "outage":
         mail.stop()
+    if name == "overlap":
+        inbox.delay = SLOW_RELAY_SECONDS
     before = {key: list(ids) for key, ids in inbox.delivered.items()}
     until = time.monotonic() + seconds
-    killer = None
+    helper = None
+    senders: list[int] = []
     if name == "crash":
-        killer = threading.Thread(target=kill_workers, args=(site, until, killed))
-        killer.start()
+        helper = threading.Thread(target=kill_workers, args=(site, until, killed))
+        helper.start()
+    if name == "overlap":
+        helper = threading.Thread(
+            target=lambda: senders.append(overlapping_senders(env, until))
+        )
+        helper.start()
     tally = run_clients(site.base, name, seconds)
-    if killer:
-        killer.join()
+    if helper:
+        helper.join()
     if name == "outage":
+        # Silence is a failure: the deliver run and the delivery check say so,
+        # while the site itself is still fit to take requests.
+        checks["deliver exits non-zero during the outage"] = deliver(env) == 1
+        time.sleep(max(0.0, ALERT_SECONDS + 1 - seconds))
+        checks["/healthz/delivery 503 during the outage"] = (
+            health(site, "/healthz/delivery") == 503
+        )
+        checks["/healthz 200 during the outage"] = health(site, "/healthz") == 200
         mail.start()
     time.sleep(2)  # immediate deliveries still in flight
     drain(env, site)
+    if name == "outage":
+        checks["deliver exits 0 after the outage"] = deliver(env) == 0
+        checks["/healthz/delivery 200 after the outage"] = (
+            health(site, "/healthz/delivery") == 200
+        )
+    inbox.delay = 0
     new = {key: ids[len(before.get(key, [])) :] for key, ids in inbox.delivered.items()}
     delivered = {key for key, ids in new.items() if ids and key in tally.acknowledged}
     resent_with_other_id = sum(1 for ids in new.values() if len(set(ids)) > 1)
@@ -259,10 +333,13 @@ def phase(
         "errors": sum(tally.errors.values()),
         "error_kinds": dict(tally.errors),
         "workers_killed": len(killed),
+        "overlapping_senders": sum(senders),
         "acknowledged": len(tally.acknowledged),
         "delivered": len(delivered),
         "lost": len(tally.acknowledged - delivered),
+        "duplicated": sum(1 for ids in new.values() if len(ids) > 1),
         "duplicates_with_new_message_id": resent_with_other_id,
+        "failed_checks": [check for check, ok in checks.items() if not ok],
     }
 
 
@@ -289,17 +366,19 @@ def main() -> int:
         # Retry at once in `flask outbox deliver`, and re-take a killed
         # worker's claim quickly.
         "FLASK_OUTBOX_RETRY_SECONDS": "0",
-        "FLASK_OUTBOX_LEASE_SECONDS": "3",
+        "FLASK_OUTBOX_LEASE_SECONDS": str(LEASE_SECONDS),
+        "FLASK_OUTBOX_ALERT_SECONDS": str(ALERT_SECONDS),
     }
     site = Site(env, workdir / "gunicorn.log")
     print(f"make stress: the site's log is {site.log_path}")
     results = []
     try:
         site.start()
-        for name in ("load", "crash", "outage"):
+        for name in ("load", "crash", "outage", "overlap"):
             results.append(phase(name, args.seconds, env, site, mail, inbox))
             if name == "crash":
-                time.sleep(3.5)  # let killed workers' leases expire, then drain
+                # Let killed workers' leases expire, then drain.
+                time.sleep(LEASE_SECONDS + 0.5)
                 drain(env, site)
     finally:
         site.stop()
@@ -308,18 +387,31 @@ def main() -> int:
     print(
         f"\nmake stress: {CLIENTS} clients, {args.seconds:.0f} s per phase, 127.0.0.1"
     )
-    header = ("phase", "sent", "errors", "killed", "acknowledged", "delivered", "lost")
-    print("{:<8} {:>7} {:>7} {:>7} {:>13} {:>10} {:>5}".format(*header))
+    header = (
+        "phase",
+        "sent",
+        "errors",
+        "killed",
+        "senders",
+        "acknowledged",
+        "delivered",
+        "lost",
+        "duplicated",
+    )
+    row = "{:<8} {:>7} {:>7} {:>7} {:>8} {:>13} {:>10} {:>5} {:>11}"
+    print(row.format(*header))
     for r in results:
         print(
-            "{:<8} {:>7} {:>7} {:>7} {:>13} {:>10} {:>5}".format(
+            row.format(
                 r["phase"],
                 r["requests_sent"],
                 r["errors"],
                 r["workers_killed"],
+                r["overlapping_senders"],
                 r["acknowledged"],
                 r["delivered"],
                 r["lost"],
+                r["duplicated"],
             )
         )
         if r["error_kinds"]:
@@ -332,6 +424,10 @@ def main() -> int:
             failures.append(f"{r['phase']}: {r['lost']} acknowledged requests lost")
         if r["duplicates_with_new_message_id"]:
             failures.append(f"{r['phase']}: a request was resent with a new Message-ID")
+        if r["duplicated"] and r["phase"] != "crash":
+            failures.append(f"{r['phase']}: {r['duplicated']} requests emailed twice")
+        for check in r["failed_checks"]:
+            failures.append(f"{r['phase']}: not true: {check}")
         if r["phase"] != "crash" and r["errors"]:
             failures.append(f"{r['phase']}: {r['errors']} error responses")
         if not r["acknowledged"]:

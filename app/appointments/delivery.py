@@ -1,40 +1,58 @@
-"""Deliver stored requests: claim, build, send, then forget or retry.
+"""Deliver stored requests: claim one, build, send, then forget or retry.
 
-Logs carry references and error class names only, never what the patient
-typed (an SMTP error text can echo addresses, so it is not logged either).
+Logs carry references and our own description of an error, never what the
+patient typed (an SMTP error text can echo addresses, so it is not logged).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import smtplib
 import socket
-import ssl
+import sqlite3
+import threading
 import time
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
 
 from flask import Flask
 
 from . import mailer
 from .outbox import Outbox
 from .outbox import QueuedRequest
+from .outbox import describe_problem
 
 log = logging.getLogger(__name__)
 
-# What a failed delivery can raise; anything else is a bug and propagates.
-DELIVERY_ERRORS = (
-    smtplib.SMTPException,
-    OSError,  # refused, unreachable, timeouts (socket.timeout is an OSError)
-    ssl.SSLError,
-    socket.gaierror,
-    mailer.MailConfigError,
-)
+# What a failed delivery raises; anything else is a bug, logged with its
+# traceback (but rescheduled all the same).
+DELIVERY_ERRORS = (mailer.MailError, mailer.MailConfigError)
 
 
 @dataclass
 class DeliveryReport:
+    """What one run did: counts, and why sends failed (no personal data)."""
+
     delivered: int = 0
     failed: int = 0
+    reasons: Counter = field(default_factory=Counter)
+
+
+def lease_seconds(config: Mapping[str, Any]) -> float:
+    """``OUTBOX_LEASE_SECONDS``, else three times ``MAIL_TIMEOUT``.
+
+    A sender renews its lease every third of it while it talks to the relay,
+    so a slow relay never lets the lease run out under a live sender; a
+    sender killed mid-send holds its request back for one lease, about as
+    long as one stalled SMTP step (MAIL_TIMEOUT) takes three times over.
+    """
+    configured = config.get("OUTBOX_LEASE_SECONDS")
+    if configured:
+        return float(configured)
+    return 3 * float(config.get("MAIL_TIMEOUT") or 10)
 
 
 def outbox_for(app: Flask) -> Outbox:
@@ -43,15 +61,20 @@ def outbox_for(app: Flask) -> Outbox:
 
 
 def _describe(error: Exception) -> str:
-    code = getattr(error, "smtp_code", None)
-    return f"{type(error).__name__}" + (f" {code}" if code else "")
+    if isinstance(error, DELIVERY_ERRORS):
+        return str(error)
+    return f"unexpected {type(error).__name__} (see the traceback above)"
 
 
-def _deliver(app: Flask, outbox: Outbox, request: QueuedRequest) -> bool:
+def _deliver(
+    app: Flask, outbox: Outbox, request: QueuedRequest, report: DeliveryReport
+) -> None:
+    keeper = None
     try:
         content = app.extensions["content"]
         message = mailer.build_message(request, app.config, content.site.locations)
-        mailer.send(message, app.config)
+        with LeaseKeeper(outbox, request) as keeper:
+            mailer.send(message, app.config, guard=keeper)
     except Exception as error:
         # Expected failures (relay down, refused, TLS) and unexpected ones
         # (a bug, a bad setting) alike: the request is rescheduled and
@@ -59,47 +82,127 @@ def _deliver(app: Flask, outbox: Outbox, request: QueuedRequest) -> bool:
         if not isinstance(error, DELIVERY_ERRORS):
             log.exception("outbox: request %s raised while sending", request.reference)
         reason = _describe(error)
-        delay = outbox.failed(request, reason)
+        delay = outbox.failed(keeper.request if keeper else request, reason)
         attempts = request.attempts + 1
         level = logging.ERROR if attempts >= outbox.failing_after else logging.WARNING
         log.log(
             level,
-            "outbox: request %s not delivered (attempt %d, %s); next try in %d s",
+            "outbox: request %s not delivered (attempt %d: %s); next try in %d s",
             request.reference,
             attempts,
             reason,
             delay,
         )
-        return False
+        report.failed += 1
+        report.reasons[reason] += 1
+        return
     outbox.delivered(request)
     log.info("outbox: request %s delivered", request.reference)
-    return True
+    report.delivered += 1
+
+
+class LeaseKeeper:
+    """Holds this sender's lease on ``request`` while it talks to the relay.
+
+    It renews the lease just before the message goes out and then every
+    third of a lease, however slowly the relay answers, so no other sender
+    can take the request meanwhile. Should a renewal find the lease gone
+    (this process stalled past it and another sender took over), it cuts
+    the connection: two senders never talk to the relay about one request.
+    """
+
+    def __init__(self, outbox: Outbox, request: QueuedRequest) -> None:
+        self.outbox = outbox
+        self.request = request
+        self._smtp = None
+        self._lost = threading.Event()
+        self._why_lost = ""
+        self._done = threading.Event()
+        # The renewal before the message and the periodic ones must not race:
+        # each checks the lease the previous one wrote.
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._keep, daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def watch(self, smtp) -> None:
+        """Remember the connection, to cut it if the lease is lost."""
+        self._smtp = smtp
+
+    def before_sending(self) -> None:
+        """A fresh, full lease for the message itself, or no message."""
+        if not self._renew():
+            raise mailer.MailError(self.stopped())
+
+    def stopped(self) -> str | None:
+        """Why the send was stopped, if it was."""
+        return self._why_lost if self._lost.is_set() else None
+
+    def _renew(self) -> bool:
+        with self._lock:
+            if self._lost.is_set():
+                return False
+            try:
+                renewed = self.outbox.renew(self.request)
+                why = "another sender took this request over; this one stopped"
+            except (sqlite3.Error, OSError) as error:
+                # The lease cannot be proved: stop, to be safe.
+                renewed, why = None, describe_problem(self.outbox.path, error)
+            if renewed is None:
+                self._why_lost = why
+                self._lost.set()
+                return False
+            self.request = renewed
+            return True
+
+    def _keep(self) -> None:
+        while not self._done.wait(self.outbox.lease_seconds / 3):
+            if not self._renew():
+                sock = getattr(self._smtp, "sock", None)
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+                return
 
 
 def deliver_one(app: Flask, request_id: int) -> bool:
     """Try one just-stored request at once (unless a sender already has it)."""
     outbox = outbox_for(app)
-    with app.app_context():
-        claimed = outbox.claim(request_id)
-        return bool(claimed) and _deliver(app, outbox, claimed[0])
+    report = DeliveryReport()
+    try:
+        with app.app_context():
+            request = outbox.claim_next(request_id)
+            if request is not None:
+                _deliver(app, outbox, request, report)
+    except (sqlite3.Error, OSError) as error:
+        # /healthz says so too; the request, if stored, waits for the fix.
+        log.error("outbox: %s", describe_problem(outbox.path, error))
+        return False
+    return report.delivered == 1
 
 
-def deliver_due(app: Flask) -> DeliveryReport:
-    """Send every request due when called, batch by batch.
+def deliver_due(app: Flask, *, now: bool = False) -> DeliveryReport:
+    """Send every request due when called, one claim at a time.
 
-    A request that fails is rescheduled after the start of this run, so one
-    run tries each request at most once.
+    ``now``: every waiting request is due, whatever its backoff (after the
+    relay was fixed). A request that fails is rescheduled after the start of
+    this run, so one run tries each request at most once.
     """
     outbox = outbox_for(app)
     report = DeliveryReport()
+    if now:
+        outbox.make_all_due()
     started = time.time()
     with app.app_context():
-        while batch := outbox.claim(due_by=started):
-            for request in batch:
-                if _deliver(app, outbox, request):
-                    report.delivered += 1
-                else:
-                    report.failed += 1
+        while request := outbox.claim_next(due_by=started):
+            _deliver(app, outbox, request, report)
     if report.delivered:
+        # In case a busy moment kept a delivery's own checkpoint from it.
         outbox.checkpoint()
     return report

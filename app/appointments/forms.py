@@ -16,6 +16,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms import EmailField
 from wtforms import Field
+from wtforms import HiddenField
 from wtforms import RadioField
 from wtforms import StringField
 from wtforms import TelField
@@ -435,6 +436,9 @@ class AppointmentForm(FlaskForm):
     )
     # Honeypot: hidden from people (CSS and aria), filled in by naive bots.
     website = StringField(_l("Leave this field empty"))
+    # A new random token each time the form is shown (outbox.py): a second
+    # POST of the same page is the same request, never a second one.
+    submission = HiddenField()
 
     # The follow-up questions each choice reveals (GOV.UK conditional reveal).
     FOLLOW_UPS = {

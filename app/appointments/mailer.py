@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
+import socket
 import ssl
 from collections.abc import Mapping
 from datetime import date
@@ -13,6 +15,7 @@ from email.utils import format_datetime
 from email.utils import formataddr
 from email.utils import parseaddr
 from typing import Any
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -24,13 +27,15 @@ from .outbox import QueuedRequest
 
 
 class MailConfigError(Exception):
-    """The mail settings cannot work (no sender or no inbox)."""
+    """The mail settings cannot work; the message names the setting and the fix."""
 
 
 def clinic_inbox(config: Mapping[str, Any]) -> list[str]:
     """``CLINIC_INBOX``: the list of addresses app/config.py checked at start-up."""
     if not config.get("CLINIC_INBOX"):
-        raise MailConfigError("CLINIC_INBOX is not set")
+        raise MailConfigError(
+            "CLINIC_INBOX is not set: set FLASK_CLINIC_INBOX to the clinic's address"
+        )
     inbox = config["CLINIC_INBOX"]
     return [inbox] if isinstance(inbox, str) else list(inbox)
 
@@ -39,7 +44,9 @@ def sender(config: Mapping[str, Any]) -> str:
     """The From header: "Name <address>", or Flask-Mail's ("Name", "address")."""
     value = config.get("MAIL_DEFAULT_SENDER")
     if not value:
-        raise MailConfigError("MAIL_DEFAULT_SENDER is not set")
+        raise MailConfigError(
+            "MAIL_DEFAULT_SENDER is not set: set FLASK_MAIL_DEFAULT_SENDER"
+        )
     return formataddr(tuple(value)) if isinstance(value, list | tuple) else value
 
 
@@ -184,29 +191,131 @@ def _clinic_time(iso_timestamp: str, config: Mapping[str, Any]) -> str:
     return local.strftime("%A, %B %-d, %Y, %-I:%M %p %Z")
 
 
-def send(message: EmailMessage, config: Mapping[str, Any]) -> None:
+class SendGuard(Protocol):
+    """Whoever must be able to stop a send midway (the lease on the request)."""
+
+    def watch(self, smtp: smtplib.SMTP) -> None:
+        """Called once connected: the guard may close ``smtp``'s socket."""
+
+    def before_sending(self) -> None:
+        """Called just before the message goes out; raises MailError to stop."""
+
+    def stopped(self) -> str | None:
+        """Why the guard stopped the send, if it did."""
+
+
+def send(
+    message: EmailMessage,
+    config: Mapping[str, Any],
+    *,
+    guard: SendGuard | None = None,
+) -> None:
     """Hand ``message`` to the SMTP relay; raise unless it was accepted.
 
     TLS (STARTTLS or implicit) always verifies the server's certificate,
-    against the system's CAs or ``MAIL_CA_FILE``.
+    against the system's CAs or ``MAIL_CA_FILE``. ``MAIL_TIMEOUT`` bounds
+    each network step. Raises MailError (or MailConfigError) saying what is
+    wrong.
     """
+    host = config.get("MAIL_SERVER")
+    if not host:
+        raise MailConfigError(
+            "MAIL_SERVER is not set: set FLASK_MAIL_SERVER to the SMTP relay's name"
+        )
     from_address = parseaddr(sender(config))[1]
     recipients = clinic_inbox(config)
-    host = config.get("MAIL_SERVER") or "localhost"
     timeout = float(config.get("MAIL_TIMEOUT") or 10)
     use_ssl = bool(config.get("MAIL_USE_SSL"))
     port = int(config.get("MAIL_PORT") or (465 if use_ssl else 25))
     context = None
     if use_ssl or config.get("MAIL_USE_TLS"):
-        context = ssl.create_default_context(cafile=config.get("MAIL_CA_FILE"))
-    if use_ssl:
-        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
-    else:
-        smtp = smtplib.SMTP(host, port, timeout=timeout)
-    with smtp:
+        try:
+            context = ssl.create_default_context(cafile=config.get("MAIL_CA_FILE"))
+        except OSError as error:
+            raise MailConfigError(
+                f"MAIL_CA_FILE {config.get('MAIL_CA_FILE')} cannot be read "
+                f"({error.strerror or error})"
+            ) from None
+    smtp = None
+    try:
+        if use_ssl:
+            smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(host, port, timeout=timeout)
+        if guard is not None:
+            guard.watch(smtp)
         if context is not None and not use_ssl:
             smtp.starttls(context=context)
         if config.get("MAIL_USERNAME"):
             smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
-        # Envelope recipients are the inbox only: Reply-To never receives mail.
+        if guard is not None:
+            guard.before_sending()
+        # Envelope recipients are the inbox only: Reply-To never gets mail.
         smtp.send_message(message, from_addr=from_address, to_addrs=recipients)
+        # Accepted: QUIT's own errors must never turn this into a retry (a
+        # duplicate). After a failure there is no QUIT: a stalled relay would
+        # only keep the sender waiting longer.
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            smtp.quit()
+    except MailError:
+        raise
+    except Exception as error:
+        stopped = guard.stopped() if guard is not None else None
+        raise MailError(stopped or explain(error, host, port, timeout)) from None
+    finally:
+        if smtp is not None:
+            smtp.close()
+
+
+class MailError(Exception):
+    """A send failed; the message says why in an operator's words, with no
+    secret and nothing the relay echoed back (it can quote addresses)."""
+
+
+def explain(error: BaseException, host: str, port: int, timeout: float) -> str:
+    """What went wrong talking to the relay, for the log and the operator."""
+    relay = f"{host}:{port}"
+    code = getattr(error, "smtp_code", None)
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        return (
+            f"the relay {relay} refused the login (SMTP {code}): check "
+            "MAIL_USERNAME and MAIL_PASSWORD"
+        )
+    if isinstance(error, smtplib.SMTPNotSupportedError):
+        return (
+            f"the relay {relay} does not offer what the settings ask for "
+            "(STARTTLS or login): check MAIL_USE_TLS, MAIL_USE_SSL and MAIL_PORT"
+        )
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return (
+            f"the certificate of {relay} is not trusted ({error.verify_message}):"
+            " fix the relay's certificate, or set MAIL_CA_FILE to its CA"
+        )
+    if isinstance(error, ssl.SSLError):
+        return (
+            f"TLS with {relay} failed ({error.reason or type(error).__name__}):"
+            " check MAIL_USE_TLS (STARTTLS, port 587) or MAIL_USE_SSL (port 465)"
+        )
+    if isinstance(error, smtplib.SMTPRecipientsRefused | smtplib.SMTPSenderRefused):
+        return (
+            f"the relay {relay} refused the sender or the inbox: check "
+            "MAIL_DEFAULT_SENDER and CLINIC_INBOX"
+        )
+    if isinstance(error, smtplib.SMTPResponseException):
+        kind = "temporarily" if 400 <= error.smtp_code < 500 else "permanently"
+        return f"the relay {relay} {kind} refused the message (SMTP {code})"
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        return f"the relay {relay} closed the connection"
+    if isinstance(error, TimeoutError):
+        return (
+            f"the relay {relay} did not answer within {timeout:.0f} s "
+            "(MAIL_TIMEOUT); is it up, and is the port open?"
+        )
+    if isinstance(error, ConnectionRefusedError):
+        return f"the relay {relay} refused the connection: is it up, on this port?"
+    if isinstance(error, socket.gaierror):
+        return f"the relay's name {host} (MAIL_SERVER) cannot be resolved"
+    if isinstance(error, OSError):
+        reason = error.strerror or type(error).__name__
+        return f"cannot reach the relay {relay} ({reason})"
+    return f"sending through {relay} failed ({type(error).__name__})"

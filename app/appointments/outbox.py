@@ -3,14 +3,19 @@
 One SQLite file shared by every web worker and every ``flask outbox deliver``
 (cron, possibly several at once). A request is committed with
 ``synchronous=FULL`` before the patient is told it was received, claimed
-under a lease so that no two senders take it at once, and deleted (with
-``secure_delete``, so its bytes are overwritten) only after the SMTP server
+one at a time under a short lease so that no two senders ever hold it at
+once, and deleted (with ``secure_delete``, so its bytes are overwritten, and
+a WAL checkpoint, so no copy stays in the journal) only after the SMTP server
 has accepted it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+import logging
+import os
 import secrets
 import sqlite3
 import time
@@ -21,9 +26,17 @@ from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger(__name__)
+
 # Unambiguous when read aloud over the phone: no 0/O, 1/I/L, 5/S, 2/Z.
 _REFERENCE_ALPHABET = "346789ABCDEFGHJKMNPQRTUVWXY"
 _REFERENCE_LENGTH = 6
+
+# How long a form submission is remembered (a hash and a reference, no
+# personal data), so the same form posted again finds its first request.
+# Flask-WTF's token lives 4 hours by default; after that a re-post fails
+# its CSRF check anyway.
+SUBMISSION_MEMORY_SECONDS = 24 * 3600
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -38,7 +51,20 @@ CREATE TABLE IF NOT EXISTS requests (
     last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_due ON requests (next_attempt_at);
+CREATE TABLE IF NOT EXISTS submissions (
+    key TEXT PRIMARY KEY,
+    reference TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS health_probe (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    written_at REAL NOT NULL
+);
 """
+
+
+class OutboxUnusable(Exception):
+    """The outbox file cannot be opened, read or written; says what to do."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +78,16 @@ class QueuedRequest:
     attempts: int
     # The lease this sender holds (0 when not claimed).
     claimed_until: float = 0
+
+
+@dataclass(frozen=True)
+class StoredRequest:
+    """What the form's POST needs back: the request, and whether this very
+    submission had already been stored (a second POST of the same form)."""
+
+    id: int
+    reference: str
+    is_new: bool
 
 
 @dataclass(frozen=True)
@@ -72,9 +108,46 @@ def new_reference() -> str:
     return f"{code[:3]}-{code[3:]}"
 
 
+def new_submission_token() -> str:
+    """A random token for one rendering of the form (its hidden field)."""
+    return secrets.token_urlsafe(16)
+
+
+def submission_key(session_secret: str | None, token: str | None) -> str | None:
+    """One key per form submission: the session's CSRF secret and the form's
+    token together, hashed (neither is stored). None when either is missing,
+    so such a post is simply never taken for a repeat."""
+    if not session_secret or not token or len(token) > 64:
+        return None
+    return hashlib.sha256(f"{session_secret}\0{token}".encode()).hexdigest()
+
+
 def backoff_seconds(attempts: int, *, base: float = 60, cap: float = 3600) -> float:
     """Delay before the next try: 1, 2, 4 ... minutes, at most ``cap``."""
     return min(base * 2 ** max(attempts - 1, 0), cap)
+
+
+def describe_problem(path: str | Path, error: BaseException) -> str:
+    """An operator's message for an outbox that cannot be used, with the fix.
+
+    SQLite's own message ("file is not a database", "attempt to write a
+    readonly database") names the problem and never contains stored data.
+    """
+    reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    if isinstance(error, sqlite3.DatabaseError) and (
+        "malformed" in reason or "not a database" in reason
+    ):
+        return (
+            f"OUTBOX_PATH: {path} is damaged ({reason}). Stop the site and "
+            "`flask outbox deliver`, move the file aside (with its -wal file; it may "
+            f"hold undelivered requests: `sqlite3 {path} .recover` rescues what it "
+            "can), then start the site again: it creates a new, empty outbox"
+        )
+    return (
+        f"OUTBOX_PATH: {path} cannot be used ({reason}). It and its folder must "
+        "exist, belong to the site's user and be writable by it (folder 0700, "
+        "files 0600), and the disk must have room"
+    )
 
 
 class Outbox:
@@ -85,7 +158,7 @@ class Outbox:
         self,
         path: str | Path,
         *,
-        lease_seconds: float = 300,
+        lease_seconds: float = 30,
         retry_seconds: float = 60,
         max_backoff: float = 3600,
         failing_after: int = 5,
@@ -97,21 +170,29 @@ class Outbox:
         self.failing_after = failing_after
 
     def create(self) -> None:
-        """Create the folder, the file and the table (idempotent).
+        """Create the folder, the file and the tables (idempotent), then check
+        the file is sound. Raises OutboxUnusable saying what to do.
 
-        A new folder and file are readable by this user only: they hold
-        personal data until delivered.
+        A new folder and file are private from their first moment: created
+        with modes 0700 and 0600 (which a umask can only narrow), never
+        chmod-ed afterwards. SQLite gives its -wal and -shm files the mode of
+        the database file.
         """
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        is_new = not self.path.exists()
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
-        if is_new:
-            self.path.chmod(0o600)
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            with self._connect() as db:
+                db.executescript(_SCHEMA)
+                self._check(db)
+        except (sqlite3.Error, OSError) as error:
+            raise OutboxUnusable(describe_problem(self.path, error)) from None
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+    def _connect(self, timeout: float = 30) -> Iterator[sqlite3.Connection]:
+        # mode=rw: at run time a missing file is an error, never a new,
+        # empty outbox created with the process's default mode.
+        uri = f"{self.path.resolve().as_uri()}?mode=rw"
+        db = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             # FULL: the commit is on disk (WAL fsynced) before we answer.
@@ -122,15 +203,49 @@ class Outbox:
         finally:
             db.close()
 
-    def add(self, payload: dict[str, Any], *, mail_domain: str) -> QueuedRequest:
-        """Store a request durably; return it with its reference and Message-ID.
+    @contextmanager
+    def _transaction(self, timeout: float = 30) -> Iterator[sqlite3.Connection]:
+        """A write transaction, taken at once, so checks and writes inside it
+        see and change one state (no other writer in between)."""
+        with self._connect(timeout) as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
-        The Message-ID is fixed now, so a resend after a crash carries the
-        same one and the inbox (or staff) can recognise the duplicate.
+    def add(
+        self,
+        payload: dict[str, Any],
+        *,
+        mail_domain: str,
+        submission: str | None = None,
+    ) -> StoredRequest:
+        """Store a request durably; return its id and reference.
+
+        ``submission`` (see ``submission_key``) makes a repeat of the same
+        form submission return the first request instead of a second one,
+        even after the first was delivered. The Message-ID is fixed now, so
+        a resend after a crash carries the same one and the inbox (or staff)
+        can recognise the duplicate.
         """
         body = json.dumps(payload, ensure_ascii=False, sort_keys=True)
         now = time.time()
-        with self._connect() as db:
+        with self._transaction() as db:
+            if submission is not None:
+                db.execute(
+                    "DELETE FROM submissions WHERE created_at < ?",
+                    (now - SUBMISSION_MEMORY_SECONDS,),
+                )
+                row = db.execute(
+                    "SELECT s.reference, r.id FROM submissions s LEFT JOIN requests r"
+                    " ON r.reference = s.reference WHERE s.key = ?",
+                    (submission,),
+                ).fetchone()
+                if row is not None:
+                    return StoredRequest(row[1] or 0, row[0], is_new=False)
             while True:
                 reference = new_reference()
                 message_id = make_msgid(idstring=reference, domain=mail_domain)
@@ -142,56 +257,100 @@ class Outbox:
                     )
                 except sqlite3.IntegrityError:
                     continue  # reference already taken: draw another
-                return QueuedRequest(
-                    cursor.lastrowid, reference, message_id, payload, 0
+                break
+            if submission is not None:
+                db.execute(
+                    "INSERT INTO submissions (key, reference, created_at)"
+                    " VALUES (?, ?, ?)",
+                    (submission, reference, now),
                 )
+        return StoredRequest(cursor.lastrowid, reference, is_new=True)
 
-    def claim(
-        self,
-        request_id: int | None = None,
-        *,
-        due_by: float | None = None,
-        limit: int = 50,
-    ) -> list[QueuedRequest]:
-        """Lease requests due by ``due_by`` (default now), or one given request.
+    def claim_next(
+        self, request_id: int | None = None, *, due_by: float | None = None
+    ) -> QueuedRequest | None:
+        """Lease one request due by ``due_by`` (default now), or the given one.
 
-        The lease makes concurrent senders skip what another holds; if the
-        holder dies, the lease runs out and someone else sends it.
+        One at a time, each with a fresh lease taken just before its send
+        (and renewed while it lasts, see ``renew``): a sender never holds a
+        request it is not sending, so a slow relay cannot make a lease run
+        out on requests still waiting in a batch. If the holder dies, the
+        lease runs out and someone else sends.
         """
         now = time.time()
         due_by = now if due_by is None else due_by
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                query = (
-                    "SELECT id, reference, message_id, payload, attempts FROM requests"
-                    " WHERE claimed_until < ? AND next_attempt_at <= ?"
-                )
-                params: list[Any] = [now, due_by]
-                if request_id is not None:
-                    query += " AND id = ?"
-                    params.append(request_id)
-                query += " ORDER BY next_attempt_at LIMIT ?"
-                params.append(limit)
-                rows = db.execute(query, params).fetchall()
-                db.executemany(
-                    "UPDATE requests SET claimed_until = ? WHERE id = ?",
-                    [(now + self.lease_seconds, row[0]) for row in rows],
-                )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        query = (
+            "SELECT id, reference, message_id, payload, attempts FROM requests"
+            " WHERE claimed_until < ? AND next_attempt_at <= ?"
+        )
+        params: list[Any] = [now, due_by]
+        if request_id is not None:
+            query += " AND id = ?"
+            params.append(request_id)
+        query += " ORDER BY next_attempt_at LIMIT 1"
         lease = now + self.lease_seconds
-        return [
-            QueuedRequest(row[0], row[1], row[2], json.loads(row[3]), row[4], lease)
-            for row in rows
-        ]
+        with self._transaction() as db:
+            row = db.execute(query, params).fetchone()
+            if row is None:
+                return None
+            db.execute(
+                "UPDATE requests SET claimed_until = ? WHERE id = ?", (lease, row[0])
+            )
+        return QueuedRequest(row[0], row[1], row[2], json.loads(row[3]), row[4], lease)
+
+    def renew(self, request: QueuedRequest) -> QueuedRequest | None:
+        """Extend this sender's lease by a full lease from now; None when it
+        no longer holds it (it stalled past its lease and another sender
+        took the request). One statement: the check and the write are atomic.
+        """
+        lease = time.time() + self.lease_seconds
+        with self._connect() as db:
+            cursor = db.execute(
+                "UPDATE requests SET claimed_until = ?"
+                " WHERE id = ? AND claimed_until = ?",
+                (lease, request.id, request.claimed_until),
+            )
+        if cursor.rowcount != 1:
+            return None
+        return dataclasses.replace(request, claimed_until=lease)
 
     def delivered(self, request: QueuedRequest) -> None:
-        """Forget a request the SMTP server has accepted."""
+        """Forget a request the SMTP server has accepted, leaving no copy.
+
+        Measured (SQLite 3.40, another connection open, 50 deliveries):
+        without a checkpoint the delivered text stays in the -wal file (420 kB
+        of it); journal_size_limit=0 alone, wal_checkpoint(PASSIVE) and
+        (RESTART) leave it there too (the WAL is reused, not cleared);
+        wal_checkpoint(TRUNCATE) leaves nothing, as do journal_mode=DELETE
+        or TRUNCATE. TRUNCATE checkpoints cost about 0.2 ms more per delivery
+        and keep WAL's readers-never-block-the-form's-writes, so they win.
+        """
         with self._connect() as db:
             db.execute("DELETE FROM requests WHERE id = ?", (request.id,))
+            self._empty_wal(db)
+
+    def checkpoint(self) -> bool:
+        """Empty the WAL now (end of a delivery run); True when it is empty."""
+        with self._connect() as db:
+            return self._empty_wal(db)
+
+    @staticmethod
+    def _empty_wal(db: sqlite3.Connection, tries: int = 5) -> bool:
+        """Fold the WAL into the file and truncate it to nothing.
+
+        SQLite answers "busy" at once when another connection's checkpoint
+        is running or a writer got in between (many deliveries at once);
+        a few quick retries nearly always succeed, and whatever is left is
+        cleared by the next delivery and by the end of each
+        `flask outbox deliver` run.
+        """
+        for attempt in range(tries):
+            busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                return True
+            time.sleep(0.02 * (attempt + 1))
+        log.info("outbox: WAL still in use; emptied by the next delivery or run")
+        return False
 
     def failed(self, request: QueuedRequest, error: str) -> float:
         """Release the lease and schedule the next try; return its delay.
@@ -211,11 +370,37 @@ class Outbox:
             )
         return delay
 
-    def checkpoint(self) -> None:
-        """Fold the WAL into the main file and truncate it, so delivered
-        requests do not linger in the WAL."""
+    def make_all_due(self) -> int:
+        """Every waiting request is due now (after the relay was fixed);
+        returns how many. Attempts are kept, so backoff resumes if it fails."""
         with self._connect() as db:
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor = db.execute(
+                "UPDATE requests SET next_attempt_at = ? WHERE next_attempt_at > ?",
+                (time.time(), time.time()),
+            )
+        return cursor.rowcount
+
+    def probe(self, timeout: float = 5) -> None:
+        """A real write, committed and synced, as the form's POST does one,
+        and SQLite's quick integrity check (milliseconds for this small file).
+
+        Raises sqlite3.Error or OSError when the file cannot take a request
+        right now (damaged, read-only, gone, disk full, locked past
+        ``timeout``).
+        """
+        with self._transaction(timeout) as db:
+            db.execute(
+                "INSERT INTO health_probe (id, written_at) VALUES (1, ?)"
+                " ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
+                (time.time(),),
+            )
+            self._check(db)
+
+    @staticmethod
+    def _check(db: sqlite3.Connection) -> None:
+        [result] = db.execute("PRAGMA quick_check(1)").fetchone()
+        if result != "ok":
+            raise sqlite3.DatabaseError("database disk image is malformed")
 
     def status(self) -> OutboxStatus:
         """How many requests wait, how old the oldest is, which keep failing."""

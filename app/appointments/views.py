@@ -33,7 +33,8 @@ from . import delivery
 from . import limits
 from . import mailer
 from .forms import AppointmentForm
-from .outbox import Outbox
+from .outbox import new_submission_token
+from .outbox import submission_key
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +73,7 @@ _NOTICES = {
 
 
 def init_app(app: Flask) -> None:
-    """Create the outbox, route the pages, and catch expired CSRF tokens."""
-    outbox = Outbox(
-        app.config["OUTBOX_PATH"],
-        lease_seconds=float(app.config["OUTBOX_LEASE_SECONDS"]),
-        retry_seconds=float(app.config["OUTBOX_RETRY_SECONDS"]),
-        max_backoff=float(app.config["OUTBOX_MAX_BACKOFF_SECONDS"]),
-        failing_after=int(app.config["OUTBOX_FAILING_AFTER"]),
-    )
-    outbox.create()
-    app.extensions["outbox"] = outbox
+    """Route the pages, and catch expired CSRF tokens."""
     limits.init_app(app)
     app.register_blueprint(bp)
     app.register_error_handler(CSRFError, _csrf_failed)
@@ -105,7 +97,9 @@ def _render_form(form: AppointmentForm, status: int = 200, notice: str | None = 
 
 def form() -> Response:
     """GET: the empty form. POST: validate, store durably, then 303."""
-    form = _new_form(data={"language": g.lang_code})
+    form = _new_form(
+        data={"language": g.lang_code, "submission": new_submission_token()}
+    )
     if not form.validate_on_submit():
         return _render_form(form, 422 if form.is_submitted() else 200)
     if form.is_bot:
@@ -113,9 +107,13 @@ def form() -> Response:
         session.pop(_SESSION_REFERENCE, None)
         return redirect(url_for("appointments.received"), code=303)
     request_record = _store(form)
-    limits.mark_accepted()
     session[_SESSION_REFERENCE] = request_record.reference
     response = redirect(url_for("appointments.received"), code=303)
+    response.cache_control.no_store = True
+    if not request_record.is_new:
+        # The same form posted again: its first request stands, counted once.
+        return response
+    limits.mark_accepted()
     # Try at once, on a thread of its own: the patient's answer does not wait
     # for the relay, and a slow relay never holds a web worker. Not
     # call_on_close: some servers skip close() when the client hangs up early.
@@ -125,7 +123,6 @@ def form() -> Response:
         args=(current_app._get_current_object(), request_record.id),
         daemon=True,
     ).start()
-    response.cache_control.no_store = True
     return response
 
 
@@ -133,14 +130,26 @@ def _store(form: AppointmentForm):
     payload = _payload(form)
     try:
         stored = delivery.outbox_for(current_app).add(
-            payload, mail_domain=mailer.sender_domain(current_app.config)
+            payload,
+            mail_domain=mailer.sender_domain(current_app.config),
+            submission=_submission_key(form),
         )
     except (sqlite3.Error, OSError) as error:
         # Never a false "received": the patient gets the 503 page with our phone.
         log.error("outbox: could not store a request (%s)", type(error).__name__)
         abort(503)
-    log.info("outbox: request %s stored", stored.reference)
+    if stored.is_new:
+        log.info("outbox: request %s stored", stored.reference)
+    else:
+        log.info("outbox: request %s posted again; not stored twice", stored.reference)
     return stored
+
+
+def _submission_key(form: AppointmentForm) -> str | None:
+    """This form submission's key: its hidden token with this session's CSRF
+    secret, so only the same browser can repeat (and see) the same request."""
+    field_name = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    return submission_key(session.get(field_name), form.submission.data)
 
 
 def _payload(form: AppointmentForm) -> dict[str, Any]:

@@ -1,0 +1,297 @@
+"""Health checks and exit statuses tell the truth: a server that cannot take a
+request says so, and so does a relay that stopped taking them; a damaged
+outbox is a clear message everywhere, never a traceback."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import SMTPServer
+from helpers import VALID_ANSWERS
+from helpers import csrf_token
+from helpers import submit
+
+from app import create_app
+from app.config import StartupError
+
+ROOT = Path(__file__).resolve().parent.parent
+MARKER = "Philomena-5c2d"
+
+
+@pytest.fixture
+def app_config(app_config):
+    """Retry at once; a request is "late" after 2 s instead of 15 minutes."""
+    app_config.update(OUTBOX_RETRY_SECONDS=0, OUTBOX_ALERT_SECONDS=2)
+    return app_config
+
+
+@pytest.fixture
+def mail_server(app_config):
+    """An SMTP server on the app's port, not started: the mail is "down"."""
+    server = SMTPServer(app_config["MAIL_PORT"])
+    yield server
+    server.stop()
+
+
+def cron_env(app_config: dict) -> dict[str, str]:
+    """The settings as the cron line loads them from the env file."""
+    env = {"PATH": os.environ["PATH"], "FLASK_APP": "app"}
+    for key in (
+        "SECRET_KEY",
+        "SITE_URL",
+        "OUTBOX_PATH",
+        "MAIL_SERVER",
+        "MAIL_PORT",
+        "MAIL_DEFAULT_SENDER",
+        "CLINIC_INBOX",
+        "OUTBOX_RETRY_SECONDS",
+        "OUTBOX_ALERT_SECONDS",
+    ):
+        env[f"FLASK_{key}"] = str(app_config[key])
+    return env
+
+
+def flask(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """A `flask` command as cron or systemd runs it: its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "flask", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def health(server_url: str, path: str = "/healthz") -> requests.Response:
+    return requests.get(server_url + path, timeout=10)
+
+
+def test_a_healthy_server_reports_counts_only(app, server_url, mail_server):
+    submit(server_url, first_name=MARKER)  # the relay is down: it stays queued
+    for path in ("/healthz", "/healthz/delivery"):
+        response = health(server_url, path)
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "ok"
+        assert response.json()["outbox"]["queued"] == 1
+        assert "no-store" in response.headers["Cache-Control"]
+        assert MARKER not in response.text and "@" not in response.text
+
+
+def test_relay_down_fires_the_alert_and_its_recovery_clears_it(
+    app, app_config, server_url, mail_server
+):
+    """The documented alert (a monitor on /healthz/delivery, and the deliver
+    service's exit status) fires during an outage and clears after it."""
+    env = cron_env(app_config)
+    assert submit(server_url, first_name=MARKER).status_code == 303
+    ran = flask("outbox", "deliver", env=env)
+    assert ran.returncode == 1  # a send failed in this run
+    assert "refused the connection" in ran.stderr
+    assert "Traceback" not in ran.stderr and MARKER not in ran.stderr
+
+    time.sleep(2.2)  # past OUTBOX_ALERT_SECONDS
+    delivery = health(server_url, "/healthz/delivery")
+    assert delivery.status_code == 503
+    assert delivery.headers["Retry-After"]
+    assert "OUTBOX_ALERT_SECONDS" in delivery.json()["reason"]
+    assert MARKER not in delivery.text
+    # Mail is late, but this server still takes requests: the balancer keeps it.
+    assert health(server_url).status_code == 200
+
+    mail_server.start()
+    ran = flask("outbox", "deliver", env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert "delivered 1" in ran.stdout
+    assert len(mail_server.received) == 1
+    assert health(server_url, "/healthz/delivery").status_code == 200
+    assert flask("outbox", "deliver", env=env).returncode == 0
+
+
+def test_a_request_past_the_alert_age_fails_the_run_even_if_nothing_was_due(
+    app, app_config, runner, mail_server
+):
+    app.config.update(OUTBOX_RETRY_SECONDS=3600)
+    app.extensions["outbox"].retry_seconds = 3600
+    submit_directly(app)
+    assert runner.invoke(args=["outbox", "deliver"]).exit_code == 1  # failed
+    result = runner.invoke(args=["outbox", "deliver"])  # not due yet
+    assert "failed 0" in result.output and result.exit_code == 0
+    time.sleep(2.2)
+    result = runner.invoke(args=["outbox", "deliver"])
+    assert "failed 0" in result.output and result.exit_code == 1
+    assert "OUTBOX_ALERT_SECONDS" in result.output
+
+
+def test_a_request_that_keeps_failing_makes_the_delivery_check_fail(
+    app, client, runner, mail_server
+):
+    app.extensions["outbox"].failing_after = 2
+    app.config["OUTBOX_ALERT_SECONDS"] = 3600
+    submit_directly(app)
+    runner.invoke(args=["outbox", "deliver"])
+    assert client.get("/healthz/delivery").status_code == 200
+    runner.invoke(args=["outbox", "deliver"])
+    response = client.get("/healthz/delivery")
+    assert response.status_code == 503
+    assert "keep failing" in response.json["reason"]
+
+
+def submit_directly(app) -> None:
+    """A stored request, as the form stores it, without its immediate try."""
+    app.extensions["outbox"].add(
+        {
+            "received_at": "2026-11-27T17:00:00+00:00",
+            "page_language": "en",
+            "first_name": MARKER,
+            "last_name": "Lopez",
+            "phone": "+15595550123",
+            "contact_method": "call",
+            "best_time": "any",
+            "language": "en",
+            "requester": "self",
+            "patient_status": "new",
+            "reason": "other",
+        },
+        mail_domain="clinic.example",
+    )
+
+
+def damage(path: str) -> None:
+    """Overwrite the outbox with junk, as a failing disk or a bad copy would."""
+    Path(path).write_bytes(b"this is not an outbox " * 400)
+
+
+def test_a_damaged_outbox_at_run_time_is_a_503_everywhere_and_a_clear_error(
+    app, app_config, client, runner, caplog
+):
+    page = client.get("/es/solicitar-cita").get_data(as_text=True)
+    damage(app_config["OUTBOX_PATH"])
+
+    response = client.post(
+        "/es/solicitar-cita",
+        data={**VALID_ANSWERS, "last_name": MARKER, "csrf_token": csrf_token(page)},
+    )
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    body = response.get_data(as_text=True)
+    # The form again, in Spanish, with what the patient typed (issue 9.4).
+    assert "el sitio web no pudo guardar su solicitud" in body
+    assert f'value="{MARKER}"' in body
+    assert "Traceback" not in body
+
+    for path in ("/healthz", "/healthz/delivery"):
+        check = client.get(path)
+        assert check.status_code == 503
+        assert check.headers["Retry-After"]
+        assert "not a database" in check.json["reason"]
+
+    for command in (["outbox", "deliver"], ["outbox", "status"]):
+        result = runner.invoke(args=command)
+        assert result.exit_code == 3, result.output
+        assert "is damaged" in result.output and "move the file aside" in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not any(record.exc_info for record in caplog.records)
+    assert MARKER not in caplog.text
+
+
+def test_an_outbox_file_gone_at_run_time_fails_the_write_probe(app, app_config, client):
+    """The folder is still there and writable (a folder check would pass);
+    only a real write shows the outbox cannot take a request."""
+    for end in ("", "-wal", "-shm"):
+        Path(app_config["OUTBOX_PATH"] + end).unlink(missing_ok=True)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert "outbox cannot be written" in response.json["reason"]
+    assert not Path(app_config["OUTBOX_PATH"]).exists()  # not re-created 0644
+
+
+def damage_one_page(path: str) -> None:
+    """Thirty requests queued, then one page of the file overwritten."""
+    outbox_config = {"OUTBOX_PATH": path}
+    app = create_app({"TESTING": True, **outbox_config})
+    for _ in range(30):
+        submit_directly(app)
+    with open(path, "r+b") as handle:
+        handle.seek(3 * 4096)
+        handle.write(os.urandom(4096))
+
+
+@pytest.mark.parametrize("how", [damage, damage_one_page])
+def test_a_damaged_outbox_stops_the_start_with_one_message(app_config, how):
+    how(app_config["OUTBOX_PATH"])
+    with pytest.raises(StartupError) as stopped:
+        create_app(app_config)
+    [problem] = stopped.value.problems
+    assert problem.startswith(f"OUTBOX_PATH: {app_config['OUTBOX_PATH']} is damaged")
+    assert ".recover" in problem
+
+    # And from cron: one message and a non-zero exit, no traceback.
+    ran = flask("outbox", "deliver", env=cron_env(app_config))
+    assert ran.returncode != 0
+    assert "The site cannot start:" in ran.stderr and "is damaged" in ran.stderr
+    assert "Traceback" not in ran.stderr
+    assert len(ran.stderr.strip().splitlines()) == 2
+
+
+def test_the_write_probe_leaves_no_personal_data_and_no_request(app, client):
+    assert client.get("/healthz").status_code == 200
+    with sqlite3.connect(app.config["OUTBOX_PATH"]) as db:
+        assert db.execute("SELECT COUNT(*) FROM requests").fetchone() == (0,)
+
+
+def documented_cron_command(document: Path) -> str:
+    """The command of the cron line a document shows, without its logger pipe."""
+    line = re.search(r"^\* \* \* \* \* clinic-site (.+)$", document.read_text(), re.M)
+    command, _, logger = line.group(1).partition(" 2>&1 | ")
+    assert logger.startswith("logger ")
+    return command
+
+
+def test_the_documented_cron_line_loads_the_settings_and_runs(
+    app, app_config, tmp_path, mail_server
+):
+    """The README's and the deploy guide's cron line, run as cron would (sh,
+    an empty environment), with this machine's paths."""
+    command = documented_cron_command(ROOT / "README.md")
+    assert documented_cron_command(ROOT / "docs/deploy.md") == command
+    env_file = tmp_path / "env"
+    env_file.write_text(
+        "".join(f"{key}='{value}'\n" for key, value in cron_env(app_config).items())
+    )
+    lock = tmp_path / "deliver.lock"
+    command = (
+        command.replace("/srv/clinic-site/app", str(ROOT))
+        .replace(
+            "/srv/clinic-site/venv/bin/flask",
+            str(Path(sys.executable).parent / "flask"),
+        )
+        .replace("/etc/clinic-site/env", str(env_file))
+        .replace("/run/lock/clinic-site-deliver.lock", str(lock))
+    )
+    submit_directly(app)
+
+    def cron() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["sh", "-c", command], env={}, capture_output=True, text=True, timeout=60
+        )
+
+    ran = cron()  # the relay is down
+    assert ran.returncode == 1 and "refused the connection" in ran.stderr
+    mail_server.start()
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # a previous run still busy
+        assert cron().returncode == 1
+        assert mail_server.received == []
+    ran = cron()
+    assert ran.returncode == 0, ran.stderr
+    assert "delivered 1" in ran.stdout and len(mail_server.received) == 1
