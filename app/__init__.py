@@ -18,6 +18,7 @@ from . import observability
 from . import page_cache
 from . import proxy
 from . import security
+from . import static_errors
 from .cli import outbox_group
 from .content import DEFAULT_CONTENT_DIR
 from .content import ContentError
@@ -99,6 +100,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Last, so ProxyFix wraps the page replay: it must see the real scheme/host.
     proxy.init_app(app)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(static_errors.bp)
     appointments.init_app(app)
     app.cli.add_command(outbox_group)
     app.context_processor(_site_context)

@@ -17,6 +17,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_frozen import Freezer
 
+from . import static_errors
 from .content import LANGUAGES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +32,11 @@ DYNAMIC_ENDPOINTS = ("pages.root", "pages.language_root", "pages.healthz")
 NOT_FOUND_URLS = tuple(
     "/404.html" if lang == "en" else f"/{lang}/404.html" for lang in LANGUAGES
 )
+# Written through the test client, each with the status it must answer: the
+# not-found pages, and nginx's own error pages (app/static_errors.py).
+CLIENT_URLS = {url: 404 for url in NOT_FOUND_URLS} | {
+    url: 200 for url in static_errors.URLS
+}
 
 
 def init_app(app: Flask) -> None:
@@ -107,10 +113,10 @@ def freeze(app: Flask, destination: Path, base_url: str) -> list[str]:
     freezer = SiteFreezer(app)
     urls = sorted(freezer.freeze())
     client = app.test_client()
-    for url in NOT_FOUND_URLS:
+    for url, status in CLIENT_URLS.items():
         # Outside the command's app context, for the reason in _build_one.
         response = contextvars.Context().run(client.get, url, base_url=base_url)
-        if response.status_code != 404:
+        if response.status_code != status:
             raise click.ClickException(f"{url} answered {response.status_code}")
         target = freezer.root / url.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
