@@ -15,7 +15,7 @@ DEV_SMTP_PORT ?= 8025
 export FLASK_APP := app
 export FLASK_RUN_EXTRA_FILES = $(shell find content -name '*.yaml' | paste -sd: -)
 
-.PHONY: setup run test lint format bench stress clean vnu
+.PHONY: setup run test lint format bench stress clean vnu preview
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,11 +42,17 @@ vnu: $(VNU_STAMP)
 test: setup vnu
 	$(BIN)/pytest
 
+# The production shape on 127.0.0.1:$(PREVIEW_PORT): nginx serving the frozen
+# build in front of gunicorn on a socket, and the SMTP sink. Ctrl-C stops it.
+preview: setup
+	$(BIN)/python -m tools.preview
+
 # Load, worker crashes and a mail outage against gunicorn (about 2 minutes).
 stress: setup
 	$(BIN)/python -m tools.stress
 
-# Throughput and latency (wrk) against bare Flask and nginx, plus page weight.
+# Throughput and latency (wrk): the preview's nginx against a bare nginx, gunicorn
+# against bare Flask, the form POST; plus page weight.
 bench: setup
 	$(BIN)/python -m tools.bench
 

@@ -62,13 +62,10 @@ forwarded_allow_ips = ""
 secure_scheme_headers: dict[str, str] = {}
 
 # The app logs one line per request itself (app/observability.py), with no
-# query string and no client address; gunicorn's access log stays off so each
-# request is logged once. If you switch it on to debug gunicorn
-# (--access-logfile -), it uses this format: the path without the query
-# string (%(U)s), status, bytes and duration, and no address, referrer or
-# user agent.
+# query string and no client address. gunicorn's access log stays off: it
+# writes what a client sent without escaping control characters, so a crafted
+# URL could forge a line.
 accesslog = None
-access_log_format = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
 loglevel = "info"
 

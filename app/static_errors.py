@@ -89,7 +89,9 @@ def page(code: int) -> str:
                     lang=lang,
                     heading=str(heading),
                     message=str(message),
-                    call=gettext("You can also call us at %(phone)s.", phone=phone.display)
+                    call=gettext(
+                        "You can also call us at %(phone)s.", phone=phone.display
+                    )
                     if phone
                     else None,
                     emergency=gettext("If this is a medical emergency, call 911."),
