@@ -86,12 +86,12 @@ class Preview:
             start_new_session=True,
         )
         log.close()
-        _wait_for(self.app, socket.AF_UNIX, str(self.socket), self.dir / "gunicorn.log")
+        wait_for(self.app, str(self.socket), self.dir / "gunicorn.log")
 
     def stop_app(self) -> None:
         """Stop gunicorn (gracefully); nginx keeps serving the build."""
         if self.app is not None:
-            _stop(self.app)
+            stop(self.app)
             self.app = None
         self.socket.unlink(missing_ok=True)
 
@@ -127,22 +127,30 @@ def freeze(env: dict[str, str], build: Path) -> None:
     precompress(build)
 
 
-def write_nginx_config(directory: Path, port: int) -> Path:
-    """nginx.conf for the preview, around copies of deploy/nginx's own files."""
-    replacements = {
+def localise(text: str, directory: Path) -> str:
+    """``text`` with the server's paths moved into ``directory``."""
+    for server_path, local in {
         BUILD_PATH: str(directory / "build"),
         SOCKET_PATH: str(directory / "gunicorn.sock"),
-    }
+    }.items():
+        text = text.replace(server_path, local)
+    if not BROTLI_MODULE.exists():
+        text = text.replace("brotli_static on;", "")
+    return text
+
+
+def write_nginx_config(directory: Path, servers: str) -> Path:
+    """nginx.conf in ``directory`` around copies of deploy/nginx's own files.
+
+    ``servers`` are the server blocks; they include the site's snippets.
+    """
+    if not BROTLI_MODULE.exists():
+        print("No brotli_static (apt-get install libnginx-mod-http-brotli-static)")
     for source in DEPLOY_NGINX.rglob("*.conf"):
         target = directory / source.relative_to(DEPLOY_NGINX)
         target.parent.mkdir(parents=True, exist_ok=True)
-        text = source.read_text()
-        for server_path, local in replacements.items():
-            text = text.replace(server_path, local)
-        if not BROTLI_MODULE.exists():
-            print("No brotli_static (apt-get install libnginx-mod-http-brotli-static)")
-            text = text.replace("brotli_static on;", "")
-        target.write_text(text)
+        target.write_text(localise(source.read_text(), directory))
+    (directory / "temp").mkdir(exist_ok=True)
     temp_paths = "".join(
         f"    {kind}_temp_path {directory}/temp/{kind};\n" for kind in TEMP_PATHS
     )
@@ -161,15 +169,20 @@ http {{
     sendfile on;
     tcp_nopush on;
 {temp_paths}    include conf.d/clinic-site.conf;
-    server {{
-        listen 127.0.0.1:{port};
-        access_log {directory}/nginx-access.log clinic_site;
-        include snippets/clinic-site.conf;
-    }}
+{servers}
 }}
 """
     )
     return conf
+
+
+def preview_server(directory: Path, port: int) -> str:
+    """The preview's one server: plain HTTP on loopback, the site's snippet."""
+    return f"""    server {{
+        listen 127.0.0.1:{port};
+        access_log {directory}/nginx-access.log clinic_site;
+        include snippets/clinic-site.conf;
+    }}"""
 
 
 def nginx_command(directory: Path, *args: str) -> list[str]:
@@ -207,24 +220,31 @@ def running(
         if workers:
             env["WEB_CONCURRENCY"] = str(workers)
         freeze(env, directory / "build")
-        write_nginx_config(directory, port)
-        (directory / "temp").mkdir(exist_ok=True)
-        checked = subprocess.run(
-            nginx_command(directory, "-t", "-q"), capture_output=True, text=True
-        )
-        if checked.returncode:
-            raise SystemExit(f"nginx rejects the configuration:\n{checked.stderr}")
-        nginx = subprocess.Popen(
-            nginx_command(directory, "-g", "daemon off;"), start_new_session=True
-        )
+        write_nginx_config(directory, preview_server(directory, port))
+        nginx = start_nginx(directory, port)
         preview = Preview(directory, port, env, nginx, gunicorn_binds=gunicorn_binds)
         stack.callback(preview.stop_app)
-        stack.callback(_stop, nginx)
-        _wait_for(
-            nginx, socket.AF_INET, ("127.0.0.1", port), directory / "nginx-error.log"
-        )
+        stack.callback(stop, nginx)
         preview.start_app()
         yield preview
+
+
+def start_nginx(directory: Path, port: int) -> subprocess.Popen:
+    """Check the configuration, start nginx, wait until ``port`` answers."""
+    checked = subprocess.run(
+        nginx_command(directory, "-t", "-q"), capture_output=True, text=True
+    )
+    if checked.returncode:
+        raise SystemExit(f"nginx rejects the configuration:\n{checked.stderr}")
+    nginx = subprocess.Popen(
+        nginx_command(directory, "-g", "daemon off;"), start_new_session=True
+    )
+    try:
+        wait_for(nginx, ("127.0.0.1", port), directory / "nginx-error.log")
+    except BaseException:
+        stop(nginx)
+        raise
+    return nginx
 
 
 def _free_port() -> int:
@@ -233,8 +253,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_for(process: subprocess.Popen, family, address, log: Path) -> None:
+def wait_for(process: subprocess.Popen, address: str | tuple, log: Path) -> None:
     """Return once ``address`` accepts connections; fail with ``log`` if not."""
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and process.poll() is None:
         with socket.socket(family) as probe:
@@ -248,7 +269,7 @@ def _wait_for(process: subprocess.Popen, family, address, log: Path) -> None:
     raise SystemExit(f"{process.args[0]} did not start listening on {address}:\n{text}")
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen) -> None:
     """SIGTERM to the process group it leads; SIGKILL if it lingers."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
