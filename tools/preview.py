@@ -180,7 +180,7 @@ def preview_server(directory: Path, port: int) -> str:
     """The preview's one server: plain HTTP on loopback, the site's snippet."""
     return f"""    server {{
         listen 127.0.0.1:{port};
-        access_log {directory}/nginx-access.log clinic_site;
+        access_log {directory}/nginx-access.log clinic_site buffer=32k flush=1s;
         include snippets/clinic-site.conf;
     }}"""
 
@@ -206,17 +206,26 @@ def running(
     *,
     workers: int | None = None,
     gunicorn_binds: tuple[str, ...] = (),
+    settings: dict[str, str] | None = None,
+    smtp_handler: object | None = None,
 ) -> Iterator[Preview]:
-    """The whole preview until the block ends: SMTP sink, build, gunicorn, nginx."""
+    """The whole preview until the block ends: SMTP sink, build, gunicorn, nginx.
+
+    ``settings`` override the environment's (e.g. FLASK_RATELIMIT_ENABLED);
+    ``smtp_handler`` replaces the sink that prints every email.
+    """
     with contextlib.ExitStack() as stack:
         if directory is None:
             directory = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         directory.mkdir(parents=True, exist_ok=True)
         smtp_port = _free_port()
-        sink = Controller(PrintingHandler(), hostname="127.0.0.1", port=smtp_port)
+        sink = Controller(
+            smtp_handler or PrintingHandler(), hostname="127.0.0.1", port=smtp_port
+        )
         sink.start()
         stack.callback(sink.stop)
         env = preview_env(directory, port, smtp_port)
+        env.update(settings or {})
         if workers:
             env["WEB_CONCURRENCY"] = str(workers)
         freeze(env, directory / "build")
