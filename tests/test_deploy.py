@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import skip_or_fail
+from html_checker import check_html
 from log_files import wait_for_line
 from servers import ROOT
 from servers import free_port
@@ -25,6 +26,8 @@ from servers import gunicorn
 from servers import run
 
 from app import create_app
+from app import static_errors
+from app.content import LANGUAGES
 from app.security import HEADERS
 from app.security import STRICT_TRANSPORT_SECURITY
 from tools import preview as preview_tool
@@ -296,3 +299,30 @@ def test_the_access_log_names_no_client(site):
     log = wait_for_line(site.dir / "clinic-site.access.log", '"GET /en/privacy" 200')
     assert "127.0.0.1" not in log
     assert "utm" not in log
+
+
+# --- nginx's own error pages, as `flask freeze` writes them ------------------
+
+
+@pytest.mark.parametrize("url", static_errors.URLS)
+def test_nginx_error_pages_say_it_in_both_languages(client, url):
+    page = client.get(url).get_data(as_text=True)
+    sections = dict(re.findall(r'<section lang="(\w+)">(.*?)</section>', page, re.S))
+    assert sorted(sections) == sorted(LANGUAGES)
+    assert sections["en"] != sections["es"], "the Spanish text is translated"
+    assert "Si tiene una emergencia médica, llame al 911." in sections["es"]
+    assert 'href="/es/inmunoterapia"' in sections["es"]
+    assert '<meta name="robots" content="noindex">' in page
+
+
+def test_nginx_error_pages_are_valid_html(client, vnu_jar, tmp_path):
+    documents = {
+        url.strip("/").replace("/", "-"): client.get(url).data
+        for url in static_errors.URLS
+    }
+    errors = {
+        name: found
+        for name, found in check_html(vnu_jar, documents, tmp_path).items()
+        if found
+    }
+    assert not errors

@@ -10,14 +10,18 @@ import gzip
 import http.client
 import os
 import re
-import shutil
+import signal
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import brotli
 import pytest
 from conftest import skip_or_fail
 from helpers import FORM_PATHS
 from log_files import wait_for_line
+from servers import ROOT
 from servers import free_port
 
 from app import create_app
@@ -244,9 +248,40 @@ def test_the_access_log_names_no_client(preview):
     assert "Maria" not in log
 
 
-def test_preview_stops_everything_it_started(tmp_path):
-    if not os.path.exists(preview_tool.NGINX) or not shutil.which("nginx"):
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_make_preview_stops_everything_on_ctrl_c_or_sigterm(signal_number):
+    if not os.path.exists(preview_tool.NGINX):
         skip_or_fail("needs nginx (apt-get install nginx-light)")
-    with preview_tool.running(free_port(), tmp_path, workers=1) as running:
-        processes = [running.nginx, running.app]
-    assert all(process.poll() is not None for process in processes)
+    port = free_port()
+    command = [sys.executable, "-m", "tools.preview"]
+    env = {**os.environ, "PREVIEW_PORT": str(port), "WEB_CONCURRENCY": "1"}
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        banner = process.stdout.readline()
+        assert f"http://127.0.0.1:{port}/" in banner
+        directory = Path(re.search(r"Logs in (\S+)\.", banner)[1])
+        nginx_pid = int((directory / "nginx.pid").read_text())
+        assert get_url(port, "/es/inmunoterapia") == 200
+        assert get_url(port, "/es/solicitar-cita") == 200, "gunicorn answers"
+        process.send_signal(signal_number)
+        assert process.wait(timeout=60) in (0, -signal.SIGINT, 130)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    with pytest.raises(ProcessLookupError):
+        os.kill(nginx_pid, 0)
+    with pytest.raises(ConnectionRefusedError):
+        get_url(port, "/")
+    assert not directory.exists(), "its temporary folder is removed"
+
+
+def get_url(port: int, path: str) -> int:
+    """The status of one GET to 127.0.0.1:``port``."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status
+    finally:
+        connection.close()
