@@ -32,11 +32,6 @@ DYNAMIC_ENDPOINTS = ("pages.root", "pages.language_root", "pages.healthz")
 NOT_FOUND_URLS = tuple(
     "/404.html" if lang == "en" else f"/{lang}/404.html" for lang in LANGUAGES
 )
-# Written through the test client, each with the status it must answer: the
-# not-found pages, and nginx's own error pages (app/static_errors.py).
-CLIENT_URLS = {url: 404 for url in NOT_FOUND_URLS} | {
-    url: 200 for url in static_errors.URLS
-}
 
 
 def init_app(app: Flask) -> None:
@@ -62,12 +57,16 @@ class SiteFreezer(Freezer):
         self.register_generator(self.site_urls)
 
     def site_urls(self):
-        """Every content page in every language, the sitemap and robots.txt."""
+        """Every content page in every language, the sitemap, robots.txt and
+        nginx's error pages."""
         for page in current_app.extensions["content"].pages.values():
             for lang in page.slugs:
                 yield "pages.page", {"page_id": page.id, "lang_code": lang}
         yield "pages.sitemap", {}
         yield "pages.robots", {}
+        # nginx's own error pages, never linked (app/static_errors.py).
+        for code in static_errors.MESSAGES:
+            yield "static_errors.page", {"code": code}
 
     def _generate_all_urls(self):
         """Frozen-Flask's URLs, less the dynamic ones.
@@ -113,10 +112,10 @@ def freeze(app: Flask, destination: Path, base_url: str) -> list[str]:
     freezer = SiteFreezer(app)
     urls = sorted(freezer.freeze())
     client = app.test_client()
-    for url, status in CLIENT_URLS.items():
+    for url in NOT_FOUND_URLS:
         # Outside the command's app context, for the reason in _build_one.
         response = contextvars.Context().run(client.get, url, base_url=base_url)
-        if response.status_code != status:
+        if response.status_code != 404:
             raise click.ClickException(f"{url} answered {response.status_code}")
         target = freezer.root / url.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -57,7 +57,8 @@ MESSAGES = {
     ),
 }
 
-# What ``flask freeze`` writes (see app/freeze.py) and nginx's error_page uses.
+# Where the pages are: `flask freeze` writes each (app/freeze.py), nginx's
+# error_page serves them.
 URLS = tuple(f"/errors/{code}.html" for code in MESSAGES)
 
 
