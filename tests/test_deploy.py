@@ -63,8 +63,8 @@ def deploy_files() -> dict[Path, str]:
     files = {}
     for path in sorted(DEPLOY.rglob("*")):
         if path.is_file():
-            first_line = path.read_text().splitlines()[0]
-            files[path] = re.match(r"# (/[^\s:]+)", first_line)[1]
+            # The first comment after any #! line names it.
+            files[path] = re.search(r"^# (/[^\s:]+)", path.read_text(), re.M)[1]
     return files
 
 
@@ -89,6 +89,12 @@ def test_the_guide_installs_every_file_of_deploy_where_its_first_line_says():
         assert server_path in guide, f"docs/deploy.md never mentions {server_path}"
     for mentioned in set(re.findall(r"\bdeploy/[\w./-]*\w", guide)):
         assert (ROOT / mentioned).exists(), f"docs/deploy.md names {mentioned}"
+
+
+def test_the_flask_wrapper_is_an_executable_shell_script():
+    wrapper = DEPLOY / "bin" / "clinic-site-flask"
+    assert os.access(wrapper, os.X_OK)
+    assert run(["sh", "-n", str(wrapper)], {}).returncode == 0
 
 
 def test_the_env_example_sets_every_setting():
