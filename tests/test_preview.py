@@ -201,6 +201,12 @@ def test_the_dynamic_paths_reach_the_app(preview):
     assert 'name="csrf_token"' in form.text
     for path in ("/", "/en/", "/es/"):
         assert get(preview, path).status == 302, path
+    for path in ("/en", "/es"):
+        answer = get(preview, path)
+        assert answer.status == 308, path  # Flask's, with its security headers
+        assert answer.headers["Location"].endswith(f"127.0.0.1:{preview.port}{path}/")
+        for name, value in HEADERS.items():
+            assert answer.headers.get_all(name) == [value], name
     assert get(preview, "/healthz").status == 200
 
 
