@@ -17,7 +17,7 @@ VNU_STAMP := .tools/.vnu-jar-$(VNU_VERSION)
 DEV_SMTP_PORT ?= 8025
 # FLASK_APP and the content files the reloader watches are set in .flaskenv.
 
-.PHONY: setup run test lint format bench stress clean vnu
+.PHONY: setup run test lint format bench stress clean vnu preview
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,11 +44,17 @@ vnu: $(VNU_STAMP)
 test: setup vnu
 	$(BIN)/pytest
 
+# The production shape on 127.0.0.1:$(PREVIEW_PORT): nginx serving the frozen
+# build in front of gunicorn on a socket, and the SMTP sink. Ctrl-C stops it.
+preview: setup
+	$(BIN)/python -m tools.preview
+
 # Load, worker crashes and a mail outage against gunicorn (about 2 minutes).
 stress: setup
 	$(BIN)/python -m tools.stress
 
-# Throughput and latency (wrk) against bare Flask and nginx, plus page weight.
+# Throughput and latency (wrk): the preview's nginx against a bare nginx, gunicorn
+# against bare Flask, the form POST; plus page weight.
 bench: setup
 	$(BIN)/python -m tools.bench
 

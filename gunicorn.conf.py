@@ -39,7 +39,9 @@ forwarded_allow_ips = ""
 secure_scheme_headers: dict[str, str] = {}
 
 # The app logs one line per request itself (app/observability.py), with no
-# query string and no client address, so gunicorn's access log stays off.
+# query string and no client address. gunicorn's access log stays off: it
+# writes what a client sent without escaping control characters, so a crafted
+# URL could forge a line.
 accesslog = None
 errorlog = "-"
 loglevel = "info"

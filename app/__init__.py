@@ -16,6 +16,7 @@ from . import i18n
 from . import observability
 from . import proxy
 from . import security
+from . import static_errors
 from . import static_files
 from .cli import outbox_group
 from .content import ContentError
@@ -59,6 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     static_files.init_app(app)
     proxy.init_app(app)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(static_errors.bp)
     appointments.init_app(app)
     app.cli.add_command(outbox_group)
     app.cli.add_command(freeze_command)

@@ -3,9 +3,9 @@
 Frozen-Flask requests each content page (both languages), the sitemap,
 robots.txt and every static file from the app, through its public API, and
 writes the responses to ``build/``. Pages keep extension-less names
-(``build/en/immunotherapy``), served as text/html. The error pages for the web
-server's ``error_page`` (404, plus ``EXTRA_ERROR_CODES`` or ``--error-page``)
-are rendered by the app's own error handler, one per language, beside them.
+(``build/en/immunotherapy``), served as text/html. The not-found pages for the
+web server's ``error_page`` are rendered by the app's own error handler, one
+per language; nginx's other error pages come from app/static_errors.py.
 The form, its POST, the redirects and the health checks stay with the app.
 """
 
@@ -22,6 +22,7 @@ from flask_frozen import Freezer
 from flask_frozen import MissingURLGeneratorWarning
 from werkzeug.exceptions import default_exceptions
 
+from . import static_errors
 from .content import LANGUAGES
 from .i18n import DEFAULT_LANGUAGE
 
@@ -37,11 +38,6 @@ def error_page_urls(code: int) -> tuple[str, ...]:
     )
 
 
-# Error pages written besides the 404s, for the codes nginx answers itself
-# (e.g. 413, 429, 502, 503): extend this, or pass ``--error-page CODE``.
-EXTRA_ERROR_CODES: tuple[int, ...] = ()
-
-
 def site_freezer(app: Flask) -> Freezer:
     """Frozen-Flask, given the site's URLs rather than every url_for call
     (which would include the form linked from every page)."""
@@ -49,24 +45,22 @@ def site_freezer(app: Flask) -> Freezer:
 
     @freezer.register_generator
     def documents():
-        """Every content page in every language, the sitemap and robots.txt."""
+        """Every content page in every language, the sitemap, robots.txt and
+        nginx's own error pages."""
         for page in current_app.extensions["content"].pages.values():
             for lang in page.slugs:
                 yield "pages.page", {"page_id": page.id, "lang_code": lang}
         yield "pages.sitemap", {}
         yield "pages.robots", {}
+        # nginx's own error pages, never linked (app/static_errors.py).
+        for code in static_errors.MESSAGES:
+            yield "static_errors.page", {"code": code}
 
     return freezer
 
 
-def freeze(
-    app: Flask, destination: Path, error_codes: tuple[int, ...] = ()
-) -> list[str]:
-    """Write the site's static files into ``destination``; return their URLs.
-
-    Besides the 404 pages, one page per language for each of
-    ``EXTRA_ERROR_CODES`` and ``error_codes``.
-    """
+def freeze(app: Flask, destination: Path) -> list[str]:
+    """Write the site's static files into ``destination``; return their URLs."""
     destination = Path(destination).resolve()
     # Frozen-Flask deletes every file of the folder it did not write: never
     # let a mistyped --destination empty a folder that is not a build.
@@ -83,6 +77,9 @@ def freeze(
         FREEZER_DEFAULT_MIMETYPE="text/html",
         # Flask-Static-Digest's manifest is for the app, not for visitors.
         FREEZER_STATIC_IGNORE=["cache_manifest.json"],
+        # Frozen-Flask builds URLs in a request context for "localhost"; every
+        # request here is our own, so the visitors' Host check has no job.
+        TRUSTED_HOSTS=None,
     )
     with warnings.catch_warnings():
         # It names every endpoint with nothing frozen, and the form, redirects
@@ -90,12 +87,11 @@ def freeze(
         # build is checked by tests/test_freeze.py against the sitemap.
         warnings.simplefilter("ignore", MissingURLGeneratorWarning)
         urls = sorted(site_freezer(app).freeze())
-    for code in dict.fromkeys((404, *EXTRA_ERROR_CODES, *error_codes)):
-        for url in error_page_urls(code):
-            target = destination / url.lstrip("/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(render_error_page(app, code, url))
-            urls.append(url)
+    for url in error_page_urls(404):
+        target = destination / url.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(render_error_page(app, 404, url))
+        urls.append(url)
     return urls
 
 
@@ -125,18 +121,11 @@ def render_error_page(app: Flask, code: int, url: str) -> bytes:
     show_default=True,
     help="Folder to write; Frozen-Flask owns it and removes stale files.",
 )
-@click.option(
-    "--error-page",
-    "error_codes",
-    type=int,
-    multiple=True,
-    help="Also write the page for this HTTP error code (repeatable), e.g. 413.",
-)
 @with_appcontext
-def freeze_command(destination: Path, error_codes: tuple[int, ...]) -> None:
+def freeze_command(destination: Path) -> None:
     """Write the content pages, sitemap, robots.txt, error pages and static files.
 
     Absolute URLs come from SITE_URL (FLASK_SITE_URL).
     """
-    urls = freeze(current_app._get_current_object(), destination, error_codes)
+    urls = freeze(current_app._get_current_object(), destination)
     click.echo(f"Froze {len(urls)} files into {destination}")

@@ -70,3 +70,12 @@ def spanish_catalog() -> Catalog:
     """The Spanish translations of the interface strings, as committed."""
     with SPANISH_CATALOG.open("rb") as handle:
         return read_po(handle, locale="es")
+
+
+def cookies_without_expires(headers) -> list[str] | None:
+    """``Set-Cookie`` values less ``Expires``: werkzeug adds that date beside
+    ``Max-Age`` (which browsers obey first); nginx sends ``Max-Age`` only."""
+    values = headers.get_all("Set-Cookie")
+    if values is None:
+        return None
+    return [re.sub(r"; Expires=[^;]*", "", value) for value in values]

@@ -11,7 +11,6 @@ from flask_frozen import FrozenFlaskWarning
 from helpers import SITE_URL
 
 from app import create_app
-from app import freeze as freeze_module
 from app.content import load_content
 
 CONTENT = load_content("content")
@@ -120,24 +119,12 @@ def test_pages_follow_site_url(app_config, tmp_path):
     assert SITE_URL not in page
 
 
-def test_more_error_pages_for_the_web_server(app, tmp_path, monkeypatch):
-    """The extension point the deploy guide uses for nginx's own error pages."""
-    monkeypatch.setattr(freeze_module, "EXTRA_ERROR_CODES", (413,))
-    destination = tmp_path / "build"
-    urls = freeze_module.freeze(app, destination, error_codes=(503,))
-    assert {"/413.html", "/es/413.html", "/503.html", "/es/503.html"} <= set(urls)
-    english = (destination / "503.html").read_text()
-    spanish = (destination / "es" / "503.html").read_text()
-    assert '<html lang="en">' in english
-    assert '<html lang="es">' in spanish
-    assert english != spanish
-    result = app.test_cli_runner().invoke(
-        args=["freeze", "--destination", str(destination), "--error-page", "429"]
-    )
-    assert result.exit_code == 0, result.output
-    assert (destination / "es" / "429.html").is_file()
-    assert (destination / "413.html").is_file()
-    assert not (destination / "503.html").exists(), "stale pages are removed"
+def test_the_build_holds_nginx_error_pages_in_both_languages(build):
+    """nginx answers 413, 429, 502 and 503 itself: one page, both languages."""
+    for code in (413, 429, 502, 503):
+        page = (build / "errors" / f"{code}.html").read_text()
+        assert 'lang="en"' in page and 'lang="es"' in page, code
+        assert "call 911" in page and "llame al 911" in page, code
 
 
 def test_freeze_refuses_a_folder_that_is_not_a_build(app, tmp_path):

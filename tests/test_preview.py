@@ -1,0 +1,303 @@
+"""``make preview``: nginx serves the frozen build from deploy/nginx's real
+files, in front of gunicorn on a socket. Every page stays readable with
+gunicorn stopped, and nginx's own error pages are the site's bilingual pages
+with the security headers.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import os
+import re
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import brotli
+import pytest
+from conftest import skip_or_fail
+from helpers import FORM_PATHS
+from helpers import cookies_without_expires
+from log_files import wait_for_line
+from servers import ROOT
+from servers import free_port
+
+from app import create_app
+from app.security import HEADERS
+from tools import preview as preview_tool
+
+SECURITY_HEADERS = {
+    **HEADERS,
+    "Strict-Transport-Security": "max-age=63072000",
+}
+
+
+@dataclass
+class Answer:
+    """One HTTP response, body as sent (not decompressed)."""
+
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+
+def get(preview, path: str, *, method="GET", headers=None, body=None, source=None):
+    """One request to the preview's nginx, as a browser would send it."""
+    connection = http.client.HTTPConnection(
+        "127.0.0.1",
+        preview.port,
+        timeout=10,
+        source_address=(source, 0) if source else None,
+    )
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return Answer(response.status, response.headers, response.read())
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="module")
+def preview(tmp_path_factory):
+    """``make preview`` on a free port, with one gunicorn worker."""
+    if not os.path.exists(preview_tool.NGINX):
+        skip_or_fail("needs nginx (apt-get install nginx-light)")
+    if not preview_tool.BROTLI_MODULE.exists():
+        skip_or_fail("needs apt-get install libnginx-mod-http-brotli-static")
+    directory = tmp_path_factory.mktemp("preview")
+    with preview_tool.running(free_port(), directory, workers=1) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def pages(preview) -> list[str]:
+    """Every page the sitemap lists, as paths, except the form (the app's)."""
+    sitemap = get(preview, "/sitemap.xml").text
+    paths = [
+        re.sub(r"^https?://[^/]+", "", url)
+        for url in re.findall(r"<loc>([^<]+)<", sitemap)
+    ]
+    pages = [path for path in paths if path not in FORM_PATHS.values()]
+    assert {"/en/immunotherapy", "/es/inmunoterapia", "/es/privacidad"} <= set(pages)
+    return pages
+
+
+@pytest.fixture
+def app_stopped(preview):
+    """gunicorn stopped for one test, started again after it."""
+    preview.stop_app()
+    yield
+    preview.start_app()
+
+
+def assert_security_headers(answer: Answer) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        assert answer.headers.get_all(name) == [value], name
+
+
+def assert_bilingual_error_page(answer: Answer, preview, code: int) -> None:
+    """The page ``flask freeze`` wrote for ``code``, in English and Spanish."""
+    assert answer.status == code
+    assert answer.body == (preview.build / "errors" / f"{code}.html").read_bytes()
+    assert '<html lang="en">' in answer.text
+    assert '<section lang="en">' in answer.text
+    assert '<section lang="es">' in answer.text
+    assert "<center>nginx</center>" not in answer.text
+    assert_security_headers(answer)
+    assert answer.headers["Cache-Control"] == "no-store"
+
+
+def test_the_preview_runs_the_deploy_guides_nginx_files(preview):
+    """Only the server's paths differ between deploy/nginx and what nginx runs."""
+    local = {
+        preview_tool.BUILD_PATH: str(preview.build),
+        preview_tool.SOCKET_PATH: str(preview.socket),
+    }
+    sources = list(preview_tool.DEPLOY_NGINX.rglob("*.conf"))
+    assert len(sources) >= 5
+    for source in sources:
+        expected = source.read_text()
+        for server_path, path in local.items():
+            expected = expected.replace(server_path, path)
+        copy = preview.dir / source.relative_to(preview_tool.DEPLOY_NGINX)
+        assert copy.read_text() == expected, source
+    nginx_conf = (preview.dir / "nginx.conf").read_text()
+    assert "include conf.d/clinic-site.conf;" in nginx_conf
+    assert "include snippets/clinic-site.conf;" in nginx_conf
+
+
+def test_every_page_is_served_from_the_build_with_gunicorn_stopped(
+    preview, pages, app_stopped
+):
+    stylesheet = None
+    for path in pages:
+        answer = get(preview, path)
+        assert answer.status == 200, path
+        assert answer.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert answer.body == (preview.build / path.lstrip("/")).read_bytes()
+        assert_security_headers(answer)
+        stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', answer.text)[1]
+    for path in ("/sitemap.xml", "/robots.txt"):
+        answer = get(preview, path)
+        assert answer.status == 200, path
+        assert answer.body == (preview.build / path.lstrip("/")).read_bytes()
+    css = get(preview, stylesheet)
+    assert css.status == 200
+    assert css.headers["Content-Type"].startswith("text/css")
+    assert css.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert_security_headers(css)
+
+
+def test_pages_set_the_language_cookie_as_the_app_does(preview, pages):
+    client = create_app({"TESTING": True, "SECRET_KEY": "x"}).test_client()
+    for path in pages:
+        answer = get(preview, path)
+        assert cookies_without_expires(answer.headers) == cookies_without_expires(
+            client.get(path).headers
+        ), path
+    spanish = get(preview, "/es/inmunoterapia")
+    assert spanish.headers["Set-Cookie"].startswith("lang=es;")
+    # Already chosen: no cookie, as from the app.
+    again = get(preview, "/es/inmunoterapia", headers={"Cookie": "lang=es"})
+    assert again.headers.get_all("Set-Cookie") is None
+    switched = get(preview, "/en/immunotherapy", headers={"Cookie": "lang=es"})
+    assert switched.headers["Set-Cookie"].startswith("lang=en;")
+
+
+def test_a_remembered_language_is_used_by_the_app_behind_nginx(preview):
+    answer = get(preview, "/", headers={"Cookie": "lang=es"})
+    assert answer.status == 302
+    assert answer.headers["Location"].endswith("/es/inmunoterapia")
+
+
+@pytest.mark.parametrize(
+    ("encoding", "decompress"), [("br", brotli.decompress), ("gzip", gzip.decompress)]
+)
+def test_compressed_copies_are_served_to_browsers_that_accept_them(
+    preview, encoding, decompress
+):
+    for path in ("/en/immunotherapy", "/es/inmunoterapia", "/sitemap.xml"):
+        plain = get(preview, path).body
+        answer = get(preview, path, headers={"Accept-Encoding": encoding})
+        assert answer.headers["Content-Encoding"] == encoding, path
+        assert answer.headers.get_all("Vary") == ["Accept-Encoding"]
+        assert len(answer.body) < len(plain) / 2
+        assert decompress(answer.body) == plain
+    identity = get(
+        preview, "/en/immunotherapy", headers={"Accept-Encoding": "identity"}
+    )
+    assert "Content-Encoding" not in identity.headers
+    assert identity.headers.get_all("Vary") == ["Accept-Encoding"]
+
+
+def test_the_dynamic_paths_reach_the_app(preview):
+    form = get(preview, "/es/solicitar-cita")
+    assert form.status == 200
+    assert 'name="csrf_token"' in form.text
+    for path in ("/", "/en/", "/es/"):
+        assert get(preview, path).status == 302, path
+    for path in ("/en", "/es"):
+        answer = get(preview, path)
+        assert answer.status == 308, path  # Flask's, with its security headers
+        assert answer.headers["Location"].endswith(f"127.0.0.1:{preview.port}{path}/")
+        for name, value in HEADERS.items():
+            assert answer.headers.get_all(name) == [value], name
+    assert get(preview, "/healthz").status == 200
+
+
+def test_health_details_are_only_for_the_monitor(preview):
+    stranger = get(preview, "/healthz", source="127.0.0.2")
+    assert stranger.status == 404
+    assert stranger.body == (preview.build / "404.html").read_bytes()
+    assert get(preview, "/healthz/delivery", source="127.0.0.2").status == 404
+
+
+def test_nginx_not_found_pages_are_the_sites_in_each_language(preview, app_stopped):
+    english = get(preview, "/errors/502.html")  # internal only
+    spanish = get(preview, "/es/404.html")
+    for answer, page in ((english, "404.html"), (spanish, "es/404.html")):
+        assert answer.status == 404
+        assert answer.body == (preview.build / page).read_bytes()
+        assert_security_headers(answer)
+    assert '<html lang="es">' in spanish.text
+
+
+def test_a_far_too_large_body_gets_the_bilingual_413_page(preview):
+    answer = get(preview, "/en/request-appointment", method="POST", body=b"x" * 200_000)
+    assert_bilingual_error_page(answer, preview, 413)
+
+
+def test_a_body_slightly_over_the_apps_limit_gets_the_apps_own_page(preview):
+    answer = get(preview, "/es/solicitar-cita", method="POST", body=b"x" * 100_000)
+    assert answer.status == 413
+    assert '<html lang="es">' in answer.text
+    assert '<section lang="en">' not in answer.text, "the app's page, not nginx's"
+
+
+def test_with_gunicorn_stopped_the_form_gets_the_bilingual_502_page(
+    preview, app_stopped
+):
+    for method in ("GET", "POST"):
+        answer = get(preview, "/en/request-appointment", method=method, body=b"")
+        assert_bilingual_error_page(answer, preview, 502)
+
+
+def test_with_gunicorn_stopped_the_health_check_gets_the_bilingual_503_page(
+    preview, app_stopped
+):
+    answer = get(preview, "/healthz")
+    assert_bilingual_error_page(answer, preview, 503)
+    assert answer.headers["Retry-After"] == "60"
+
+
+def test_the_access_log_names_no_client(preview):
+    get(preview, "/en/immunotherapy?name=Maria")
+    log = wait_for_line(preview.dir / "nginx-access.log", '"GET /en/immunotherapy" 200')
+    assert "127.0.0.1" not in log
+    assert "Maria" not in log
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_make_preview_stops_everything_on_ctrl_c_or_sigterm(signal_number):
+    if not os.path.exists(preview_tool.NGINX):
+        skip_or_fail("needs nginx (apt-get install nginx-light)")
+    port = free_port()
+    command = [sys.executable, "-m", "tools.preview"]
+    env = {**os.environ, "PREVIEW_PORT": str(port), "WEB_CONCURRENCY": "1"}
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        banner = process.stdout.readline()
+        assert f"http://127.0.0.1:{port}/" in banner
+        directory = Path(re.search(r"Logs in (\S+)\.", banner)[1])
+        nginx_pid = int((directory / "nginx.pid").read_text())
+        assert get_url(port, "/es/inmunoterapia") == 200
+        assert get_url(port, "/es/solicitar-cita") == 200, "gunicorn answers"
+        process.send_signal(signal_number)
+        assert process.wait(timeout=60) in (0, -signal.SIGINT, 130)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    with pytest.raises(ProcessLookupError):
+        os.kill(nginx_pid, 0)
+    with pytest.raises(ConnectionRefusedError):
+        get_url(port, "/")
+    assert not directory.exists(), "its temporary folder is removed"
+
+
+def get_url(port: int, path: str) -> int:
+    """The status of one GET to 127.0.0.1:``port``."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status
+    finally:
+        connection.close()

@@ -1,0 +1,310 @@
+"""``make preview``: the production shape on one machine.
+
+Freezes the site into a private folder and precompresses it, generates an
+nginx configuration from the real files under ``deploy/nginx/`` (only the
+server's paths and the listening address change), and starts nginx on
+``127.0.0.1:$PREVIEW_PORT`` (default 8080) in front of gunicorn on a Unix
+socket, with the development SMTP sink of ``make run`` printing each email.
+Ctrl-C or SIGTERM stops all of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+from tools.devserver import PrintingHandler
+from tools.devserver import dev_environment
+from tools.precompress import precompress
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY_NGINX = ROOT / "deploy" / "nginx"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+BROTLI_MODULE = Path("/usr/lib/nginx/modules/ngx_http_brotli_static_module.so")
+# The server's paths in deploy/nginx/, and what the preview puts there.
+BUILD_PATH = "/srv/clinic-site/build"
+SOCKET_PATH = "/run/clinic-site/gunicorn.sock"
+TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+@dataclass
+class Preview:
+    """A running preview: where it answers and what it runs."""
+
+    dir: Path
+    port: int
+    env: dict[str, str]
+    nginx: subprocess.Popen
+    app: subprocess.Popen | None = None
+    gunicorn_binds: tuple[str, ...] = ()
+
+    @property
+    def url(self) -> str:
+        """The address to open, e.g. http://127.0.0.1:8080."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def build(self) -> Path:
+        """The frozen, precompressed site nginx serves."""
+        return self.dir / "build"
+
+    @property
+    def socket(self) -> Path:
+        """gunicorn's Unix socket."""
+        return self.dir / "gunicorn.sock"
+
+    def start_app(self) -> None:
+        """Start gunicorn on the socket (and any extra binds); wait until it listens."""
+        log = (self.dir / "gunicorn.log").open("ab")
+        self.app = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                f"--config={ROOT / 'gunicorn.conf.py'}",
+                f"--bind=unix:{self.socket}",
+                *(f"--bind={bind}" for bind in self.gunicorn_binds),
+                "wsgi:app",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        wait_for(self.app, str(self.socket), self.dir / "gunicorn.log")
+
+    def stop_app(self) -> None:
+        """Stop gunicorn (gracefully); nginx keeps serving the build."""
+        if self.app is not None:
+            stop(self.app)
+            self.app = None
+        self.socket.unlink(missing_ok=True)
+
+
+def preview_env(directory: Path, port: int, smtp_port: int) -> dict[str, str]:
+    """Production settings for this machine: a throwaway key and outbox."""
+    env = {
+        **os.environ,
+        **dev_environment(smtp_port),
+        "FLASK_SECRET_KEY": secrets.token_hex(32),
+        "FLASK_OUTBOX_PATH": str(directory / "outbox" / "outbox.sqlite3"),
+        "FLASK_SITE_URL": f"http://127.0.0.1:{port}",
+        # nginx is the one proxy in front, as in production.
+        "FLASK_TRUSTED_PROXIES": "1",
+    }
+    env.pop("FLASK_DEBUG", None)
+    return env
+
+
+def freeze(env: dict[str, str], build: Path) -> None:
+    """``flask freeze`` into ``build``, then the .gz and .br copies."""
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "freeze", "--destination", str(build)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode:
+        raise SystemExit(f"flask freeze failed:\n{result.stderr}")
+    precompress(build)
+
+
+def localise(text: str, directory: Path) -> str:
+    """``text`` with the server's paths moved into ``directory``."""
+    for server_path, local in {
+        BUILD_PATH: str(directory / "build"),
+        SOCKET_PATH: str(directory / "gunicorn.sock"),
+    }.items():
+        text = text.replace(server_path, local)
+    if not BROTLI_MODULE.exists():
+        text = text.replace("brotli_static on;", "")
+    return text
+
+
+def write_nginx_config(directory: Path, servers: str) -> Path:
+    """nginx.conf in ``directory`` around copies of deploy/nginx's own files.
+
+    ``servers`` are the server blocks; they include the site's snippets.
+    """
+    if not BROTLI_MODULE.exists():
+        print("No brotli_static (apt-get install libnginx-mod-http-brotli-static)")
+    for source in DEPLOY_NGINX.rglob("*.conf"):
+        target = directory / source.relative_to(DEPLOY_NGINX)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(localise(source.read_text(), directory))
+    (directory / "temp").mkdir(exist_ok=True)
+    temp_paths = "".join(
+        f"    {kind}_temp_path {directory}/temp/{kind};\n" for kind in TEMP_PATHS
+    )
+    conf = directory / "nginx.conf"
+    conf.write_text(
+        (f"load_module {BROTLI_MODULE};\n" if BROTLI_MODULE.exists() else "")
+        # As root, workers would run as nobody, who cannot reach this folder.
+        + ("user root;\n" if os.geteuid() == 0 else "")
+        + f"""worker_processes auto;
+pid {directory}/nginx.pid;
+error_log {directory}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+{temp_paths}    include conf.d/clinic-site.conf;
+{servers}
+}}
+"""
+    )
+    return conf
+
+
+def preview_server(directory: Path, port: int) -> str:
+    """The preview's one server: plain HTTP on loopback, the site's snippet."""
+    return f"""    server {{
+        listen 127.0.0.1:{port};
+        access_log {directory}/nginx-access.log clinic_site buffer=32k flush=1s;
+        include snippets/clinic-site.conf;
+    }}"""
+
+
+def nginx_command(directory: Path, *args: str) -> list[str]:
+    """nginx with the preview's prefix and configuration."""
+    return [
+        NGINX,
+        "-p",
+        f"{directory}/",
+        "-c",
+        str(directory / "nginx.conf"),
+        "-e",
+        str(directory / "nginx-error.log"),
+        *args,
+    ]
+
+
+@contextlib.contextmanager
+def running(
+    port: int,
+    directory: Path | None = None,
+    *,
+    workers: int | None = None,
+    gunicorn_binds: tuple[str, ...] = (),
+    settings: dict[str, str] | None = None,
+    smtp_handler: object | None = None,
+) -> Iterator[Preview]:
+    """The whole preview until the block ends: SMTP sink, build, gunicorn, nginx.
+
+    ``settings`` override the environment's (e.g. FLASK_RATELIMIT_ENABLED);
+    ``smtp_handler`` replaces the sink that prints every email.
+    """
+    with contextlib.ExitStack() as stack:
+        if directory is None:
+            directory = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        directory.mkdir(parents=True, exist_ok=True)
+        smtp_port = _free_port()
+        sink = Controller(
+            smtp_handler or PrintingHandler(), hostname="127.0.0.1", port=smtp_port
+        )
+        sink.start()
+        stack.callback(sink.stop)
+        env = preview_env(directory, port, smtp_port)
+        env.update(settings or {})
+        if workers:
+            env["WEB_CONCURRENCY"] = str(workers)
+        freeze(env, directory / "build")
+        write_nginx_config(directory, preview_server(directory, port))
+        nginx = start_nginx(directory, port)
+        preview = Preview(directory, port, env, nginx, gunicorn_binds=gunicorn_binds)
+        stack.callback(preview.stop_app)
+        stack.callback(stop, nginx)
+        preview.start_app()
+        yield preview
+
+
+def start_nginx(directory: Path, port: int) -> subprocess.Popen:
+    """Check the configuration, start nginx, wait until ``port`` answers."""
+    checked = subprocess.run(
+        nginx_command(directory, "-t", "-q"), capture_output=True, text=True
+    )
+    if checked.returncode:
+        raise SystemExit(f"nginx rejects the configuration:\n{checked.stderr}")
+    nginx = subprocess.Popen(
+        nginx_command(directory, "-g", "daemon off;"), start_new_session=True
+    )
+    try:
+        wait_for(nginx, ("127.0.0.1", port), directory / "nginx-error.log")
+    except BaseException:
+        stop(nginx)
+        raise
+    return nginx
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(process: subprocess.Popen, address: str | tuple, log: Path) -> None:
+    """Return once ``address`` accepts connections; fail with ``log`` if not."""
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        with socket.socket(family) as probe:
+            probe.settimeout(1)
+            try:
+                probe.connect(address)
+                return
+            except OSError:
+                time.sleep(0.05)
+    text = log.read_text() if log.exists() else ""
+    raise SystemExit(f"{process.args[0]} did not start listening on {address}:\n{text}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM to the process group it leads; SIGKILL if it lingers."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def main() -> None:
+    """Run the preview until Ctrl-C or SIGTERM."""
+    port = int(os.environ.get("PREVIEW_PORT", "8080"))
+    # SIGTERM unwinds like Ctrl-C, so everything started is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with contextlib.suppress(KeyboardInterrupt), running(port) as preview:
+        print(
+            f"Preview on {preview.url}/ : nginx serves the frozen build from "
+            f"{preview.build}, gunicorn (on {preview.socket}) the form and "
+            f"redirects; emails appear here. Logs in {preview.dir}. "
+            "Ctrl-C stops it all.",
+            flush=True,
+        )
+        while preview.nginx.poll() is None and preview.app.poll() is None:
+            time.sleep(0.5)
+        raise SystemExit("nginx or gunicorn stopped; see the logs above")
+
+
+if __name__ == "__main__":
+    main()
