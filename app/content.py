@@ -1,26 +1,25 @@
 """The content folder as typed, frozen objects: pydantic models of the YAML.
 
-``load_content`` reads ``site.yaml`` and ``pages/*.yaml``, validates every
-file and then the rules between files (English/Spanish parity, unique slugs),
-and raises one ContentError listing every problem. Each problem is one line
-written for the person editing the YAML::
+``load_content`` validates ``site.yaml`` and ``pages/*.yaml`` and raises one
+ContentError listing every problem, one line each, for the person editing::
 
     pages/immunotherapy.yaml:57: es > section 3 "types-of-immunotherapy"
     > subsection 3 "cytokine-therapy": body: missing
 
-(file, line, the sections by 1-based position and id, the key, what is wrong).
+Pydantic finds the problems; this module only says where they are (file, line,
+sections by 1-based position and id) in the editor's words.
 """
 
 from __future__ import annotations
 
 import datetime
 import difflib
-import functools
 import re
+from collections.abc import Iterator
 from collections.abc import Mapping
-from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
+from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated
@@ -28,6 +27,8 @@ from typing import Any
 from typing import Generic
 from typing import Literal
 from typing import TypeVar
+from typing import get_args
+from typing import get_origin
 
 import phonenumbers
 import yaml
@@ -42,9 +43,12 @@ from pydantic import StringConstraints
 from pydantic import Tag
 from pydantic import UrlConstraints
 from pydantic import ValidationError
+from pydantic import model_validator
 from pydantic import with_config
+from pydantic_core import InitErrorDetails
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
+from typing_extensions import is_typeddict
 
 DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 LANGUAGES = ("en", "es")
@@ -52,6 +56,8 @@ PRIVACY_PAGE = "privacy"
 _ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 # Element ids the page template uses itself; a section id must not take one.
 _TEMPLATE_IDS = frozenset({"main", "toc-title", "cta-title", "sources"})
+
+Loc = tuple[str | int, ...]
 
 
 class ContentError(Exception):
@@ -65,12 +71,12 @@ class ContentError(Exception):
 # --- The models: what each YAML file may hold. -----------------------------
 
 T = TypeVar("T")
-
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Ident = Annotated[str, StringConstraints(pattern=_ID_PATTERN)]
-# Kept as the editor wrote it (normalised by pydantic), a plain str for templates.
 HttpsUrl = Annotated[
-    AnyUrl, UrlConstraints(allowed_schemes=["https"], host_required=True)
+    AnyUrl,
+    UrlConstraints(allowed_schemes=["https"], host_required=True),
+    AfterValidator(str),  # templates want the address as written (normalised)
 ]
 
 
@@ -86,7 +92,7 @@ class _EnEs(TypedDict, Generic[T]):
     es: T
 
 
-# A value given in both languages, read as a mapping {"en": ..., "es": ...}.
+# A value in both languages, read as a mapping {"en": ..., "es": ...}.
 Bilingual = Annotated[_EnEs[T], AfterValidator(MappingProxyType)]
 
 
@@ -96,14 +102,13 @@ class BulletList(_Model):
     items: tuple[Text, ...] = Field(alias="list", min_length=1)
 
 
-# Tags name the two kinds of block in pydantic's error locations; the angle
-# brackets keep them apart from any key an editor could write.
-_PARAGRAPH, _LIST = "<paragraph>", "<list>"
+# The tags appear in pydantic's error locations; angle brackets keep them
+# apart from any key an editor could write, so they can be dropped.
+_TAGS = ("<paragraph>", "<list>")
 Block = Annotated[
-    Annotated[Text, Tag(_PARAGRAPH)] | Annotated[BulletList, Tag(_LIST)],
-    Discriminator(lambda value: _LIST if isinstance(value, dict) else _PARAGRAPH),
+    Annotated[Text, Tag(_TAGS[0])] | Annotated[BulletList, Tag(_TAGS[1])],
+    Discriminator(lambda value: _TAGS[isinstance(value, dict)]),
 ]
-_TAGS = frozenset({_PARAGRAPH, _LIST})
 
 
 class Subsection(_Model):
@@ -124,7 +129,7 @@ class Source(_Model):
     """A page the text is based on, listed under "Sources"."""
 
     title: Text
-    url: Annotated[HttpsUrl, AfterValidator(str)]
+    url: HttpsUrl
 
 
 class PageText(_Model):
@@ -152,9 +157,18 @@ class PageFile(_Model):
     updated: datetime.date
     review: Review | None = None
     effective: datetime.date | None = None
-    slug: Bilingual[Ident]
+    slugs: Bilingual[Ident] = Field(alias="slug")
     en: PageText
     es: PageText
+
+    @model_validator(mode="after")
+    def _check_ids_and_parity(self) -> PageFile:
+        # Raised with their own locations, these read like any other error.
+        errors = [_error(*problem) for problem in _duplicate_ids(self)]
+        errors += [_error(*problem) for problem in _parity(self)]
+        if errors:
+            raise ValidationError.from_exception_data("PageFile", errors)
+        return self
 
 
 class Page(PageFile):
@@ -162,15 +176,10 @@ class Page(PageFile):
 
     id: str
 
-    @functools.cached_property
-    def slugs(self) -> Mapping[str, str]:
-        """The page's URL slug in each language."""
-        return self.slug
-
-    @functools.cached_property
+    @property
     def text(self) -> Mapping[str, PageText]:
         """The page's text in each language."""
-        return MappingProxyType({"en": self.en, "es": self.es})
+        return {"en": self.en, "es": self.es}
 
 
 class Phone(_Model):
@@ -186,18 +195,16 @@ def _parse_phone(value: Any) -> Phone | None:
         return None
     try:
         number = phonenumbers.parse(str(value), "US")
-        valid = phonenumbers.is_valid_number(number)
     except phonenumbers.NumberParseException:
-        valid = False
-    if not valid:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
         raise PydanticCustomError(
             "phone", "must be a valid phone number, such as +1 559 555 0100"
         )
+    formats = phonenumbers.PhoneNumberFormat
     return Phone(
-        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-        display=phonenumbers.format_number(
-            number, phonenumbers.PhoneNumberFormat.NATIONAL
-        ),
+        e164=phonenumbers.format_number(number, formats.E164),
+        display=phonenumbers.format_number(number, formats.NATIONAL),
     )
 
 
@@ -220,13 +227,11 @@ class Site(_Model):
     hours: Bilingual[Text] | None
     response_time: Bilingual[Text] | None = None
     locations: tuple[Location, ...] = ()
-    privacy_practices_url: (
-        Bilingual[Annotated[HttpsUrl, AfterValidator(str)]] | None
-    ) = None
+    privacy_practices_url: Bilingual[HttpsUrl] | None = None
 
 
-# eq=False: compared and hashed by identity, so a cache can be keyed on the
-# loaded content and a reload (a new object) starts it afresh.
+# eq=False: compared and hashed by identity, so a cache kept for one loaded
+# content starts afresh after a reload (a new object).
 @dataclass(frozen=True, eq=False)
 class Content:
     """Everything in the content folder, loaded and checked."""
@@ -234,38 +239,134 @@ class Content:
     site: Site
     pages: Mapping[str, Page]
 
-    def page_for_slug(self, lang: str, slug: str) -> Page | None:
-        """The page whose slug in ``lang`` is ``slug``, if any."""
-        for page in self.pages.values():
-            if page.slugs.get(lang) == slug:
-                return page
-        return None
+
+# --- Rules across sections and languages (run by PageFile's validator). ----
+
+
+def _error(loc: Loc, text: str) -> InitErrorDetails:
+    # The text as a value, not the template: braces in it are not fields.
+    error = PydanticCustomError("content", "{text}", {"text": text})
+    return {"type": error, "loc": loc, "input": None}
+
+
+def _sections(text: PageText, lang: str) -> Iterator[tuple[Loc, Subsection]]:
+    for i, section in enumerate(text.sections):
+        yield (lang, "sections", i), section
+        for j, sub in enumerate(section.sections):
+            yield (lang, "sections", i, "sections", j), sub
+
+
+def _duplicate_ids(page: PageFile) -> Iterator[tuple[Loc, str]]:
+    """Section ids are the targets of "On this page": one element each."""
+    for lang in LANGUAGES:
+        text = getattr(page, lang)
+        first: dict[str, Loc] = {}
+        for loc, section in _sections(text, lang):
+            if section.id in _TEMPLATE_IDS:
+                yield (
+                    (*loc, "id"),
+                    f'"{section.id}" is used by the page itself; rename it',
+                )
+            elif section.id in first:
+                other = _context(page, first[section.id])
+                yield (*loc, "id"), f'"{section.id}" is already the id of {other}'
+            else:
+                first[section.id] = loc
+
+
+def _parity(page: PageFile) -> Iterator[tuple[Loc, str]]:
+    """The Spanish text has the English structure, paragraph for paragraph."""
+    for key, noun in (("lead", "paragraph"), ("sources", "source")):
+        en, es = getattr(page.en, key), getattr(page.es, key)
+        if len(en) != len(es):
+            yield ("es", key), f"{_count(es, noun)}; en has {_count(en, noun)}"
+    yield from _compare_sections(page.en.sections, page.es.sections, ("es",))
+
+
+def _compare_sections(en: tuple, es: tuple, parent: Loc) -> Iterator[tuple[Loc, str]]:
+    en_ids, es_ids = [s.id for s in en], [s.id for s in es]
+    noun = "subsection" if len(parent) > 1 else "section"
+    if en_ids != es_ids:
+        for i, section in enumerate(es):
+            if section.id not in en_ids:
+                yield (*parent, "sections", i), "is not in en"
+        for missing in (i for i in en_ids if i not in es_ids):
+            yield (*parent, "sections"), f'{noun} "{missing}" is missing (en has it)'
+        if set(en_ids) == set(es_ids):
+            order = ", ".join(en_ids)
+            yield (
+                (*parent, "sections"),
+                f"{noun}s are in a different order from en: {order}",
+            )
+        return
+    for i, (a, b) in enumerate(zip(en, es, strict=True)):
+        loc = (*parent, "sections", i)
+        if _shape(a.body) != _shape(b.body):
+            yield (*loc, "body"), f"has {_shape(b.body)}; en has {_shape(a.body)}"
+        yield from _compare_sections(
+            getattr(a, "sections", ()), getattr(b, "sections", ()), loc
+        )
+
+
+def _shape(body: tuple) -> str:
+    """``paragraph, list of 4 items``: what must match between languages."""
+    return ", ".join(
+        f"list of {_count(block.items, 'item')}"
+        if isinstance(block, BulletList)
+        else "paragraph"
+        for block in body
+    )
+
+
+def _count(items: tuple, noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
 
 
 # --- Reading YAML with line numbers. ---------------------------------------
 
-KeyPath = tuple[str | int, ...]
-
 
 @dataclass
 class _Document:
-    """One parsed file: its data, and the line where each key or item starts."""
+    """One parsed file: its data, the line of each key and item, its problems."""
 
     file: str
     data: Any = None
-    lines: dict[KeyPath, int] = field(default_factory=dict)
+    lines: dict[Loc, int] = field(default_factory=dict)
     problems: list[tuple[int, str]] = field(default_factory=list)
 
-    def line(self, path: Sequence[str | int]) -> int | None:
-        """The line of ``path``, or of its nearest enclosing key or item."""
-        path = tuple(path)
-        while path not in self.lines and path:
-            path = path[:-1]
-        return self.lines.get(path)
+    def problem(self, loc: Loc, message: str) -> None:
+        """Record ``message`` about the key or item at ``loc``."""
+        # A missing key has no line of its own: use the line of what holds it.
+        near = loc
+        while near and near not in self.lines:
+            near = near[:-1]
+        line = self.lines.get(near, 0)
+        place = f"{self.file}:{line}" if line else self.file
+        parts = (place, _context(self.data, loc), message)
+        self.problems.append((line, ": ".join(filter(None, parts))))
 
-    def problem(self, path: Sequence[str | int], message: str) -> None:
-        """Record ``message`` about the key or item at ``path``."""
-        self.problems.append((self.line(path) or 0, _where(self, path, message)))
+    def validate(self, model: type[BaseModel]) -> Any:
+        """The data as ``model``, or None with every problem recorded."""
+        if self.data is None:
+            return None  # unreadable or empty: already a problem
+        try:
+            return model.model_validate(self.data)
+        except ValidationError as error:
+            self._report(model, error.errors())
+            return None
+
+    def _report(self, model: type[BaseModel], errors: list) -> None:
+        located = [(tuple(s for s in e["loc"] if s not in _TAGS), e) for e in errors]
+        guesses = {
+            loc: _guess(model, loc)
+            for loc, e in located
+            if e["type"] == "extra_forbidden"
+        }
+        # A misspelt required key is also missing: say it once, with the guess.
+        meant = {(*loc[:-1], guess) for loc, guess in guesses.items()}
+        for loc, e in located:
+            if not (e["type"] == "missing" and loc in meant):
+                self.problem(loc, _message(model, loc, e, guesses.get(loc)))
 
 
 # libyaml when PyYAML was built with it: ten times faster, same nodes and marks.
@@ -282,13 +383,14 @@ def _read_yaml(path: Path, root: Path) -> _Document:
             node = loader.get_single_node()
             if node is not None:
                 doc.data = loader.construct_document(node)
-                _record_lines(loader, node, (), doc)
+                _record_lines(doc, loader, node, (), set())
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as error:
         doc.problems.append(_syntax_problem(doc.file, text, error))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        doc.problems.append((0, f"{doc.file}: cannot be read: {_one_line(error)}"))
+        reason = " ".join(str(error).split())
+        doc.problems.append((0, f"{doc.file}: cannot be read: {reason}"))
     else:
         if doc.data is None:
             doc.problems.append((1, f"{doc.file}:1: the file is empty"))
@@ -301,10 +403,9 @@ def _syntax_problem(
     mark = error.problem_mark or error.context_mark
     line = mark.line + 1 if mark else 0
     message = f"{file}:{line}: not valid YAML: {error.problem or error.context}"
-    if error.context and error.problem and error.context_mark:
-        if error.context_mark.line + 1 != line:
-            started = error.context_mark.line + 1
-            message += f" ({error.context} from line {started})"
+    started = error.context_mark and error.context_mark.line + 1
+    if error.context and error.problem and started and started != line:
+        message += f" ({error.context} from line {started})"
     lines = text.splitlines()
     if mark and mark.line < len(lines) and "\t" in lines[mark.line]:
         message += "; indent with spaces, not tabs"
@@ -312,49 +413,34 @@ def _syntax_problem(
 
 
 def _record_lines(
-    loader: yaml.SafeLoader | yaml.CSafeLoader,
-    node: yaml.Node,
-    path: KeyPath,
-    doc: _Document,
-    within: frozenset[int] = frozenset(),
+    doc: _Document, loader: Any, node: yaml.Node, loc: Loc, seen: set[int]
 ) -> None:
-    """Walk the node tree: the line of every key and list item under ``path``."""
-    if id(node) in within:
-        return  # an alias to an enclosing node (&a [*a]): already walked
-    within = within | {id(node)}
+    """The line of every key and list item under ``loc``; keys given twice."""
+    if id(node) in seen:
+        return  # an alias (*name) to a node already walked
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
+        keys = set()
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 continue
             key = loader.construct_object(key_node)
-            child = (*path, key)
-            if key in seen:
-                # PyYAML keeps the last one silently; the editor should know.
-                doc.problems.append(
-                    (
-                        key_node.start_mark.line + 1,
-                        f"{doc.file}:{key_node.start_mark.line + 1}: "
-                        f"{_context(doc, child) or key}: appears twice; "
-                        "the second replaces the first",
-                    )
-                )
-            seen.add(key)
+            child = (*loc, key)
             doc.lines[child] = key_node.start_mark.line + 1
-            _record_lines(loader, value_node, child, doc, within)
+            if key in keys:
+                # PyYAML keeps the last one silently; the editor should know.
+                doc.problem(child, "appears twice; the second replaces the first")
+            keys.add(key)
+            _record_lines(doc, loader, value_node, child, seen)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            doc.lines[(*path, index)] = item.start_mark.line + 1
-            _record_lines(loader, item, (*path, index), doc, within)
-
-
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())
+            doc.lines[(*loc, index)] = item.start_mark.line + 1
+            _record_lines(doc, loader, item, (*loc, index), seen)
 
 
 # --- Problems in the editor's words. ---------------------------------------
 
-# Lists whose items are named by position (1-based) rather than "item N".
+# Lists whose items are named, by 1-based position, other than "<key> item N".
 _ITEM_NAMES = {
     "lead": "lead paragraph",
     "body": "body item",
@@ -362,272 +448,108 @@ _ITEM_NAMES = {
     "sources": "source",
     "locations": "location",
 }
-
-
-def _context(doc: _Document, path: Sequence[str | int]) -> str:
-    """``es > section 3 "types" > subsection 2 "vaccines" > heading``."""
-    parts: list[str] = []
-    value = doc.data
-    depth = 0  # how deep in sections: "section", then "subsection"
-    keys = list(path)
-    for i, step in enumerate(keys):
-        container_key = keys[i - 1] if i else None
-        if isinstance(step, int) and not parts:
-            parts.append(f"item {step + 1}")
-        elif isinstance(step, int):
-            item = _child(value, step)
-            if container_key == "sections":
-                name = "sub" * depth + "section"
-                depth += 1
-                parts[-1] = f"{name} {step + 1}{_quoted_id(item)}"
-            elif container_key in _ITEM_NAMES:
-                parts[-1] = f"{_ITEM_NAMES[container_key]} {step + 1}"
-                if container_key == "locations":
-                    parts[-1] += _quoted_id(item)
-            else:
-                parts[-1] = f"{container_key} item {step + 1}"
-        else:
-            parts.append(str(step))
-        value = _child(value, step)
-    return " > ".join(parts)
-
-
-def _child(value: Any, step: str | int) -> Any:
-    if isinstance(step, int) and isinstance(value, list) and step < len(value):
-        return value[step]
-    if isinstance(value, dict):
-        return value.get(step)
-    return None
-
-
-def _quoted_id(item: Any) -> str:
-    if isinstance(item, dict) and isinstance(item.get("id"), str):
-        return f' "{item["id"]}"'
-    return ""
-
-
-def _where(doc: _Document, path: Sequence[str | int], message: str) -> str:
-    line = doc.line(path)
-    place = f"{doc.file}:{line}" if line else doc.file
-    context = _context(doc, path)
-    return f"{place}: {context}: {message}" if context else f"{place}: {message}"
-
-
 # Keys an older version of the content used, and their new names.
 _RENAMED = {"last_reviewed": "updated"}
-_DATE_ERRORS = ("date_type", "date_parsing", "date_from_datetime_parsing")
+_NOT_A_LIST = "must be a list (lines starting with - )"
+_NOT_KEYS = "must be a group of keys (key: value lines)"
 _MESSAGES = {
     "missing": "missing",
     "string_type": "must be text",
     "string_too_short": "must not be empty",
+    "too_short": "must not be empty",
     "string_pattern_mismatch": "must be lowercase letters, digits and hyphens, "
     "such as side-effects",
-    "too_short": "must not be empty",
-    "tuple_type": "must be a list (lines starting with - )",
-    "list_type": "must be a list (lines starting with - )",
-    "model_type": "must be a group of keys (key: value lines)",
-    "model_attributes_type": "must be a group of keys (key: value lines)",
-    "dict_type": "must be a group of keys (key: value lines)",
+    "tuple_type": _NOT_A_LIST,
+    "list_type": _NOT_A_LIST,
+    "model_type": _NOT_KEYS,
+    "model_attributes_type": _NOT_KEYS,
+    "dict_type": _NOT_KEYS,
     "url_scheme": "must start with https://",
     "url_parsing": "must be a full address, such as https://www.cancer.gov/",
     "date_from_datetime_inexact": "must be a date such as 2026-11-27",
 }
+_DATE_ERRORS = ("date_type", "date_parsing", "date_from_datetime_parsing")
 
 
-def _validation_problems(
-    doc: _Document, model: type[BaseModel], error: ValidationError
-) -> None:
-    """One problem per mistake; a misspelt key is one line, not two."""
-    errors = []
-    for item in error.errors():
-        path = tuple(step for step in item["loc"] if step not in _TAGS)
-        errors.append((path, item))
-    # A misspelt required key shows up twice: as unknown and as missing.
-    # Report it once, as the unknown key with its suggestion.
-    missing = {path for path, item in errors if item["type"] == "missing"}
-    suggested: set[KeyPath] = set()
-    for path, item in errors:
-        if item["type"] == "extra_forbidden":
-            suggestion = _suggestion(model, doc.data, path)
-            if suggestion and (*path[:-1], suggestion) in missing:
-                suggested.add((*path[:-1], suggestion))
-    for path, item in errors:
-        if path in suggested:
+def _context(data: Any, loc: Loc) -> str:
+    """``es > section 3 "types" > subsection 2 "vaccines" > heading``."""
+    parts: list[str] = []
+    depth = 0  # sections within sections: "section", then "subsection"
+    for step in loc:
+        data = _child(data, step)
+        if not isinstance(step, int):
+            parts.append(str(step))
             continue
-        doc.problem(path, _message(model, doc, path, item))
+        key = parts.pop() if parts else ""
+        if key == "sections":
+            name, depth = "sub" * depth + "section", depth + 1
+        else:
+            name = _ITEM_NAMES.get(key, f"{key} item".lstrip())
+        ident = _child(data, "id")
+        named = key in ("sections", "locations") and isinstance(ident, str)
+        parts.append(f'{name} {step + 1} "{ident}"' if named else f"{name} {step + 1}")
+    return " > ".join(parts)
 
 
-def _message(model: type[BaseModel], doc: _Document, path: KeyPath, item) -> str:
-    kind = item["type"]
+def _child(value: Any, step: str | int) -> Any:
+    """``value[step]`` in YAML data or a model; None where there is none."""
+    if isinstance(value, BaseModel) and isinstance(step, str):
+        return getattr(value, step, None)
+    try:
+        return value[step]
+    except (LookupError, TypeError):
+        return None
+
+
+def _message(model: type[BaseModel], loc: Loc, error: dict, guess: str | None) -> str:
+    kind = error["type"]
     if kind == "extra_forbidden":
-        suggestion = _suggestion(model, doc.data, path)
-        if path[-1] in _RENAMED:
-            return f'renamed: write "{suggestion}" instead'
-        if suggestion:
-            return f'unknown key; did you mean "{suggestion}"?'
-        allowed = _allowed_keys(model, doc.data, path[:-1])
-        return f"unknown key; expected one of: {', '.join(allowed)}"
+        if guess and guess == _RENAMED.get(loc[-1]):
+            return f'renamed: write "{guess}" instead'
+        if guess:
+            return f'unknown key; did you mean "{guess}"?'
+        return (
+            f"unknown key; expected one of: {', '.join(_allowed_keys(model, loc[:-1]))}"
+        )
     if kind in _DATE_ERRORS:
-        return f"must be a date such as 2026-11-27, not {item['input']!r}"
+        return f"must be a date such as 2026-11-27, not {error['input']!r}"
     if kind == "literal_error":
-        return f"must be {item['ctx']['expected']}, not {item['input']!r}"
-    if kind in _MESSAGES:
-        return _MESSAGES[kind]
+        return f"must be {error['ctx']['expected']}, not {error['input']!r}"
     # Our own checks (PydanticCustomError) already speak the editor's words.
-    return item["msg"][0].lower() + item["msg"][1:]
+    return _MESSAGES.get(kind) or error["msg"][0].lower() + error["msg"][1:]
 
 
-def _suggestion(model: type[BaseModel], data: Any, path: KeyPath) -> str | None:
-    """The key the editor probably meant instead of the unknown ``path[-1]``."""
-    allowed = _allowed_keys(model, data, path[:-1])
-    if path[-1] in _RENAMED and _RENAMED[path[-1]] in allowed:
-        return _RENAMED[path[-1]]
-    close = difflib.get_close_matches(str(path[-1]), allowed, n=1)
-    return close[0] if close else None
+def _guess(model: type[BaseModel], loc: Loc) -> str | None:
+    """The key the editor probably meant instead of the unknown ``loc[-1]``."""
+    allowed = _allowed_keys(model, loc[:-1])
+    if _RENAMED.get(loc[-1]) in allowed:
+        return _RENAMED[loc[-1]]
+    return next(iter(difflib.get_close_matches(str(loc[-1]), allowed, n=1)), None)
 
 
-def _allowed_keys(model: type[BaseModel], data: Any, path: KeyPath) -> list[str]:
-    """The keys the model allows at ``path`` in ``data``, from its JSON schema."""
-    root = _schema(model)
-    node, value = root, data
-    for step in path:
-        node = _resolve(root, node, value)
-        if isinstance(step, int):
-            node = node.get("items", {})
-        else:
-            node = node.get("properties", {}).get(step, {})
-        value = _child(value, step)
-    return list(_resolve(root, node, value).get("properties", {}))
+def _allowed_keys(model: type[BaseModel], loc: Loc) -> list[str]:
+    """The keys the mapping at ``loc`` may hold, read from the models' types."""
+    keys = _keys(model)
+    for step in loc:
+        if isinstance(step, str):  # list positions: the item type is found already
+            keys = _keys(keys.get(step))
+    return list(keys)
 
 
-@functools.cache
-def _schema(model: type[BaseModel]) -> dict:
-    return model.model_json_schema()
-
-
-def _resolve(root: dict, node: dict, value: Any) -> dict:
-    """Follow $ref, and pick the branch of a union that fits ``value``."""
-    while True:
-        if "$ref" in node:
-            node = root["$defs"][node["$ref"].rsplit("/", 1)[-1]]
-        elif "anyOf" in node or "oneOf" in node:
-            branches = [_resolve(root, b, value) for b in node.get("anyOf", [])]
-            branches += [_resolve(root, b, value) for b in node.get("oneOf", [])]
-            wanted = "object" if isinstance(value, dict) else "array"
-            node = next((b for b in branches if b.get("type") == wanted), {})
-        else:
-            return node
+def _keys(annotation: Any) -> dict[str, Any]:
+    """Key -> type, for the first model or TypedDict within ``annotation``."""
+    origin = get_origin(annotation) or annotation
+    if isinstance(origin, type) and issubclass(origin, BaseModel):
+        return {f.alias or n: f.annotation for n, f in origin.model_fields.items()}
+    if is_typeddict(origin):
+        return dict.fromkeys(origin.__annotations__)
+    for arg in get_args(annotation):
+        if keys := _keys(arg):
+            return keys
+    return {}
 
 
 # --- Loading. ---------------------------------------------------------------
-
-
-def _validate(doc: _Document, model: type[BaseModel]) -> Any | None:
-    """The file's data as ``model``, or None with its problems recorded."""
-    if doc.problems and doc.data is None:
-        return None
-    try:
-        return model.model_validate(doc.data)
-    except ValidationError as error:
-        _validation_problems(doc, model, error)
-        return None
-
-
-def _load_page(doc: _Document, page_id: str) -> Page | None:
-    page_file = _validate(doc, PageFile)
-    if not re.match(_ID_PATTERN, page_id):
-        doc.problem((), "the file name must be lowercase letters, digits and hyphens")
-    if page_file is None or doc.problems:
-        return None
-    page = Page.model_construct(id=page_id, **dict(page_file))
-    for lang in LANGUAGES:
-        _check_unique_ids(doc, lang, page.text[lang])
-    _check_parity(doc, page.en, page.es)
-    return None if doc.problems else page
-
-
-def _all_sections(text: PageText):
-    """Each section and subsection with its path in the file."""
-    for i, section in enumerate(text.sections):
-        yield ("sections", i), section
-        for j, sub in enumerate(section.sections):
-            yield ("sections", i, "sections", j), sub
-
-
-def _check_unique_ids(doc: _Document, lang: str, text: PageText) -> None:
-    """Section ids are the targets of "On this page": one element each."""
-    first: dict[str, KeyPath] = {}
-    for path, section in _all_sections(text):
-        where = (lang, *path, "id")
-        if section.id in _TEMPLATE_IDS:
-            doc.problem(where, f'"{section.id}" is used by the page itself; rename it')
-        elif section.id in first:
-            other = _context(doc, (lang, *first[section.id]))
-            doc.problem(where, f'"{section.id}" is already the id of {other}')
-        else:
-            first[section.id] = path
-
-
-def _check_parity(doc: _Document, en: PageText, es: PageText) -> None:
-    """The Spanish text has the English text's structure, paragraph for paragraph."""
-    if len(en.lead) != len(es.lead):
-        doc.problem(
-            ("es", "lead"),
-            f"{_count(es.lead, 'paragraph')}; en has {_count(en.lead, 'paragraph')}",
-        )
-    _compare_sections(doc, en.sections, es.sections, ("es",))
-    if len(en.sources) != len(es.sources):
-        doc.problem(
-            ("es", "sources"),
-            f"{_count(es.sources, 'source')}; en has {_count(en.sources, 'source')}",
-        )
-
-
-def _count(items: Sequence, noun: str) -> str:
-    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
-
-
-def _compare_sections(
-    doc: _Document, en: Sequence[Subsection], es: Sequence[Subsection], parent: KeyPath
-) -> None:
-    en_ids, es_ids = [s.id for s in en], [s.id for s in es]
-    noun = "subsection" if len(parent) > 1 else "section"
-    if en_ids != es_ids:
-        for index, section in enumerate(es):
-            if section.id not in en_ids:
-                doc.problem((*parent, "sections", index), "is not in en")
-        for section_id in en_ids:
-            if section_id not in es_ids:
-                doc.problem(
-                    (*parent, "sections"),
-                    f'{noun} "{section_id}" is missing (en has it)',
-                )
-        if set(en_ids) == set(es_ids):
-            doc.problem(
-                (*parent, "sections"),
-                f"{noun}s are in a different order from en: {', '.join(en_ids)}",
-            )
-        return
-    for index, (a, b) in enumerate(zip(en, es, strict=True)):
-        path = (*parent, "sections", index)
-        if _blocks(a.body) != _blocks(b.body):
-            doc.problem(
-                (*path, "body"),
-                f"has {_blocks(b.body)}; en has {_blocks(a.body)}",
-            )
-        _compare_sections(
-            doc, getattr(a, "sections", ()), getattr(b, "sections", ()), path
-        )
-
-
-def _blocks(body: Sequence[Any]) -> str:
-    """``paragraph, list of 4 items, paragraph``: what must match between languages."""
-    return ", ".join(
-        f"list of {_count(block.items, 'item')}"
-        if isinstance(block, BulletList)
-        else "paragraph"
-        for block in body
-    )
 
 
 def load_content(directory: str | Path) -> Content:
@@ -638,46 +560,40 @@ def load_content(directory: str | Path) -> Content:
     """
     root = Path(directory)
     site_doc = _read_yaml(root / "site.yaml", root)
-    site = _validate(site_doc, Site)
+    site = site_doc.validate(Site)
     docs = [site_doc]
     pages: dict[str, Page] = {}
     page_docs: dict[str, _Document] = {}
     for path in sorted((root / "pages").glob("*.yaml")):
         doc = _read_yaml(path, root)
         docs.append(doc)
-        page = _load_page(doc, path.stem)
-        if page is not None:
-            pages[page.id] = page
-            page_docs[page.id] = doc
-    if site is not None and site.home_page not in pages and not _any(docs):
-        site_doc.problem(("home_page",), f'no page named "{site.home_page}" in pages/')
-    if PRIVACY_PAGE not in pages and not _any(docs):
-        site_doc.problems.append(
-            (0, f"pages/{PRIVACY_PAGE}.yaml: missing; the appointment form links to it")
-        )
-    _check_unique_slugs(pages, page_docs)
-    problems = [text for doc in docs for _, text in sorted(doc.problems, key=_line)]
+        if not re.match(_ID_PATTERN, path.stem):
+            doc.problem(
+                (), "the file name must be lowercase letters, digits and hyphens"
+            )
+        page = doc.validate(PageFile)
+        if page is not None and not doc.problems:
+            pages[path.stem] = Page.model_construct(id=path.stem, **dict(page))
+            page_docs[path.stem] = doc
+    if not any(doc.problems for doc in docs):
+        if site.home_page not in pages:
+            site_doc.problem(
+                ("home_page",), f'no page named "{site.home_page}" in pages/'
+            )
+        if PRIVACY_PAGE not in pages:
+            why = "missing; the appointment form links to it"
+            site_doc.problems.append((0, f"pages/{PRIVACY_PAGE}.yaml: {why}"))
+    # Two pages with one slug would share one URL.
+    owners: dict[tuple[str, str], str] = {}
+    for page in pages.values():
+        for lang, slug in page.slugs.items():
+            owner = owners.setdefault((lang, slug), page.id)
+            if owner != page.id:
+                page_docs[page.id].problem(
+                    ("slug", lang),
+                    f'"{slug}" is already the {lang} slug of pages/{owner}.yaml',
+                )
+    problems = [p for doc in docs for _, p in sorted(doc.problems, key=itemgetter(0))]
     if problems:
         raise ContentError(problems)
     return Content(site=site, pages=MappingProxyType(pages))
-
-
-def _any(docs: Sequence[_Document]) -> bool:
-    return any(doc.problems for doc in docs)
-
-
-def _line(problem: tuple[int, str]) -> int:
-    return problem[0]
-
-
-def _check_unique_slugs(pages: Mapping[str, Page], docs: Mapping[str, _Document]):
-    """Two pages with one slug would share one URL."""
-    owner: dict[tuple[str, str], str] = {}
-    for page in pages.values():
-        for lang, slug in page.slugs.items():
-            other = owner.setdefault((lang, slug), page.id)
-            if other != page.id:
-                docs[page.id].problem(
-                    ("slug", lang),
-                    f'"{slug}" is already the {lang} slug of pages/{other}.yaml',
-                )

@@ -1,93 +1,28 @@
 """Put the content on the app: once at start-up; in debug, again after each edit.
 
-Outside debug, broken content stops start-up (create_app turns the
-ContentError into its start-up message). While developing, the dev server must
-survive a broken edit: its problems are shown in the browser on every request,
-and the next good edit is picked up on the next request. Replacing
-``app.extensions["content"]`` is what lets anything keyed on that object (such
-as a page cache) see the new content.
+Outside debug, broken content stops start-up (create_app reports the
+ContentError). While developing, the dev server survives a broken edit: the
+browser shows its problems on every request, and the next good edit is picked
+up. The new content is a new object, so whatever was kept for the old one
+(such as rendered pages) starts afresh.
 
-URL rules are built from the pages present at start-up, so a new page or a
-changed slug needs a restart: flask run's reloader does that when it watches
-the content files (FLASK_RUN_EXTRA_FILES in .flaskenv).
+Page URL rules are built at start-up, so a new page or a changed slug needs a
+restart: flask run's reloader does that for the files FLASK_RUN_EXTRA_FILES
+lists (.flaskenv).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
 from pathlib import Path
 from types import MappingProxyType
 
 from flask import Flask
 from flask import Response
-from flask import current_app
 
 from .content import Content
 from .content import ContentError
 from .content import load_content
-
-WATCH = "content_watch"
-
-
-def init_app(app: Flask) -> None:
-    """Load ``CONTENT_DIR`` into ``app.extensions["content"]``.
-
-    Raises ContentError outside debug; in debug, records the problems and
-    shows them per request instead.
-    """
-    directory = Path(app.config["CONTENT_DIR"])
-    if not app.debug:
-        app.extensions["content"] = load_content(directory)
-        return
-    watch = ContentWatch(directory)
-    app.extensions[WATCH] = watch
-    try:
-        app.extensions["content"] = load_content(directory)
-    except ContentError as error:
-        # No pages, so no page URLs until a restart; every request shows the
-        # problems until then (a good edit restarts under the reloader).
-        app.extensions["content"] = Content(site=None, pages=MappingProxyType({}))
-        watch.fail(app, error.problems)
-    watch.routes = _routes(app.extensions["content"])
-    app.before_request(_reload_or_show_problems)
-
-
-class ContentWatch:
-    """The content files' modification times and the problems of the last load."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.stamp = _stamp(directory)
-        self.problems: list[str] = []
-        self.routes: frozenset = frozenset()
-        self._lock = threading.Lock()
-
-    def fail(self, app: Flask, problems: list[str]) -> None:
-        """Keep ``problems`` for the browser, and print them for the terminal."""
-        self.problems = problems
-        lines = "\n".join(f"  - {problem}" for problem in problems)
-        app.logger.error("The content folder has problems:\n%s", lines)
-
-    def check(self, app: Flask) -> None:
-        """Reload the content if any file changed since the last look."""
-        with self._lock:
-            stamp = _stamp(self.directory)
-            if stamp == self.stamp:
-                return
-            self.stamp = stamp
-            try:
-                content = load_content(self.directory)
-            except ContentError as error:
-                self.fail(app, error.problems)
-                return
-            if _routes(content) != self.routes:
-                self.fail(app, [RESTART])
-                return
-            app.extensions["content"] = content
-            self.problems = []
-            app.logger.info("Content reloaded from %s", self.directory)
-
 
 RESTART = (
     "Pages or slugs changed since the server started: restart it to serve "
@@ -96,43 +31,81 @@ RESTART = (
 )
 
 
-def _stamp(directory: Path) -> tuple:
+def init_app(app: Flask) -> None:
+    """Load ``CONTENT_DIR`` into ``app.extensions["content"]``.
+
+    Raises ContentError outside debug; in debug, shows the problems per request.
+    """
+    directory = Path(app.config["CONTENT_DIR"])
+    if app.debug:
+        app.before_request(_Watch(app, directory).before_request)
+    else:
+        app.extensions["content"] = load_content(directory)
+
+
+class _Watch:
+    """Debug only: reload the content when a file changes; show its problems."""
+
+    def __init__(self, app: Flask, directory: Path) -> None:
+        self.app, self.directory = app, directory
+        self.lock = threading.Lock()  # the dev server is threaded
+        self.stamp = _stamp(directory)
+        self.problems: list[str] = []
+        try:
+            app.extensions["content"] = load_content(directory)
+        except ContentError as error:
+            # No pages, hence no page URLs until a restart.
+            app.extensions["content"] = Content(site=None, pages=MappingProxyType({}))
+            self._fail(error.problems)
+        self.routes = _routes(app.extensions["content"])
+
+    def before_request(self) -> Response | None:
+        """Pick up edits; while the content is broken, answer with its problems."""
+        with self.lock:
+            stamp = _stamp(self.directory)
+            if stamp != self.stamp:
+                self.stamp = stamp
+                self._reload()
+        if not self.problems:
+            return None
+        # Straight from the Jinja environment: the context processors need
+        # the very content that is broken.
+        template = self.app.jinja_env.get_template("content_problems.html")
+        body = template.render(directory=self.directory, problems=self.problems)
+        return Response(body, 500, {"Cache-Control": "no-store"}, "text/html")
+
+    def _reload(self) -> None:
+        try:
+            content = load_content(self.directory)
+        except ContentError as error:
+            self._fail(error.problems)
+            return
+        if _routes(content) != self.routes:
+            self._fail([RESTART])
+            return
+        self.app.extensions["content"] = content
+        self.problems = []
+        self.app.logger.info("Content reloaded from %s", self.directory)
+
+    def _fail(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        self.app.logger.error("The content folder has problems:\n%s", lines)
+
+
+def _stamp(directory: Path) -> list[tuple[str, int, int]] | None:
     """Name, modification time and size of every content file."""
-    files = [directory / "site.yaml", *sorted((directory / "pages").glob("*.yaml"))]
-    return tuple(_file_stamp(path) for path in files)
-
-
-def _file_stamp(path: Path) -> tuple:
     try:
-        stat = path.stat()
+        stats = [(str(p), p.stat()) for p in sorted(directory.rglob("*.yaml"))]
     except OSError:
-        return (str(path), None, None)
-    return (str(path), stat.st_mtime_ns, stat.st_size)
+        return None  # a file vanished while looking: look again next time
+    return [(name, s.st_mtime_ns, s.st_size) for name, s in stats]
 
 
-def _routes(content: Content) -> frozenset:
+def _routes(content: Content) -> set[tuple[str, str, str]]:
     """What the page URL rules were built from."""
-    return frozenset(
+    return {
         (page.id, lang, slug)
         for page in content.pages.values()
         for lang, slug in page.slugs.items()
-    )
-
-
-def _reload_or_show_problems() -> Response | None:
-    """Debug only: pick up edits; while the content is broken, list its problems."""
-    watch: ContentWatch = current_app.extensions[WATCH]
-    watch.check(current_app._get_current_object())
-    if not watch.problems:
-        return None
-    return _problems_page(watch.directory, watch.problems)
-
-
-def _problems_page(directory: Path, problems: Iterable[str]) -> Response:
-    # Straight from the Jinja environment: the context processors need the
-    # very content that is broken.
-    template = current_app.jinja_env.get_template("content_problems.html")
-    body = template.render(directory=directory, problems=list(problems))
-    response = Response(body, status=500, mimetype="text/html")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    }
