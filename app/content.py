@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
-from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated
@@ -240,11 +239,11 @@ class Content:
     pages: Mapping[str, Page]
 
 
-# --- Rules across sections and languages (run by PageFile's validator). ----
+# --- Rules across sections and languages (PageFile's validator). ----------
 
 
 def _error(loc: Loc, text: str) -> InitErrorDetails:
-    # The text as a value, not the template: braces in it are not fields.
+    # The text as a value, not as the template: braces in it are not fields.
     error = PydanticCustomError("content", "{text}", {"text": text})
     return {"type": error, "loc": loc, "input": None}
 
@@ -259,9 +258,8 @@ def _sections(text: PageText, lang: str) -> Iterator[tuple[Loc, Subsection]]:
 def _duplicate_ids(page: PageFile) -> Iterator[tuple[Loc, str]]:
     """Section ids are the targets of "On this page": one element each."""
     for lang in LANGUAGES:
-        text = getattr(page, lang)
         first: dict[str, Loc] = {}
-        for loc, section in _sections(text, lang):
+        for loc, section in _sections(getattr(page, lang), lang):
             if section.id in _TEMPLATE_IDS:
                 yield (
                     (*loc, "id"),
@@ -286,35 +284,31 @@ def _parity(page: PageFile) -> Iterator[tuple[Loc, str]]:
 def _compare_sections(en: tuple, es: tuple, parent: Loc) -> Iterator[tuple[Loc, str]]:
     en_ids, es_ids = [s.id for s in en], [s.id for s in es]
     noun = "subsection" if len(parent) > 1 else "section"
+    loc = (*parent, "sections")
     if en_ids != es_ids:
-        for i, section in enumerate(es):
-            if section.id not in en_ids:
-                yield (*parent, "sections", i), "is not in en"
-        for missing in (i for i in en_ids if i not in es_ids):
-            yield (*parent, "sections"), f'{noun} "{missing}" is missing (en has it)'
+        for i, section_id in enumerate(es_ids):
+            if section_id not in en_ids:
+                yield (*loc, i), "is not in en"
+        for section_id in en_ids:
+            if section_id not in es_ids:
+                yield loc, f'{noun} "{section_id}" is missing (en has it)'
         if set(en_ids) == set(es_ids):
-            order = ", ".join(en_ids)
-            yield (
-                (*parent, "sections"),
-                f"{noun}s are in a different order from en: {order}",
-            )
+            yield loc, f"{noun}s are in a different order from en: {', '.join(en_ids)}"
         return
     for i, (a, b) in enumerate(zip(en, es, strict=True)):
-        loc = (*parent, "sections", i)
         if _shape(a.body) != _shape(b.body):
-            yield (*loc, "body"), f"has {_shape(b.body)}; en has {_shape(a.body)}"
-        yield from _compare_sections(
-            getattr(a, "sections", ()), getattr(b, "sections", ()), loc
-        )
+            yield (*loc, i, "body"), f"has {_shape(b.body)}; en has {_shape(a.body)}"
+        subsections = getattr(a, "sections", ()), getattr(b, "sections", ())
+        yield from _compare_sections(*subsections, (*loc, i))
 
 
 def _shape(body: tuple) -> str:
     """``paragraph, list of 4 items``: what must match between languages."""
     return ", ".join(
-        f"list of {_count(block.items, 'item')}"
-        if isinstance(block, BulletList)
+        f"list of {_count(b.items, 'item')}"
+        if isinstance(b, BulletList)
         else "paragraph"
-        for block in body
+        for b in body
     )
 
 
@@ -322,79 +316,96 @@ def _count(items: tuple, noun: str) -> str:
     return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
 
 
-# --- Reading YAML with line numbers. ---------------------------------------
+# --- Reading YAML, with the line of every key and item. --------------------
+
+# libyaml when PyYAML was built with it: ten times faster, same nodes and marks.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
 class _Document:
-    """One parsed file: its data, the line of each key and item, its problems."""
+    """One file: its data, the line of each key and item, and its problems."""
 
     file: str
     data: Any = None
     lines: dict[Loc, int] = field(default_factory=dict)
     problems: list[tuple[int, str]] = field(default_factory=list)
 
+    @classmethod
+    def read(cls, path: Path, root: Path) -> _Document:
+        """Parse ``path``; a syntax error is a problem, not an exception."""
+        doc = cls(path.relative_to(root).as_posix())
+        try:
+            text = path.read_text(encoding="utf-8")
+            loader = _Loader(text)
+            try:
+                node = loader.get_single_node()
+                if node is not None:
+                    doc.data = loader.construct_document(node)
+                    doc._walk(loader, node, (), set())
+            finally:
+                loader.dispose()
+        except yaml.MarkedYAMLError as error:
+            doc.problems.append(_syntax_problem(doc.file, text, error))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            reason = " ".join(str(error).split())
+            doc.problems.append((0, f"{doc.file}: cannot be read: {reason}"))
+        else:
+            if doc.data is None:
+                doc.problems.append((1, f"{doc.file}:1: the file is empty"))
+        return doc
+
+    def _walk(self, loader: Any, node: yaml.Node, loc: Loc, seen: set[int]) -> None:
+        if id(node) in seen:
+            return  # an alias (*name) of a node already walked
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys = set()
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    key = loader.construct_object(key_node)
+                    self.lines[(*loc, key)] = key_node.start_mark.line + 1
+                    if key in keys:  # PyYAML keeps the last one without a word
+                        self.problem(
+                            (*loc, key), "appears twice; the second replaces the first"
+                        )
+                    keys.add(key)
+                    self._walk(loader, value_node, (*loc, key), seen)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self.lines[(*loc, index)] = item.start_mark.line + 1
+                self._walk(loader, item, (*loc, index), seen)
+
     def problem(self, loc: Loc, message: str) -> None:
         """Record ``message`` about the key or item at ``loc``."""
-        # A missing key has no line of its own: use the line of what holds it.
-        near = loc
+        near = loc  # a missing key has no line: use the line of what holds it
         while near and near not in self.lines:
             near = near[:-1]
         line = self.lines.get(near, 0)
         place = f"{self.file}:{line}" if line else self.file
-        parts = (place, _context(self.data, loc), message)
-        self.problems.append((line, ": ".join(filter(None, parts))))
+        self.problems.append(
+            (line, ": ".join(filter(None, (place, _context(self.data, loc), message))))
+        )
 
     def validate(self, model: type[BaseModel]) -> Any:
-        """The data as ``model``, or None with every problem recorded."""
+        """The data as ``model``; None, with every problem recorded, if invalid."""
         if self.data is None:
             return None  # unreadable or empty: already a problem
         try:
             return model.model_validate(self.data)
         except ValidationError as error:
-            self._report(model, error.errors())
-            return None
-
-    def _report(self, model: type[BaseModel], errors: list) -> None:
-        located = [(tuple(s for s in e["loc"] if s not in _TAGS), e) for e in errors]
+            errors = [(_loc(e), e) for e in error.errors()]
         guesses = {
             loc: _guess(model, loc)
-            for loc, e in located
+            for loc, e in errors
             if e["type"] == "extra_forbidden"
         }
         # A misspelt required key is also missing: say it once, with the guess.
         meant = {(*loc[:-1], guess) for loc, guess in guesses.items()}
-        for loc, e in located:
+        for loc, e in errors:
             if not (e["type"] == "missing" and loc in meant):
                 self.problem(loc, _message(model, loc, e, guesses.get(loc)))
-
-
-# libyaml when PyYAML was built with it: ten times faster, same nodes and marks.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _read_yaml(path: Path, root: Path) -> _Document:
-    """Parse one file, keeping line numbers; a syntax error is a problem."""
-    doc = _Document(path.relative_to(root).as_posix())
-    try:
-        text = path.read_text(encoding="utf-8")
-        loader = _Loader(text)
-        try:
-            node = loader.get_single_node()
-            if node is not None:
-                doc.data = loader.construct_document(node)
-                _record_lines(doc, loader, node, (), set())
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as error:
-        doc.problems.append(_syntax_problem(doc.file, text, error))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        reason = " ".join(str(error).split())
-        doc.problems.append((0, f"{doc.file}: cannot be read: {reason}"))
-    else:
-        if doc.data is None:
-            doc.problems.append((1, f"{doc.file}:1: the file is empty"))
-    return doc
+        return None
 
 
 def _syntax_problem(
@@ -403,8 +414,8 @@ def _syntax_problem(
     mark = error.problem_mark or error.context_mark
     line = mark.line + 1 if mark else 0
     message = f"{file}:{line}: not valid YAML: {error.problem or error.context}"
-    started = error.context_mark and error.context_mark.line + 1
-    if error.context and error.problem and started and started != line:
+    started = error.context_mark.line + 1 if error.context_mark else line
+    if error.problem and error.context and started != line:
         message += f" ({error.context} from line {started})"
     lines = text.splitlines()
     if mark and mark.line < len(lines) and "\t" in lines[mark.line]:
@@ -412,35 +423,9 @@ def _syntax_problem(
     return line, message
 
 
-def _record_lines(
-    doc: _Document, loader: Any, node: yaml.Node, loc: Loc, seen: set[int]
-) -> None:
-    """The line of every key and list item under ``loc``; keys given twice."""
-    if id(node) in seen:
-        return  # an alias (*name) to a node already walked
-    seen.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        keys = set()
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                continue
-            key = loader.construct_object(key_node)
-            child = (*loc, key)
-            doc.lines[child] = key_node.start_mark.line + 1
-            if key in keys:
-                # PyYAML keeps the last one silently; the editor should know.
-                doc.problem(child, "appears twice; the second replaces the first")
-            keys.add(key)
-            _record_lines(doc, loader, value_node, child, seen)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            doc.lines[(*loc, index)] = item.start_mark.line + 1
-            _record_lines(doc, loader, item, (*loc, index), seen)
+# --- Pydantic's errors in the editor's words. ------------------------------
 
-
-# --- Problems in the editor's words. ---------------------------------------
-
-# Lists whose items are named, by 1-based position, other than "<key> item N".
+# List items named by 1-based position; others are "<key> item N".
 _ITEM_NAMES = {
     "lead": "lead paragraph",
     "body": "body item",
@@ -448,10 +433,11 @@ _ITEM_NAMES = {
     "sources": "source",
     "locations": "location",
 }
-# Keys an older version of the content used, and their new names.
-_RENAMED = {"last_reviewed": "updated"}
-_NOT_A_LIST = "must be a list (lines starting with - )"
-_NOT_KEYS = "must be a group of keys (key: value lines)"
+_RENAMED = {"last_reviewed": "updated"}  # keys of older content: their new names
+_LIST, _KEYS = (
+    "must be a list (lines starting with - )",
+    "must be a group of keys (key: value lines)",
+)
 _MESSAGES = {
     "missing": "missing",
     "string_type": "must be text",
@@ -459,11 +445,9 @@ _MESSAGES = {
     "too_short": "must not be empty",
     "string_pattern_mismatch": "must be lowercase letters, digits and hyphens, "
     "such as side-effects",
-    "tuple_type": _NOT_A_LIST,
-    "list_type": _NOT_A_LIST,
-    "model_type": _NOT_KEYS,
-    "model_attributes_type": _NOT_KEYS,
-    "dict_type": _NOT_KEYS,
+    "tuple_type": _LIST,
+    "model_type": _KEYS,
+    "dict_type": _KEYS,
     "url_scheme": "must start with https://",
     "url_parsing": "must be a full address, such as https://www.cancer.gov/",
     "date_from_datetime_inexact": "must be a date such as 2026-11-27",
@@ -471,10 +455,14 @@ _MESSAGES = {
 _DATE_ERRORS = ("date_type", "date_parsing", "date_from_datetime_parsing")
 
 
+def _loc(error: dict) -> Loc:
+    return tuple(step for step in error["loc"] if step not in _TAGS)
+
+
 def _context(data: Any, loc: Loc) -> str:
     """``es > section 3 "types" > subsection 2 "vaccines" > heading``."""
     parts: list[str] = []
-    depth = 0  # sections within sections: "section", then "subsection"
+    sub = ""  # sections within sections are subsections
     for step in loc:
         data = _child(data, step)
         if not isinstance(step, int):
@@ -482,17 +470,18 @@ def _context(data: Any, loc: Loc) -> str:
             continue
         key = parts.pop() if parts else ""
         if key == "sections":
-            name, depth = "sub" * depth + "section", depth + 1
+            name, sub = f"{sub}section", "sub"
         else:
             name = _ITEM_NAMES.get(key, f"{key} item".lstrip())
-        ident = _child(data, "id")
-        named = key in ("sections", "locations") and isinstance(ident, str)
-        parts.append(f'{name} {step + 1} "{ident}"' if named else f"{name} {step + 1}")
+        ident = _child(data, "id") if key in ("sections", "locations") else None
+        parts.append(
+            f"{name} {step + 1}" + (f' "{ident}"' if isinstance(ident, str) else "")
+        )
     return " > ".join(parts)
 
 
 def _child(value: Any, step: str | int) -> Any:
-    """``value[step]`` in YAML data or a model; None where there is none."""
+    """``value[step]`` in YAML data or in a model; None where there is none."""
     if isinstance(value, BaseModel) and isinstance(step, str):
         return getattr(value, step, None)
     try:
@@ -503,14 +492,12 @@ def _child(value: Any, step: str | int) -> Any:
 
 def _message(model: type[BaseModel], loc: Loc, error: dict, guess: str | None) -> str:
     kind = error["type"]
+    if kind == "extra_forbidden" and guess and guess == _RENAMED.get(loc[-1]):
+        return f'renamed: write "{guess}" instead'
+    if kind == "extra_forbidden" and guess:
+        return f'unknown key; did you mean "{guess}"?'
     if kind == "extra_forbidden":
-        if guess and guess == _RENAMED.get(loc[-1]):
-            return f'renamed: write "{guess}" instead'
-        if guess:
-            return f'unknown key; did you mean "{guess}"?'
-        return (
-            f"unknown key; expected one of: {', '.join(_allowed_keys(model, loc[:-1]))}"
-        )
+        return f"unknown key; expected one of: {', '.join(_keys(model, loc[:-1]))}"
     if kind in _DATE_ERRORS:
         return f"must be a date such as 2026-11-27, not {error['input']!r}"
     if kind == "literal_error":
@@ -521,32 +508,29 @@ def _message(model: type[BaseModel], loc: Loc, error: dict, guess: str | None) -
 
 def _guess(model: type[BaseModel], loc: Loc) -> str | None:
     """The key the editor probably meant instead of the unknown ``loc[-1]``."""
-    allowed = _allowed_keys(model, loc[:-1])
+    allowed = _keys(model, loc[:-1])
     if _RENAMED.get(loc[-1]) in allowed:
         return _RENAMED[loc[-1]]
     return next(iter(difflib.get_close_matches(str(loc[-1]), allowed, n=1)), None)
 
 
-def _allowed_keys(model: type[BaseModel], loc: Loc) -> list[str]:
-    """The keys the mapping at ``loc`` may hold, read from the models' types."""
-    keys = _keys(model)
+def _keys(model: type[BaseModel], loc: Loc) -> list[str]:
+    """The keys the mapping at ``loc`` may hold, from the models' field types."""
+    fields = _fields(model)
     for step in loc:
-        if isinstance(step, str):  # list positions: the item type is found already
-            keys = _keys(keys.get(step))
-    return list(keys)
+        if isinstance(step, str):  # at a list position, the item's fields are found
+            fields = _fields(fields.get(step))
+    return list(fields)
 
 
-def _keys(annotation: Any) -> dict[str, Any]:
-    """Key -> type, for the first model or TypedDict within ``annotation``."""
+def _fields(annotation: Any) -> dict[str, Any]:
+    """Key -> type of the first model or TypedDict within ``annotation``."""
     origin = get_origin(annotation) or annotation
     if isinstance(origin, type) and issubclass(origin, BaseModel):
         return {f.alias or n: f.annotation for n, f in origin.model_fields.items()}
     if is_typeddict(origin):
         return dict.fromkeys(origin.__annotations__)
-    for arg in get_args(annotation):
-        if keys := _keys(arg):
-            return keys
-    return {}
+    return next(filter(None, map(_fields, get_args(annotation))), {})
 
 
 # --- Loading. ---------------------------------------------------------------
@@ -559,22 +543,20 @@ def load_content(directory: str | Path) -> Content:
     in file order and, within a file, line order.
     """
     root = Path(directory)
-    site_doc = _read_yaml(root / "site.yaml", root)
+    site_doc = _Document.read(root / "site.yaml", root)
     site = site_doc.validate(Site)
-    docs = [site_doc]
+    files = sorted((root / "pages").glob("*.yaml"))
+    page_docs = {path.stem: _Document.read(path, root) for path in files}
     pages: dict[str, Page] = {}
-    page_docs: dict[str, _Document] = {}
-    for path in sorted((root / "pages").glob("*.yaml")):
-        doc = _read_yaml(path, root)
-        docs.append(doc)
-        if not re.match(_ID_PATTERN, path.stem):
+    for page_id, doc in page_docs.items():
+        if not re.match(_ID_PATTERN, page_id):
             doc.problem(
                 (), "the file name must be lowercase letters, digits and hyphens"
             )
         page = doc.validate(PageFile)
         if page is not None and not doc.problems:
-            pages[path.stem] = Page.model_construct(id=path.stem, **dict(page))
-            page_docs[path.stem] = doc
+            pages[page_id] = Page.model_construct(id=page_id, **dict(page))
+    docs = [site_doc, *page_docs.values()]
     if not any(doc.problems for doc in docs):
         if site.home_page not in pages:
             site_doc.problem(
@@ -583,17 +565,14 @@ def load_content(directory: str | Path) -> Content:
         if PRIVACY_PAGE not in pages:
             why = "missing; the appointment form links to it"
             site_doc.problems.append((0, f"pages/{PRIVACY_PAGE}.yaml: {why}"))
-    # Two pages with one slug would share one URL.
-    owners: dict[tuple[str, str], str] = {}
+    owners: dict[tuple[str, str], str] = {}  # one slug, one URL: one page
     for page in pages.values():
         for lang, slug in page.slugs.items():
             owner = owners.setdefault((lang, slug), page.id)
             if owner != page.id:
-                page_docs[page.id].problem(
-                    ("slug", lang),
-                    f'"{slug}" is already the {lang} slug of pages/{owner}.yaml',
-                )
-    problems = [p for doc in docs for _, p in sorted(doc.problems, key=itemgetter(0))]
-    if problems:
+                why = f'"{slug}" is already the {lang} slug of pages/{owner}.yaml'
+                page_docs[page.id].problem(("slug", lang), why)
+    by_line = [sorted(doc.problems, key=lambda problem: problem[0]) for doc in docs]
+    if problems := [text for problems in by_line for _, text in problems]:
         raise ContentError(problems)
     return Content(site=site, pages=MappingProxyType(pages))
