@@ -1,19 +1,17 @@
 """The content folder as typed, frozen objects: pydantic models of the YAML.
 
-``load_content`` validates ``site.yaml`` and ``pages/*.yaml`` and raises one
-ContentError listing every problem, one line each, for the person editing::
+Pydantic finds every problem; this module says where each is, one line each,
+in the words of the person editing the YAML::
 
     pages/immunotherapy.yaml:57: es > section 3 "types-of-immunotherapy"
     > subsection 3 "cytokine-therapy": body: missing
-
-Pydantic finds the problems; this module only says where they are (file, line,
-sections by 1-based position and id) in the editor's words.
 """
 
 from __future__ import annotations
 
 import datetime
 import difflib
+import functools
 import re
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -34,7 +32,6 @@ import yaml
 from pydantic import AfterValidator
 from pydantic import AnyUrl
 from pydantic import BaseModel
-from pydantic import BeforeValidator
 from pydantic import ConfigDict
 from pydantic import Discriminator
 from pydantic import Field
@@ -44,7 +41,6 @@ from pydantic import UrlConstraints
 from pydantic import ValidationError
 from pydantic import model_validator
 from pydantic import with_config
-from pydantic_core import InitErrorDetails
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 from typing_extensions import is_typeddict
@@ -103,10 +99,10 @@ class BulletList(_Model):
 
 # The tags appear in pydantic's error locations; angle brackets keep them
 # apart from any key an editor could write, so they can be dropped.
-_TAGS = ("<paragraph>", "<list>")
+_PARAGRAPH, _LIST = "<paragraph>", "<list>"
 Block = Annotated[
-    Annotated[Text, Tag(_TAGS[0])] | Annotated[BulletList, Tag(_TAGS[1])],
-    Discriminator(lambda value: _TAGS[isinstance(value, dict)]),
+    Annotated[Text, Tag(_PARAGRAPH)] | Annotated[BulletList, Tag(_LIST)],
+    Discriminator(lambda value: _LIST if isinstance(value, dict) else _PARAGRAPH),
 ]
 
 
@@ -162,10 +158,10 @@ class PageFile(_Model):
 
     @model_validator(mode="after")
     def _check_ids_and_parity(self) -> PageFile:
-        # Raised with their own locations, these read like any other error.
-        errors = [_error(*problem) for problem in _duplicate_ids(self)]
-        errors += [_error(*problem) for problem in _parity(self)]
-        if errors:
+        # Raised with their own locations, these read like pydantic's own.
+        problems = (*_duplicate_ids(self), *_parity(self))
+        if problems:
+            errors = [_error(loc, text) for loc, text in problems]
             raise ValidationError.from_exception_data("PageFile", errors)
         return self
 
@@ -187,24 +183,22 @@ class Phone(_Model):
     e164: str
     display: str
 
-
-def _parse_phone(value: Any) -> Phone | None:
-    """Any format phonenumbers understands (US by default), or null."""
-    if value is None:
-        return None
-    try:
-        number = phonenumbers.parse(str(value), "US")
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise PydanticCustomError(
-            "phone", "must be a valid phone number, such as +1 559 555 0100"
-        )
-    formats = phonenumbers.PhoneNumberFormat
-    return Phone(
-        e164=phonenumbers.format_number(number, formats.E164),
-        display=phonenumbers.format_number(number, formats.NATIONAL),
-    )
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, value: Any) -> dict[str, str]:
+        """Any format phonenumbers understands; US when there is no +code."""
+        try:
+            number = phonenumbers.parse(str(value), "US")
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not phonenumbers.is_valid_number(number):
+            example = "such as +1 559 555 0100"
+            raise PydanticCustomError(
+                "phone", f"must be a valid phone number, {example}"
+            )
+        as_ = functools.partial(phonenumbers.format_number, number)
+        formats = phonenumbers.PhoneNumberFormat
+        return {"e164": as_(formats.E164), "display": as_(formats.NATIONAL)}
 
 
 class Location(_Model):
@@ -221,7 +215,7 @@ class Site(_Model):
     name: Text
     former_name: Text
     home_page: Ident
-    phone: Annotated[Phone | None, BeforeValidator(_parse_phone)]
+    phone: Phone | None
     address: Text | None
     hours: Bilingual[Text] | None
     response_time: Bilingual[Text] | None = None
@@ -242,9 +236,9 @@ class Content:
 # --- Rules across sections and languages (PageFile's validator). ----------
 
 
-def _error(loc: Loc, text: str) -> InitErrorDetails:
-    # The text as a value, not as the template: braces in it are not fields.
-    error = PydanticCustomError("content", "{text}", {"text": text})
+def _error(loc: Loc, text: str) -> dict[str, Any]:
+    # The text goes in as a value: braces in it are not template fields.
+    error = PydanticCustomError("page", "{text}", {"text": text})
     return {"type": error, "loc": loc, "input": None}
 
 
@@ -261,10 +255,8 @@ def _duplicate_ids(page: PageFile) -> Iterator[tuple[Loc, str]]:
         first: dict[str, Loc] = {}
         for loc, section in _sections(getattr(page, lang), lang):
             if section.id in _TEMPLATE_IDS:
-                yield (
-                    (*loc, "id"),
-                    f'"{section.id}" is used by the page itself; rename it',
-                )
+                taken = "is used by the page itself; rename it"
+                yield (*loc, "id"), f'"{section.id}" {taken}'
             elif section.id in first:
                 other = _context(page, first[section.id])
                 yield (*loc, "id"), f'"{section.id}" is already the id of {other}'
@@ -434,10 +426,8 @@ _ITEM_NAMES = {
     "locations": "location",
 }
 _RENAMED = {"last_reviewed": "updated"}  # keys of older content: their new names
-_LIST, _KEYS = (
-    "must be a list (lines starting with - )",
-    "must be a group of keys (key: value lines)",
-)
+_NOT_LIST = "must be a list (lines starting with - )"
+_NOT_KEYS = "must be a group of keys (key: value lines)"
 _MESSAGES = {
     "missing": "missing",
     "string_type": "must be text",
@@ -445,9 +435,9 @@ _MESSAGES = {
     "too_short": "must not be empty",
     "string_pattern_mismatch": "must be lowercase letters, digits and hyphens, "
     "such as side-effects",
-    "tuple_type": _LIST,
-    "model_type": _KEYS,
-    "dict_type": _KEYS,
+    "tuple_type": _NOT_LIST,
+    "model_type": _NOT_KEYS,
+    "dict_type": _NOT_KEYS,
     "url_scheme": "must start with https://",
     "url_parsing": "must be a full address, such as https://www.cancer.gov/",
     "date_from_datetime_inexact": "must be a date such as 2026-11-27",
@@ -456,7 +446,7 @@ _DATE_ERRORS = ("date_type", "date_parsing", "date_from_datetime_parsing")
 
 
 def _loc(error: dict) -> Loc:
-    return tuple(step for step in error["loc"] if step not in _TAGS)
+    return tuple(step for step in error["loc"] if step not in (_PARAGRAPH, _LIST))
 
 
 def _context(data: Any, loc: Loc) -> str:
@@ -465,7 +455,7 @@ def _context(data: Any, loc: Loc) -> str:
     sub = ""  # sections within sections are subsections
     for step in loc:
         data = _child(data, step)
-        if not isinstance(step, int):
+        if type(step) is not int:  # a key (bool is an int, but a key here)
             parts.append(str(step))
             continue
         key = parts.pop() if parts else ""

@@ -1,11 +1,8 @@
 """Put the content on the app: once at start-up; in debug, afresh per request.
 
-Outside debug, broken content stops start-up (create_app reports the
-ContentError). In debug, every request reads the folder again (a few
-milliseconds), so an edit shows at once and a broken one shows its problems
-in the browser while the dev server keeps running. Page URL rules are built
-at start-up, so a new page or slug needs a restart, which flask run's reloader
-does for the files FLASK_RUN_EXTRA_FILES lists (.flaskenv).
+Outside debug, broken content stops start-up. In debug, each request reads the
+folder again (a few ms), so an edit shows at once and a broken one shows its
+problems in the browser while the dev server keeps running.
 """
 
 from __future__ import annotations
@@ -20,6 +17,8 @@ from .content import Content
 from .content import ContentError
 from .content import load_content
 
+# URL rules are built at start-up; .flaskenv's FLASK_RUN_EXTRA_FILES lets
+# flask run's reloader restart for a new page or slug.
 RESTART = (
     "Pages or slugs changed since the server started: restart it to serve "
     "them (flask run's reloader does this itself when FLASK_RUN_EXTRA_FILES, "
