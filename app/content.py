@@ -1,14 +1,10 @@
 """The content folder as typed, frozen objects: pydantic models of the YAML.
 
-``load_content`` reads ``site.yaml`` and ``pages/*.yaml``, validates every
-file and then the rules between files (English/Spanish parity, unique slugs),
-and raises one ContentError listing every problem. Each problem is one line
-written for the person editing the YAML::
+Pydantic finds every problem; this module says where each is, one line each,
+in the words of the person editing the YAML::
 
     pages/immunotherapy.yaml:57: es > section 3 "types-of-immunotherapy"
     > subsection 3 "cytokine-therapy": body: missing
-
-(file, line, the sections by 1-based position and id, the key, what is wrong).
 """
 
 from __future__ import annotations
@@ -17,8 +13,8 @@ import datetime
 import difflib
 import functools
 import re
+from collections.abc import Iterator
 from collections.abc import Mapping
-from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -28,13 +24,14 @@ from typing import Any
 from typing import Generic
 from typing import Literal
 from typing import TypeVar
+from typing import get_args
+from typing import get_origin
 
 import phonenumbers
 import yaml
 from pydantic import AfterValidator
 from pydantic import AnyUrl
 from pydantic import BaseModel
-from pydantic import BeforeValidator
 from pydantic import ConfigDict
 from pydantic import Discriminator
 from pydantic import Field
@@ -42,9 +39,11 @@ from pydantic import StringConstraints
 from pydantic import Tag
 from pydantic import UrlConstraints
 from pydantic import ValidationError
+from pydantic import model_validator
 from pydantic import with_config
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
+from typing_extensions import is_typeddict
 
 DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 LANGUAGES = ("en", "es")
@@ -52,6 +51,8 @@ PRIVACY_PAGE = "privacy"
 _ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 # Element ids the page template uses itself; a section id must not take one.
 _TEMPLATE_IDS = frozenset({"main", "toc-title", "cta-title", "sources"})
+
+Loc = tuple[str | int, ...]
 
 
 class ContentError(Exception):
@@ -65,12 +66,12 @@ class ContentError(Exception):
 # --- The models: what each YAML file may hold. -----------------------------
 
 T = TypeVar("T")
-
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Ident = Annotated[str, StringConstraints(pattern=_ID_PATTERN)]
-# Kept as the editor wrote it (normalised by pydantic), a plain str for templates.
 HttpsUrl = Annotated[
-    AnyUrl, UrlConstraints(allowed_schemes=["https"], host_required=True)
+    AnyUrl,
+    UrlConstraints(allowed_schemes=["https"], host_required=True),
+    AfterValidator(str),  # templates want the address as written (normalised)
 ]
 
 
@@ -86,7 +87,7 @@ class _EnEs(TypedDict, Generic[T]):
     es: T
 
 
-# A value given in both languages, read as a mapping {"en": ..., "es": ...}.
+# A value in both languages, read as a mapping {"en": ..., "es": ...}.
 Bilingual = Annotated[_EnEs[T], AfterValidator(MappingProxyType)]
 
 
@@ -96,14 +97,13 @@ class BulletList(_Model):
     items: tuple[Text, ...] = Field(alias="list", min_length=1)
 
 
-# Tags name the two kinds of block in pydantic's error locations; the angle
-# brackets keep them apart from any key an editor could write.
+# The tags appear in pydantic's error locations; angle brackets keep them
+# apart from any key an editor could write, so they can be dropped.
 _PARAGRAPH, _LIST = "<paragraph>", "<list>"
 Block = Annotated[
     Annotated[Text, Tag(_PARAGRAPH)] | Annotated[BulletList, Tag(_LIST)],
     Discriminator(lambda value: _LIST if isinstance(value, dict) else _PARAGRAPH),
 ]
-_TAGS = frozenset({_PARAGRAPH, _LIST})
 
 
 class Subsection(_Model):
@@ -124,7 +124,7 @@ class Source(_Model):
     """A page the text is based on, listed under "Sources"."""
 
     title: Text
-    url: Annotated[HttpsUrl, AfterValidator(str)]
+    url: HttpsUrl
 
 
 class PageText(_Model):
@@ -152,9 +152,18 @@ class PageFile(_Model):
     updated: datetime.date
     review: Review | None = None
     effective: datetime.date | None = None
-    slug: Bilingual[Ident]
+    slugs: Bilingual[Ident] = Field(alias="slug")
     en: PageText
     es: PageText
+
+    @model_validator(mode="after")
+    def _check_ids_and_parity(self) -> PageFile:
+        # Raised with their own locations, these read like pydantic's own.
+        problems = (*_duplicate_ids(self), *_parity(self))
+        if problems:
+            errors = [_error(loc, text) for loc, text in problems]
+            raise ValidationError.from_exception_data("PageFile", errors)
+        return self
 
 
 class Page(PageFile):
@@ -162,15 +171,10 @@ class Page(PageFile):
 
     id: str
 
-    @functools.cached_property
-    def slugs(self) -> Mapping[str, str]:
-        """The page's URL slug in each language."""
-        return self.slug
-
-    @functools.cached_property
+    @property
     def text(self) -> Mapping[str, PageText]:
         """The page's text in each language."""
-        return MappingProxyType({"en": self.en, "es": self.es})
+        return {"en": self.en, "es": self.es}
 
 
 class Phone(_Model):
@@ -179,26 +183,22 @@ class Phone(_Model):
     e164: str
     display: str
 
-
-def _parse_phone(value: Any) -> Phone | None:
-    """Any format phonenumbers understands (US by default), or null."""
-    if value is None:
-        return None
-    try:
-        number = phonenumbers.parse(str(value), "US")
-        valid = phonenumbers.is_valid_number(number)
-    except phonenumbers.NumberParseException:
-        valid = False
-    if not valid:
-        raise PydanticCustomError(
-            "phone", "must be a valid phone number, such as +1 559 555 0100"
-        )
-    return Phone(
-        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-        display=phonenumbers.format_number(
-            number, phonenumbers.PhoneNumberFormat.NATIONAL
-        ),
-    )
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, value: Any) -> dict[str, str]:
+        """Any format phonenumbers understands; US when there is no +code."""
+        try:
+            number = phonenumbers.parse(str(value), "US")
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not phonenumbers.is_valid_number(number):
+            example = "such as +1 559 555 0100"
+            raise PydanticCustomError(
+                "phone", f"must be a valid phone number, {example}"
+            )
+        as_ = functools.partial(phonenumbers.format_number, number)
+        formats = phonenumbers.PhoneNumberFormat
+        return {"e164": as_(formats.E164), "display": as_(formats.NATIONAL)}
 
 
 class Location(_Model):
@@ -215,18 +215,16 @@ class Site(_Model):
     name: Text
     former_name: Text
     home_page: Ident
-    phone: Annotated[Phone | None, BeforeValidator(_parse_phone)]
+    phone: Phone | None
     address: Text | None
     hours: Bilingual[Text] | None
     response_time: Bilingual[Text] | None = None
     locations: tuple[Location, ...] = ()
-    privacy_practices_url: (
-        Bilingual[Annotated[HttpsUrl, AfterValidator(str)]] | None
-    ) = None
+    privacy_practices_url: Bilingual[HttpsUrl] | None = None
 
 
-# eq=False: compared and hashed by identity, so a cache can be keyed on the
-# loaded content and a reload (a new object) starts it afresh.
+# eq=False: compared and hashed by identity, so a cache kept for one loaded
+# content starts afresh after a reload (a new object).
 @dataclass(frozen=True, eq=False)
 class Content:
     """Everything in the content folder, loaded and checked."""
@@ -234,65 +232,172 @@ class Content:
     site: Site
     pages: Mapping[str, Page]
 
-    def page_for_slug(self, lang: str, slug: str) -> Page | None:
-        """The page whose slug in ``lang`` is ``slug``, if any."""
-        for page in self.pages.values():
-            if page.slugs.get(lang) == slug:
-                return page
-        return None
+
+# --- Rules across sections and languages (PageFile's validator). ----------
 
 
-# --- Reading YAML with line numbers. ---------------------------------------
+def _error(loc: Loc, text: str) -> dict[str, Any]:
+    # The text goes in as a value: braces in it are not template fields.
+    error = PydanticCustomError("page", "{text}", {"text": text})
+    return {"type": error, "loc": loc, "input": None}
 
-KeyPath = tuple[str | int, ...]
+
+def _sections(text: PageText, lang: str) -> Iterator[tuple[Loc, Subsection]]:
+    for i, section in enumerate(text.sections):
+        yield (lang, "sections", i), section
+        for j, sub in enumerate(section.sections):
+            yield (lang, "sections", i, "sections", j), sub
 
 
-@dataclass
-class _Document:
-    """One parsed file: its data, and the line where each key or item starts."""
+def _duplicate_ids(page: PageFile) -> Iterator[tuple[Loc, str]]:
+    """Section ids are the targets of "On this page": one element each."""
+    for lang in LANGUAGES:
+        first: dict[str, Loc] = {}
+        for loc, section in _sections(getattr(page, lang), lang):
+            if section.id in _TEMPLATE_IDS:
+                taken = "is used by the page itself; rename it"
+                yield (*loc, "id"), f'"{section.id}" {taken}'
+            elif section.id in first:
+                other = _context(page, first[section.id])
+                yield (*loc, "id"), f'"{section.id}" is already the id of {other}'
+            else:
+                first[section.id] = loc
 
-    file: str
-    data: Any = None
-    lines: dict[KeyPath, int] = field(default_factory=dict)
-    problems: list[tuple[int, str]] = field(default_factory=list)
 
-    def line(self, path: Sequence[str | int]) -> int | None:
-        """The line of ``path``, or of its nearest enclosing key or item."""
-        path = tuple(path)
-        while path not in self.lines and path:
-            path = path[:-1]
-        return self.lines.get(path)
+def _parity(page: PageFile) -> Iterator[tuple[Loc, str]]:
+    """The Spanish text has the English structure, paragraph for paragraph."""
+    for key, noun in (("lead", "paragraph"), ("sources", "source")):
+        en, es = getattr(page.en, key), getattr(page.es, key)
+        if len(en) != len(es):
+            yield ("es", key), f"{_count(es, noun)}; en has {_count(en, noun)}"
+    yield from _compare_sections(page.en.sections, page.es.sections, ("es",))
 
-    def problem(self, path: Sequence[str | int], message: str) -> None:
-        """Record ``message`` about the key or item at ``path``."""
-        self.problems.append((self.line(path) or 0, _where(self, path, message)))
 
+def _compare_sections(en: tuple, es: tuple, parent: Loc) -> Iterator[tuple[Loc, str]]:
+    en_ids, es_ids = [s.id for s in en], [s.id for s in es]
+    noun = "subsection" if len(parent) > 1 else "section"
+    loc = (*parent, "sections")
+    if en_ids != es_ids:
+        for i, section_id in enumerate(es_ids):
+            if section_id not in en_ids:
+                yield (*loc, i), "is not in en"
+        for section_id in en_ids:
+            if section_id not in es_ids:
+                yield loc, f'{noun} "{section_id}" is missing (en has it)'
+        if set(en_ids) == set(es_ids):
+            yield loc, f"{noun}s are in a different order from en: {', '.join(en_ids)}"
+        return
+    for i, (a, b) in enumerate(zip(en, es, strict=True)):
+        if _shape(a.body) != _shape(b.body):
+            yield (*loc, i, "body"), f"has {_shape(b.body)}; en has {_shape(a.body)}"
+        subsections = getattr(a, "sections", ()), getattr(b, "sections", ())
+        yield from _compare_sections(*subsections, (*loc, i))
+
+
+def _shape(body: tuple) -> str:
+    """``paragraph, list of 4 items``: what must match between languages."""
+    return ", ".join(
+        f"list of {_count(b.items, 'item')}"
+        if isinstance(b, BulletList)
+        else "paragraph"
+        for b in body
+    )
+
+
+def _count(items: tuple, noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
+
+
+# --- Reading YAML, with the line of every key and item. --------------------
 
 # libyaml when PyYAML was built with it: ten times faster, same nodes and marks.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _read_yaml(path: Path, root: Path) -> _Document:
-    """Parse one file, keeping line numbers; a syntax error is a problem."""
-    doc = _Document(path.relative_to(root).as_posix())
-    try:
-        text = path.read_text(encoding="utf-8")
-        loader = _Loader(text)
+@dataclass
+class _Document:
+    """One file: its data, the line of each key and item, and its problems."""
+
+    file: str
+    data: Any = None
+    lines: dict[Loc, int] = field(default_factory=dict)
+    problems: list[tuple[int, str]] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, path: Path, root: Path) -> _Document:
+        """Parse ``path``; a syntax error is a problem, not an exception."""
+        doc = cls(path.relative_to(root).as_posix())
         try:
-            node = loader.get_single_node()
-            if node is not None:
-                doc.data = loader.construct_document(node)
-                _record_lines(loader, node, (), doc)
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as error:
-        doc.problems.append(_syntax_problem(doc.file, text, error))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        doc.problems.append((0, f"{doc.file}: cannot be read: {_one_line(error)}"))
-    else:
-        if doc.data is None:
-            doc.problems.append((1, f"{doc.file}:1: the file is empty"))
-    return doc
+            text = path.read_text(encoding="utf-8")
+            loader = _Loader(text)
+            try:
+                node = loader.get_single_node()
+                if node is not None:
+                    doc.data = loader.construct_document(node)
+                    doc._walk(loader, node, (), set())
+            finally:
+                loader.dispose()
+        except yaml.MarkedYAMLError as error:
+            doc.problems.append(_syntax_problem(doc.file, text, error))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            reason = " ".join(str(error).split())
+            doc.problems.append((0, f"{doc.file}: cannot be read: {reason}"))
+        else:
+            if doc.data is None:
+                doc.problems.append((1, f"{doc.file}:1: the file is empty"))
+        return doc
+
+    def _walk(self, loader: Any, node: yaml.Node, loc: Loc, seen: set[int]) -> None:
+        if id(node) in seen:
+            return  # an alias (*name) of a node already walked
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys = set()
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    key = loader.construct_object(key_node)
+                    self.lines[(*loc, key)] = key_node.start_mark.line + 1
+                    if key in keys:  # PyYAML keeps the last one without a word
+                        self.problem(
+                            (*loc, key), "appears twice; the second replaces the first"
+                        )
+                    keys.add(key)
+                    self._walk(loader, value_node, (*loc, key), seen)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self.lines[(*loc, index)] = item.start_mark.line + 1
+                self._walk(loader, item, (*loc, index), seen)
+
+    def problem(self, loc: Loc, message: str) -> None:
+        """Record ``message`` about the key or item at ``loc``."""
+        near = loc  # a missing key has no line: use the line of what holds it
+        while near and near not in self.lines:
+            near = near[:-1]
+        line = self.lines.get(near, 0)
+        place = f"{self.file}:{line}" if line else self.file
+        self.problems.append(
+            (line, ": ".join(filter(None, (place, _context(self.data, loc), message))))
+        )
+
+    def validate(self, model: type[BaseModel]) -> Any:
+        """The data as ``model``; None, with every problem recorded, if invalid."""
+        if self.data is None:
+            return None  # unreadable or empty: already a problem
+        try:
+            return model.model_validate(self.data)
+        except ValidationError as error:
+            errors = [(_loc(e), e) for e in error.errors()]
+        guesses = {
+            loc: _guess(model, loc)
+            for loc, e in errors
+            if e["type"] == "extra_forbidden"
+        }
+        # A misspelt required key is also missing: say it once, with the guess.
+        meant = {(*loc[:-1], guess) for loc, guess in guesses.items()}
+        for loc, e in errors:
+            if not (e["type"] == "missing" and loc in meant):
+                self.problem(loc, _message(model, loc, e, guesses.get(loc)))
+        return None
 
 
 def _syntax_problem(
@@ -301,60 +406,18 @@ def _syntax_problem(
     mark = error.problem_mark or error.context_mark
     line = mark.line + 1 if mark else 0
     message = f"{file}:{line}: not valid YAML: {error.problem or error.context}"
-    if error.context and error.problem and error.context_mark:
-        if error.context_mark.line + 1 != line:
-            started = error.context_mark.line + 1
-            message += f" ({error.context} from line {started})"
+    started = error.context_mark.line + 1 if error.context_mark else line
+    if error.problem and error.context and started != line:
+        message += f" ({error.context} from line {started})"
     lines = text.splitlines()
     if mark and mark.line < len(lines) and "\t" in lines[mark.line]:
         message += "; indent with spaces, not tabs"
     return line, message
 
 
-def _record_lines(
-    loader: yaml.SafeLoader | yaml.CSafeLoader,
-    node: yaml.Node,
-    path: KeyPath,
-    doc: _Document,
-    within: frozenset[int] = frozenset(),
-) -> None:
-    """Walk the node tree: the line of every key and list item under ``path``."""
-    if id(node) in within:
-        return  # an alias to an enclosing node (&a [*a]): already walked
-    within = within | {id(node)}
-    if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                continue
-            key = loader.construct_object(key_node)
-            child = (*path, key)
-            if key in seen:
-                # PyYAML keeps the last one silently; the editor should know.
-                doc.problems.append(
-                    (
-                        key_node.start_mark.line + 1,
-                        f"{doc.file}:{key_node.start_mark.line + 1}: "
-                        f"{_context(doc, child) or key}: appears twice; "
-                        "the second replaces the first",
-                    )
-                )
-            seen.add(key)
-            doc.lines[child] = key_node.start_mark.line + 1
-            _record_lines(loader, value_node, child, doc, within)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            doc.lines[(*path, index)] = item.start_mark.line + 1
-            _record_lines(loader, item, (*path, index), doc, within)
+# --- Pydantic's errors in the editor's words. ------------------------------
 
-
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())
-
-
-# --- Problems in the editor's words. ---------------------------------------
-
-# Lists whose items are named by position (1-based) rather than "item N".
+# List items named by 1-based position; others are "<key> item N".
 _ITEM_NAMES = {
     "lead": "lead paragraph",
     "body": "body item",
@@ -362,272 +425,105 @@ _ITEM_NAMES = {
     "sources": "source",
     "locations": "location",
 }
-
-
-def _context(doc: _Document, path: Sequence[str | int]) -> str:
-    """``es > section 3 "types" > subsection 2 "vaccines" > heading``."""
-    parts: list[str] = []
-    value = doc.data
-    depth = 0  # how deep in sections: "section", then "subsection"
-    keys = list(path)
-    for i, step in enumerate(keys):
-        container_key = keys[i - 1] if i else None
-        if isinstance(step, int) and not parts:
-            parts.append(f"item {step + 1}")
-        elif isinstance(step, int):
-            item = _child(value, step)
-            if container_key == "sections":
-                name = "sub" * depth + "section"
-                depth += 1
-                parts[-1] = f"{name} {step + 1}{_quoted_id(item)}"
-            elif container_key in _ITEM_NAMES:
-                parts[-1] = f"{_ITEM_NAMES[container_key]} {step + 1}"
-                if container_key == "locations":
-                    parts[-1] += _quoted_id(item)
-            else:
-                parts[-1] = f"{container_key} item {step + 1}"
-        else:
-            parts.append(str(step))
-        value = _child(value, step)
-    return " > ".join(parts)
-
-
-def _child(value: Any, step: str | int) -> Any:
-    if isinstance(step, int) and isinstance(value, list) and step < len(value):
-        return value[step]
-    if isinstance(value, dict):
-        return value.get(step)
-    return None
-
-
-def _quoted_id(item: Any) -> str:
-    if isinstance(item, dict) and isinstance(item.get("id"), str):
-        return f' "{item["id"]}"'
-    return ""
-
-
-def _where(doc: _Document, path: Sequence[str | int], message: str) -> str:
-    line = doc.line(path)
-    place = f"{doc.file}:{line}" if line else doc.file
-    context = _context(doc, path)
-    return f"{place}: {context}: {message}" if context else f"{place}: {message}"
-
-
-# Keys an older version of the content used, and their new names.
-_RENAMED = {"last_reviewed": "updated"}
-_DATE_ERRORS = ("date_type", "date_parsing", "date_from_datetime_parsing")
+_RENAMED = {"last_reviewed": "updated"}  # keys of older content: their new names
+_NOT_LIST = "must be a list (lines starting with - )"
+_NOT_KEYS = "must be a group of keys (key: value lines)"
 _MESSAGES = {
     "missing": "missing",
     "string_type": "must be text",
     "string_too_short": "must not be empty",
+    "too_short": "must not be empty",
     "string_pattern_mismatch": "must be lowercase letters, digits and hyphens, "
     "such as side-effects",
-    "too_short": "must not be empty",
-    "tuple_type": "must be a list (lines starting with - )",
-    "list_type": "must be a list (lines starting with - )",
-    "model_type": "must be a group of keys (key: value lines)",
-    "model_attributes_type": "must be a group of keys (key: value lines)",
-    "dict_type": "must be a group of keys (key: value lines)",
+    "tuple_type": _NOT_LIST,
+    "model_type": _NOT_KEYS,
+    "dict_type": _NOT_KEYS,
     "url_scheme": "must start with https://",
     "url_parsing": "must be a full address, such as https://www.cancer.gov/",
     "date_from_datetime_inexact": "must be a date such as 2026-11-27",
 }
+_DATE_ERRORS = ("date_type", "date_parsing", "date_from_datetime_parsing")
 
 
-def _validation_problems(
-    doc: _Document, model: type[BaseModel], error: ValidationError
-) -> None:
-    """One problem per mistake; a misspelt key is one line, not two."""
-    errors = []
-    for item in error.errors():
-        path = tuple(step for step in item["loc"] if step not in _TAGS)
-        errors.append((path, item))
-    # A misspelt required key shows up twice: as unknown and as missing.
-    # Report it once, as the unknown key with its suggestion.
-    missing = {path for path, item in errors if item["type"] == "missing"}
-    suggested: set[KeyPath] = set()
-    for path, item in errors:
-        if item["type"] == "extra_forbidden":
-            suggestion = _suggestion(model, doc.data, path)
-            if suggestion and (*path[:-1], suggestion) in missing:
-                suggested.add((*path[:-1], suggestion))
-    for path, item in errors:
-        if path in suggested:
+def _loc(error: dict) -> Loc:
+    return tuple(step for step in error["loc"] if step not in (_PARAGRAPH, _LIST))
+
+
+def _context(data: Any, loc: Loc) -> str:
+    """``es > section 3 "types" > subsection 2 "vaccines" > heading``."""
+    parts: list[str] = []
+    sub = ""  # sections within sections are subsections
+    for step in loc:
+        data = _child(data, step)
+        if type(step) is not int:  # a key (bool is an int, but a key here)
+            parts.append(str(step))
             continue
-        doc.problem(path, _message(model, doc, path, item))
+        key = parts.pop() if parts else ""
+        if key == "sections":
+            name, sub = f"{sub}section", "sub"
+        else:
+            name = _ITEM_NAMES.get(key, f"{key} item".lstrip())
+        ident = _child(data, "id") if key in ("sections", "locations") else None
+        parts.append(
+            f"{name} {step + 1}" + (f' "{ident}"' if isinstance(ident, str) else "")
+        )
+    return " > ".join(parts)
 
 
-def _message(model: type[BaseModel], doc: _Document, path: KeyPath, item) -> str:
-    kind = item["type"]
+def _child(value: Any, step: str | int) -> Any:
+    """``value[step]`` in YAML data or in a model; None where there is none."""
+    if isinstance(value, BaseModel) and isinstance(step, str):
+        return getattr(value, step, None)
+    try:
+        return value[step]
+    except (LookupError, TypeError):
+        return None
+
+
+def _message(model: type[BaseModel], loc: Loc, error: dict, guess: str | None) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden" and guess and guess == _RENAMED.get(loc[-1]):
+        return f'renamed: write "{guess}" instead'
+    if kind == "extra_forbidden" and guess:
+        return f'unknown key; did you mean "{guess}"?'
     if kind == "extra_forbidden":
-        suggestion = _suggestion(model, doc.data, path)
-        if path[-1] in _RENAMED:
-            return f'renamed: write "{suggestion}" instead'
-        if suggestion:
-            return f'unknown key; did you mean "{suggestion}"?'
-        allowed = _allowed_keys(model, doc.data, path[:-1])
-        return f"unknown key; expected one of: {', '.join(allowed)}"
+        return f"unknown key; expected one of: {', '.join(_keys(model, loc[:-1]))}"
     if kind in _DATE_ERRORS:
-        return f"must be a date such as 2026-11-27, not {item['input']!r}"
+        return f"must be a date such as 2026-11-27, not {error['input']!r}"
     if kind == "literal_error":
-        return f"must be {item['ctx']['expected']}, not {item['input']!r}"
-    if kind in _MESSAGES:
-        return _MESSAGES[kind]
+        return f"must be {error['ctx']['expected']}, not {error['input']!r}"
     # Our own checks (PydanticCustomError) already speak the editor's words.
-    return item["msg"][0].lower() + item["msg"][1:]
+    return _MESSAGES.get(kind) or error["msg"][0].lower() + error["msg"][1:]
 
 
-def _suggestion(model: type[BaseModel], data: Any, path: KeyPath) -> str | None:
-    """The key the editor probably meant instead of the unknown ``path[-1]``."""
-    allowed = _allowed_keys(model, data, path[:-1])
-    if path[-1] in _RENAMED and _RENAMED[path[-1]] in allowed:
-        return _RENAMED[path[-1]]
-    close = difflib.get_close_matches(str(path[-1]), allowed, n=1)
-    return close[0] if close else None
+def _guess(model: type[BaseModel], loc: Loc) -> str | None:
+    """The key the editor probably meant instead of the unknown ``loc[-1]``."""
+    allowed = _keys(model, loc[:-1])
+    if _RENAMED.get(loc[-1]) in allowed:
+        return _RENAMED[loc[-1]]
+    return next(iter(difflib.get_close_matches(str(loc[-1]), allowed, n=1)), None)
 
 
-def _allowed_keys(model: type[BaseModel], data: Any, path: KeyPath) -> list[str]:
-    """The keys the model allows at ``path`` in ``data``, from its JSON schema."""
-    root = _schema(model)
-    node, value = root, data
-    for step in path:
-        node = _resolve(root, node, value)
-        if isinstance(step, int):
-            node = node.get("items", {})
-        else:
-            node = node.get("properties", {}).get(step, {})
-        value = _child(value, step)
-    return list(_resolve(root, node, value).get("properties", {}))
+def _keys(model: type[BaseModel], loc: Loc) -> list[str]:
+    """The keys the mapping at ``loc`` may hold, from the models' field types."""
+    fields = _fields(model)
+    for step in loc:
+        if isinstance(step, str):  # at a list position, the item's fields are found
+            fields = _fields(fields.get(step))
+    return list(fields)
 
 
-@functools.cache
-def _schema(model: type[BaseModel]) -> dict:
-    return model.model_json_schema()
-
-
-def _resolve(root: dict, node: dict, value: Any) -> dict:
-    """Follow $ref, and pick the branch of a union that fits ``value``."""
-    while True:
-        if "$ref" in node:
-            node = root["$defs"][node["$ref"].rsplit("/", 1)[-1]]
-        elif "anyOf" in node or "oneOf" in node:
-            branches = [_resolve(root, b, value) for b in node.get("anyOf", [])]
-            branches += [_resolve(root, b, value) for b in node.get("oneOf", [])]
-            wanted = "object" if isinstance(value, dict) else "array"
-            node = next((b for b in branches if b.get("type") == wanted), {})
-        else:
-            return node
+def _fields(annotation: Any) -> dict[str, Any]:
+    """Key -> type of the first model or TypedDict within ``annotation``."""
+    origin = get_origin(annotation) or annotation
+    if isinstance(origin, type) and issubclass(origin, BaseModel):
+        return {f.alias or n: f.annotation for n, f in origin.model_fields.items()}
+    if is_typeddict(origin):
+        return dict.fromkeys(origin.__annotations__)
+    return next(filter(None, map(_fields, get_args(annotation))), {})
 
 
 # --- Loading. ---------------------------------------------------------------
-
-
-def _validate(doc: _Document, model: type[BaseModel]) -> Any | None:
-    """The file's data as ``model``, or None with its problems recorded."""
-    if doc.problems and doc.data is None:
-        return None
-    try:
-        return model.model_validate(doc.data)
-    except ValidationError as error:
-        _validation_problems(doc, model, error)
-        return None
-
-
-def _load_page(doc: _Document, page_id: str) -> Page | None:
-    page_file = _validate(doc, PageFile)
-    if not re.match(_ID_PATTERN, page_id):
-        doc.problem((), "the file name must be lowercase letters, digits and hyphens")
-    if page_file is None or doc.problems:
-        return None
-    page = Page.model_construct(id=page_id, **dict(page_file))
-    for lang in LANGUAGES:
-        _check_unique_ids(doc, lang, page.text[lang])
-    _check_parity(doc, page.en, page.es)
-    return None if doc.problems else page
-
-
-def _all_sections(text: PageText):
-    """Each section and subsection with its path in the file."""
-    for i, section in enumerate(text.sections):
-        yield ("sections", i), section
-        for j, sub in enumerate(section.sections):
-            yield ("sections", i, "sections", j), sub
-
-
-def _check_unique_ids(doc: _Document, lang: str, text: PageText) -> None:
-    """Section ids are the targets of "On this page": one element each."""
-    first: dict[str, KeyPath] = {}
-    for path, section in _all_sections(text):
-        where = (lang, *path, "id")
-        if section.id in _TEMPLATE_IDS:
-            doc.problem(where, f'"{section.id}" is used by the page itself; rename it')
-        elif section.id in first:
-            other = _context(doc, (lang, *first[section.id]))
-            doc.problem(where, f'"{section.id}" is already the id of {other}')
-        else:
-            first[section.id] = path
-
-
-def _check_parity(doc: _Document, en: PageText, es: PageText) -> None:
-    """The Spanish text has the English text's structure, paragraph for paragraph."""
-    if len(en.lead) != len(es.lead):
-        doc.problem(
-            ("es", "lead"),
-            f"{_count(es.lead, 'paragraph')}; en has {_count(en.lead, 'paragraph')}",
-        )
-    _compare_sections(doc, en.sections, es.sections, ("es",))
-    if len(en.sources) != len(es.sources):
-        doc.problem(
-            ("es", "sources"),
-            f"{_count(es.sources, 'source')}; en has {_count(en.sources, 'source')}",
-        )
-
-
-def _count(items: Sequence, noun: str) -> str:
-    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
-
-
-def _compare_sections(
-    doc: _Document, en: Sequence[Subsection], es: Sequence[Subsection], parent: KeyPath
-) -> None:
-    en_ids, es_ids = [s.id for s in en], [s.id for s in es]
-    noun = "subsection" if len(parent) > 1 else "section"
-    if en_ids != es_ids:
-        for index, section in enumerate(es):
-            if section.id not in en_ids:
-                doc.problem((*parent, "sections", index), "is not in en")
-        for section_id in en_ids:
-            if section_id not in es_ids:
-                doc.problem(
-                    (*parent, "sections"),
-                    f'{noun} "{section_id}" is missing (en has it)',
-                )
-        if set(en_ids) == set(es_ids):
-            doc.problem(
-                (*parent, "sections"),
-                f"{noun}s are in a different order from en: {', '.join(en_ids)}",
-            )
-        return
-    for index, (a, b) in enumerate(zip(en, es, strict=True)):
-        path = (*parent, "sections", index)
-        if _blocks(a.body) != _blocks(b.body):
-            doc.problem(
-                (*path, "body"),
-                f"has {_blocks(b.body)}; en has {_blocks(a.body)}",
-            )
-        _compare_sections(
-            doc, getattr(a, "sections", ()), getattr(b, "sections", ()), path
-        )
-
-
-def _blocks(body: Sequence[Any]) -> str:
-    """``paragraph, list of 4 items, paragraph``: what must match between languages."""
-    return ", ".join(
-        f"list of {_count(block.items, 'item')}"
-        if isinstance(block, BulletList)
-        else "paragraph"
-        for block in body
-    )
 
 
 def load_content(directory: str | Path) -> Content:
@@ -637,47 +533,36 @@ def load_content(directory: str | Path) -> Content:
     in file order and, within a file, line order.
     """
     root = Path(directory)
-    site_doc = _read_yaml(root / "site.yaml", root)
-    site = _validate(site_doc, Site)
-    docs = [site_doc]
+    site_doc = _Document.read(root / "site.yaml", root)
+    site = site_doc.validate(Site)
+    files = sorted((root / "pages").glob("*.yaml"))
+    page_docs = {path.stem: _Document.read(path, root) for path in files}
     pages: dict[str, Page] = {}
-    page_docs: dict[str, _Document] = {}
-    for path in sorted((root / "pages").glob("*.yaml")):
-        doc = _read_yaml(path, root)
-        docs.append(doc)
-        page = _load_page(doc, path.stem)
-        if page is not None:
-            pages[page.id] = page
-            page_docs[page.id] = doc
-    if site is not None and site.home_page not in pages and not _any(docs):
-        site_doc.problem(("home_page",), f'no page named "{site.home_page}" in pages/')
-    if PRIVACY_PAGE not in pages and not _any(docs):
-        site_doc.problems.append(
-            (0, f"pages/{PRIVACY_PAGE}.yaml: missing; the appointment form links to it")
-        )
-    _check_unique_slugs(pages, page_docs)
-    problems = [text for doc in docs for _, text in sorted(doc.problems, key=_line)]
-    if problems:
-        raise ContentError(problems)
-    return Content(site=site, pages=MappingProxyType(pages))
-
-
-def _any(docs: Sequence[_Document]) -> bool:
-    return any(doc.problems for doc in docs)
-
-
-def _line(problem: tuple[int, str]) -> int:
-    return problem[0]
-
-
-def _check_unique_slugs(pages: Mapping[str, Page], docs: Mapping[str, _Document]):
-    """Two pages with one slug would share one URL."""
-    owner: dict[tuple[str, str], str] = {}
+    for page_id, doc in page_docs.items():
+        if not re.match(_ID_PATTERN, page_id):
+            doc.problem(
+                (), "the file name must be lowercase letters, digits and hyphens"
+            )
+        page = doc.validate(PageFile)
+        if page is not None and not doc.problems:
+            pages[page_id] = Page.model_construct(id=page_id, **dict(page))
+    docs = [site_doc, *page_docs.values()]
+    if not any(doc.problems for doc in docs):
+        if site.home_page not in pages:
+            site_doc.problem(
+                ("home_page",), f'no page named "{site.home_page}" in pages/'
+            )
+        if PRIVACY_PAGE not in pages:
+            why = "missing; the appointment form links to it"
+            site_doc.problems.append((0, f"pages/{PRIVACY_PAGE}.yaml: {why}"))
+    owners: dict[tuple[str, str], str] = {}  # one slug, one URL: one page
     for page in pages.values():
         for lang, slug in page.slugs.items():
-            other = owner.setdefault((lang, slug), page.id)
-            if other != page.id:
-                docs[page.id].problem(
-                    ("slug", lang),
-                    f'"{slug}" is already the {lang} slug of pages/{other}.yaml',
-                )
+            owner = owners.setdefault((lang, slug), page.id)
+            if owner != page.id:
+                why = f'"{slug}" is already the {lang} slug of pages/{owner}.yaml'
+                page_docs[page.id].problem(("slug", lang), why)
+    by_line = [sorted(doc.problems, key=lambda problem: problem[0]) for doc in docs]
+    if problems := [text for problems in by_line for _, text in problems]:
+        raise ContentError(problems)
+    return Content(site=site, pages=MappingProxyType(pages))
