@@ -588,8 +588,8 @@ def wait_for(check, timeout: float = 30) -> None:
         try:
             if check():
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+            pass  # the reloader restarting the server mid-answer
         if time.monotonic() > deadline:
             raise AssertionError("timed out")
         time.sleep(0.3)
