@@ -683,7 +683,7 @@ def test_with_two_offices_the_form_asks_which_and_the_email_names_it(
     two_offices, app, client, server_url, smtp_server
 ):
     body = client.get(FORM_PATHS["es"]).get_data(as_text=True)
-    assert "¿Qué consultorio prefiere?" in html.unescape(body)
+    assert "¿Cuál de nuestros consultorios prefiere?" in html.unescape(body)
     assert 'value="fresno"' in body and 'value="visalia"' in body
     missing = post_form(client, "es")
     assert missing.status_code == 422

@@ -357,7 +357,7 @@ class AppointmentForm(FlaskForm):
         _l("Who is the referring doctor? (optional)"), _optional_line(NAME_MAX)
     )
     location = RadioField(
-        _l("Which office would you prefer?"),
+        _l("Which of our offices would you prefer?"),
         validators=[_required(_l("Choose an office."))],
     )
     phone = TelField(
