@@ -356,6 +356,7 @@ def main() -> int:
         **os.environ,
         "FLASK_APP": "app",
         "FLASK_SECRET_KEY": "stress-test-secret",
+        "FLASK_SITE_URL": "http://127.0.0.1",
         "FLASK_OUTBOX_PATH": str(workdir / "outbox.sqlite3"),
         "FLASK_MAIL_SERVER": "127.0.0.1",
         "FLASK_MAIL_PORT": str(mail.port),
