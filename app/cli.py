@@ -22,7 +22,7 @@ from .appointments.delivery import deliver_due
 from .appointments.delivery import outbox_for
 from .appointments.health import delivery_problems
 from .appointments.outbox import describe_problem
-from .content import DEFAULT_CONTENT_DIR
+from .config import CONTENT_DIR
 from .content import ContentError
 from .content import load_content
 
@@ -40,9 +40,10 @@ def content_group() -> None:
 def content_check(directory: str | None) -> None:
     """Validate every content file: schema and English/Spanish parity.
 
-    DIRECTORY defaults to $FLASK_CONTENT_DIR, else content/ in the repository.
+    DIRECTORY defaults to $FLASK_CONTENT_DIR, else the site's own content
+    (content/ in a checkout, the copy inside an installed wheel).
     """
-    directory = directory or os.environ.get("FLASK_CONTENT_DIR") or DEFAULT_CONTENT_DIR
+    directory = directory or os.environ.get("FLASK_CONTENT_DIR") or CONTENT_DIR
     try:
         content = load_content(directory)
     except ContentError as error:

@@ -45,7 +45,6 @@ from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 from typing_extensions import is_typeddict
 
-DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 LANGUAGES = ("en", "es")
 PRIVACY_PAGE = "privacy"
 _ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"

@@ -27,7 +27,7 @@ from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.content import DEFAULT_CONTENT_DIR
+from app.config import CONTENT_DIR as DEFAULT_CONTENT_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 # Where `make vnu` puts the npm package vnu-jar; VNU_JAR points elsewhere.

@@ -19,7 +19,7 @@ from helpers import VALID_ANSWERS
 from playwright.sync_api import Page
 from playwright.sync_api import Response
 
-from app.content import DEFAULT_CONTENT_DIR
+from app.config import CONTENT_DIR as DEFAULT_CONTENT_DIR
 from app.content import LANGUAGES
 from app.content import load_content
 from app.i18n import other_language

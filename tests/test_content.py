@@ -27,8 +27,8 @@ from dotenv import dotenv_values
 from markupsafe import escape
 
 from app import create_app
+from app.config import CONTENT_DIR as DEFAULT_CONTENT_DIR
 from app.config import StartupError
-from app.content import DEFAULT_CONTENT_DIR
 from app.content import ContentError
 from app.content import load_content
 

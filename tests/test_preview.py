@@ -293,6 +293,51 @@ def test_make_preview_stops_everything_on_ctrl_c_or_sigterm(signal_number):
     assert not directory.exists(), "its temporary folder is removed"
 
 
+def test_make_preview_keeps_serving_pages_when_gunicorn_dies():
+    """What patients see during a restart, rehearsed by hand as the guide says."""
+    if not os.path.exists(preview_tool.NGINX):
+        skip_or_fail("needs nginx (apt-get install nginx-light)")
+    port = free_port()
+    env = {**os.environ, "PREVIEW_PORT": str(port), "WEB_CONCURRENCY": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tools.preview"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = process.stdout.readline()
+        directory = Path(re.search(r"Logs in (\S+)\.", banner)[1])
+        socket_path = str(directory / "gunicorn.sock")
+        gunicorns = [
+            int(proc.name)
+            for proc in Path("/proc").iterdir()
+            if proc.name.isdigit()
+            and socket_path in _cmdline(proc)
+            and "gunicorn" in _cmdline(proc)
+        ]
+        assert gunicorns, "gunicorn is running"
+        for pid in gunicorns:
+            os.kill(pid, signal.SIGKILL)
+        assert "gunicorn stopped" in process.stdout.readline()
+        assert get_url(port, "/es/inmunoterapia") == 200
+        assert get_url(port, "/es/solicitar-cita") == 502
+        assert process.poll() is None, "the preview is still running"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:  # the process ended meanwhile
+        return ""
+
+
 def get_url(port: int, path: str) -> int:
     """The status of one GET to 127.0.0.1:``port``."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)

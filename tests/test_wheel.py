@@ -69,6 +69,15 @@ def test_the_wheel_carries_the_app_and_its_files(installed, tmp_path):
     assert found.startswith(str(installed.parent.parent)), found
 
 
+def test_content_check_reads_the_wheels_own_content(installed, tmp_path):
+    """An operator checks the content the installed site serves."""
+    checked = run(
+        [installed, "-m", "flask", "--app", "app", "content", "check"], cwd=tmp_path
+    )
+    assert "Content OK" in checked.stdout, checked.stdout + checked.stderr
+    assert str(installed.parent.parent) in checked.stdout
+
+
 def test_the_installed_site_serves_every_page_from_another_folder(installed, tmp_path):
     port = free_port()
     env = production_env(tmp_path)

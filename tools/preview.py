@@ -301,9 +301,19 @@ def main() -> None:
             "Ctrl-C stops it all.",
             flush=True,
         )
-        while preview.nginx.poll() is None and preview.app.poll() is None:
+        told = False
+        # gunicorn stopping is a restart to rehearse: nginx keeps serving the
+        # pages, and the form shows nginx's 502 page until Ctrl-C.
+        while preview.nginx.poll() is None:
+            if preview.app.poll() is not None and not told:
+                print(
+                    "gunicorn stopped: nginx still serves every page; the form "
+                    "answers with the 502 page. Ctrl-C stops the preview.",
+                    flush=True,
+                )
+                told = True
             time.sleep(0.5)
-        raise SystemExit("nginx or gunicorn stopped; see the logs above")
+        raise SystemExit(f"nginx stopped; its log is in {preview.dir}")
 
 
 if __name__ == "__main__":
