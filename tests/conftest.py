@@ -152,6 +152,14 @@ class SMTPServer:
 
 
 @pytest.fixture
+def mail_server(app_config: dict):
+    """An SMTP server on the app's port, not started: the mail is "down"."""
+    server = SMTPServer(app_config["MAIL_PORT"])
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def smtp_server(app_config: dict):
     """A running SMTP server; the app (created after this) sends to it."""
     server = SMTPServer(app_config["MAIL_PORT"])

@@ -79,3 +79,23 @@ def cookies_without_expires(headers) -> list[str] | None:
     if values is None:
         return None
     return [re.sub(r"; Expires=[^;]*", "", value) for value in values]
+
+
+def stored_request(app, first_name: str = "Ana") -> None:
+    """A request as the form stores it, without the form's immediate try."""
+    app.extensions["outbox"].add(
+        {
+            "received_at": "2026-11-27T17:00:00+00:00",
+            "page_language": "en",
+            "first_name": first_name,
+            "last_name": "Lopez",
+            "phone": "+15595550123",
+            "contact_method": "call",
+            "best_time": "any",
+            "language": "en",
+            "requester": "self",
+            "patient_status": "new",
+            "reason": "other",
+        },
+        mail_domain="clinic.example",
+    )

@@ -22,6 +22,7 @@ from conftest import RecordingHandler
 from conftest import SMTPServer
 from helpers import VALID_ANSWERS
 from helpers import csrf_token
+from helpers import stored_request
 from helpers import submit
 from helpers import wait_until
 
@@ -33,14 +34,6 @@ def app_config(app_config):
     """Retry at once, and let a dead sender's lease run out quickly."""
     app_config.update(OUTBOX_RETRY_SECONDS=0, OUTBOX_LEASE_SECONDS=1)
     return app_config
-
-
-@pytest.fixture
-def mail_server(app_config):
-    """An SMTP server on the app's port, not started: the mail is "down"."""
-    server = SMTPServer(app_config["MAIL_PORT"])
-    yield server
-    server.stop()
 
 
 def queued(app) -> int:
@@ -491,26 +484,6 @@ class SlowHandler(RecordingHandler):
     async def handle_DATA(self, server, session, envelope) -> str:
         await asyncio.sleep(self.delay)
         return await super().handle_DATA(server, session, envelope)
-
-
-def stored_request(app, first_name: str = "Ana") -> None:
-    """A request as the form stores it, without the form's immediate try."""
-    app.extensions["outbox"].add(
-        {
-            "received_at": "2026-11-27T17:00:00+00:00",
-            "page_language": "en",
-            "first_name": first_name,
-            "last_name": "Lopez",
-            "phone": "+15595550123",
-            "contact_method": "call",
-            "best_time": "any",
-            "language": "en",
-            "requester": "self",
-            "patient_status": "new",
-            "reason": "other",
-        },
-        mail_domain="clinic.example",
-    )
 
 
 def test_overlapping_senders_and_a_slow_relay_send_each_request_once(app, app_config):

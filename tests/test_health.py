@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import SMTPServer
 from helpers import VALID_ANSWERS
 from helpers import csrf_token
+from helpers import stored_request
 from helpers import submit
 
 from app import create_app
@@ -32,14 +32,6 @@ def app_config(app_config):
     """Retry at once; a request is "late" after 2 s instead of 15 minutes."""
     app_config.update(OUTBOX_RETRY_SECONDS=0, OUTBOX_ALERT_SECONDS=2)
     return app_config
-
-
-@pytest.fixture
-def mail_server(app_config):
-    """An SMTP server on the app's port, not started: the mail is "down"."""
-    server = SMTPServer(app_config["MAIL_PORT"])
-    yield server
-    server.stop()
 
 
 def cron_env(app_config: dict) -> dict[str, str]:
@@ -122,7 +114,7 @@ def test_a_request_past_the_alert_age_fails_the_run_even_if_nothing_was_due(
 ):
     app.config.update(OUTBOX_RETRY_SECONDS=3600)
     app.extensions["outbox"].retry_seconds = 3600
-    submit_directly(app)
+    stored_request(app, MARKER)
     assert runner.invoke(args=["outbox", "deliver"]).exit_code == 1  # failed
     result = runner.invoke(args=["outbox", "deliver"])  # not due yet
     assert "failed 0" in result.output and result.exit_code == 0
@@ -137,33 +129,13 @@ def test_a_request_that_keeps_failing_makes_the_delivery_check_fail(
 ):
     app.extensions["outbox"].failing_after = 2
     app.config["OUTBOX_ALERT_SECONDS"] = 3600
-    submit_directly(app)
+    stored_request(app, MARKER)
     runner.invoke(args=["outbox", "deliver"])
     assert client.get("/healthz/delivery").status_code == 200
     runner.invoke(args=["outbox", "deliver"])
     response = client.get("/healthz/delivery")
     assert response.status_code == 503
     assert "keep failing" in response.json["reason"]
-
-
-def submit_directly(app) -> None:
-    """A stored request, as the form stores it, without its immediate try."""
-    app.extensions["outbox"].add(
-        {
-            "received_at": "2026-11-27T17:00:00+00:00",
-            "page_language": "en",
-            "first_name": MARKER,
-            "last_name": "Lopez",
-            "phone": "+15595550123",
-            "contact_method": "call",
-            "best_time": "any",
-            "language": "en",
-            "requester": "self",
-            "patient_status": "new",
-            "reason": "other",
-        },
-        mail_domain="clinic.example",
-    )
 
 
 def damage(path: str) -> None:
@@ -220,7 +192,7 @@ def damage_one_page(path: str) -> None:
     outbox_config = {"OUTBOX_PATH": path}
     app = create_app({"TESTING": True, **outbox_config})
     for _ in range(30):
-        submit_directly(app)
+        stored_request(app, MARKER)
     with open(path, "r+b") as handle:
         handle.seek(3 * 4096)
         handle.write(os.urandom(4096))
@@ -278,7 +250,7 @@ def test_the_documented_cron_line_loads_the_settings_and_runs(
         .replace("/etc/clinic-site/env", str(env_file))
         .replace("/run/lock/clinic-site-deliver.lock", str(lock))
     )
-    submit_directly(app)
+    stored_request(app, MARKER)
 
     def cron() -> subprocess.CompletedProcess:
         return subprocess.run(
