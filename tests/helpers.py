@@ -81,21 +81,24 @@ def cookies_without_expires(headers) -> list[str] | None:
     return [re.sub(r"; Expires=[^;]*", "", value) for value in values]
 
 
+# A request's answers as the outbox stores them (normalised by the form).
+STORED_ANSWERS = {
+    "received_at": "2026-11-27T17:00:00+00:00",
+    "page_language": "en",
+    "first_name": "Ana",
+    "last_name": "Lopez",
+    "phone": "+15595550123",
+    "contact_method": "call",
+    "best_time": "any",
+    "language": "en",
+    "requester": "self",
+    "patient_status": "new",
+    "reason": "other",
+}
+
+
 def stored_request(app, first_name: str = "Ana") -> None:
     """A request as the form stores it, without the form's immediate try."""
     app.extensions["outbox"].add(
-        {
-            "received_at": "2026-11-27T17:00:00+00:00",
-            "page_language": "en",
-            "first_name": first_name,
-            "last_name": "Lopez",
-            "phone": "+15595550123",
-            "contact_method": "call",
-            "best_time": "any",
-            "language": "en",
-            "requester": "self",
-            "patient_status": "new",
-            "reason": "other",
-        },
-        mail_domain="clinic.example",
+        {**STORED_ANSWERS, "first_name": first_name}, mail_domain="clinic.example"
     )

@@ -20,6 +20,7 @@ import trustme
 import yaml
 from conftest import RecordingHandler
 from conftest import SMTPServer
+from helpers import STORED_ANSWERS
 from helpers import VALID_ANSWERS
 from helpers import csrf_token
 from helpers import stored_request
@@ -397,19 +398,7 @@ def test_one_request_that_cannot_be_built_never_stalls_the_others(
     """A stored request whose email cannot be made (here an address no mail
     server takes) is rescheduled and reported; the ones behind it go out."""
     outbox = app.extensions["outbox"]
-    good = {
-        "received_at": "2026-11-27T17:00:00+00:00",
-        "page_language": "en",
-        "first_name": "Ana",
-        "last_name": "Good",
-        "phone": "+15595550123",
-        "contact_method": "call",
-        "best_time": "any",
-        "language": "en",
-        "requester": "self",
-        "patient_status": "new",
-        "reason": "other",
-    }
+    good = {**STORED_ANSWERS, "last_name": "Good"}
     outbox.add(
         {**good, "last_name": "Bad", "email": "josé@example.com"}, mail_domain="x"
     )

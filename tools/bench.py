@@ -349,14 +349,7 @@ def process(name: str, command: list[str], tmp: Path, **options) -> Iterator:
         yield proc
     finally:
         # The group we created: the server and the workers it forked.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        preview.stop(proc)
         log.close()
 
 
