@@ -17,7 +17,7 @@ VNU_STAMP := .tools/.vnu-jar-$(VNU_VERSION)
 DEV_SMTP_PORT ?= 8025
 # FLASK_APP and the content files the reloader watches are set in .flaskenv.
 
-.PHONY: setup run test lint format bench stress clean vnu preview
+.PHONY: setup run test lint format bench stress clean vnu preview translations
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,14 @@ stress: setup
 # against bare Flask, the form POST; plus page weight.
 bench: setup
 	$(BIN)/python -m tools.bench
+
+# Babel's pybabel workflow: collect the interface strings into the template and
+# merge new ones into each messages.po (then translate them; setup compiles).
+translations: $(INSTALLED)
+	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location --sort-output \
+	  -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations \
+	  --no-wrap --ignore-obsolete
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,18 +1,14 @@
-"""The ``flask content`` and ``flask translate`` command groups.
+"""The ``flask content`` and ``flask outbox`` command groups.
 
-``content`` and ``translate`` are registered as Flask CLI plugins (see
-pyproject.toml), so they run without building the app: an editor can check a
-broken content folder, and a translator can work without the server's
-secrets. ``outbox`` needs the configured app and is added by create_app.
+``content`` is a Flask CLI plugin (see pyproject.toml), so it runs without
+building the app: an editor can check a broken content folder. ``outbox``
+needs the configured app and is added by create_app.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
-from pathlib import Path
 
 import click
 from flask import current_app
@@ -25,9 +21,6 @@ from .appointments.outbox import describe_problem
 from .config import CONTENT_DIR
 from .content import ContentError
 from .content import load_content
-
-ROOT = Path(__file__).resolve().parent.parent
-CATALOG_TEMPLATE = ROOT / "translations" / "messages.pot"
 
 
 @click.group("content")
@@ -55,55 +48,6 @@ def content_check(directory: str | None) -> None:
         )
         raise SystemExit(1) from None
     click.echo(f"Content OK: site.yaml and {len(content.pages)} pages in {directory}")
-
-
-@click.group("translate")
-def translate_group() -> None:
-    """The pybabel workflow for interface strings."""
-
-
-def _pybabel(*args: str) -> None:
-    command = [sys.executable, "-m", "babel.messages.frontend", *args]
-    if subprocess.run(command, cwd=ROOT).returncode:
-        raise SystemExit(1)
-
-
-@translate_group.command("extract")
-def translate_extract() -> None:
-    """Collect the interface strings into translations/messages.pot."""
-    _pybabel(
-        "extract",
-        "-F",
-        "babel.cfg",
-        "-k",
-        "_l",
-        "--no-location",
-        "--sort-output",
-        "-o",
-        str(CATALOG_TEMPLATE),
-        ".",
-    )
-
-
-@translate_group.command("update")
-def translate_update() -> None:
-    """Extract, then merge new strings into every language's messages.po."""
-    translate_extract.callback()
-    _pybabel(
-        "update",
-        "-i",
-        str(CATALOG_TEMPLATE),
-        "-d",
-        "translations",
-        "--no-wrap",
-        "--ignore-obsolete",
-    )
-
-
-@translate_group.command("compile")
-def translate_compile() -> None:
-    """Compile messages.po into the messages.mo the app reads."""
-    _pybabel("compile", "-d", "translations", "--statistics")
 
 
 @click.group("outbox", cls=AppGroup)

@@ -59,7 +59,7 @@ def test_every_interface_string_is_translated(tmp_path):
             or (isinstance(message.string, tuple) and not all(message.string))
         ):
             untranslated.append(msgid)
-    assert not missing, f"not in messages.po (run: flask translate update): {missing}"
+    assert not missing, f"not in messages.po (run: make translations): {missing}"
     assert not untranslated, f"untranslated or fuzzy in messages.po: {untranslated}"
 
 
