@@ -12,7 +12,6 @@ from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
-from email.utils import formataddr
 from email.utils import parseaddr
 from typing import Any
 from typing import Protocol
@@ -30,32 +29,17 @@ class MailConfigError(Exception):
     """The mail settings cannot work; the message names the setting and the fix."""
 
 
-def clinic_inbox(config: Mapping[str, Any]) -> list[str]:
-    """``CLINIC_INBOX``: the list of addresses app/config.py checked at start-up."""
-    if not config.get("CLINIC_INBOX"):
-        raise MailConfigError(
-            "CLINIC_INBOX is not set: set FLASK_CLINIC_INBOX to the clinic's address"
-        )
-    inbox = config["CLINIC_INBOX"]
-    return [inbox] if isinstance(inbox, str) else list(inbox)
-
-
-def sender(config: Mapping[str, Any]) -> str:
-    """The From header: "Name <address>", or Flask-Mail's ("Name", "address")."""
-    value = config.get("MAIL_DEFAULT_SENDER")
-    if not value:
-        raise MailConfigError(
-            "MAIL_DEFAULT_SENDER is not set: set FLASK_MAIL_DEFAULT_SENDER"
-        )
-    return formataddr(tuple(value)) if isinstance(value, list | tuple) else value
+def _setting(config: Mapping[str, Any], key: str) -> Any:
+    """A mail setting app/config.py checked and normalised at start-up; unset
+    only in debug and testing, where the message says how to set it."""
+    if not config.get(key):
+        raise MailConfigError(f"{key} is not set: set FLASK_{key}")
+    return config[key]
 
 
 def sender_domain(config: Mapping[str, Any]) -> str:
     """The domain for Message-IDs: the sender's, so they look like ours."""
-    try:
-        address = parseaddr(sender(config))[1]
-    except MailConfigError:
-        address = ""
+    address = parseaddr(config.get("MAIL_DEFAULT_SENDER") or "")[1]
     return address.rpartition("@")[2] or "localhost"
 
 
@@ -172,8 +156,8 @@ def build_message(
         html = render_template("email/request.html", **context)
     message = EmailMessage()
     message["Subject"] = subject(request)
-    message["From"] = sender(config)
-    message["To"] = ", ".join(clinic_inbox(config))
+    message["From"] = _setting(config, "MAIL_DEFAULT_SENDER")
+    message["To"] = ", ".join(_setting(config, "CLINIC_INBOX"))
     if payload.get("email"):
         # No display name: the address may be a relative's or an office's.
         message["Reply-To"] = Address(addr_spec=payload["email"])
@@ -217,13 +201,9 @@ def send(
     each network step. Raises MailError (or MailConfigError) saying what is
     wrong.
     """
-    host = config.get("MAIL_SERVER")
-    if not host:
-        raise MailConfigError(
-            "MAIL_SERVER is not set: set FLASK_MAIL_SERVER to the SMTP relay's name"
-        )
-    from_address = parseaddr(sender(config))[1]
-    recipients = clinic_inbox(config)
+    host = _setting(config, "MAIL_SERVER")
+    from_address = parseaddr(_setting(config, "MAIL_DEFAULT_SENDER"))[1]
+    recipients = _setting(config, "CLINIC_INBOX")
     timeout = float(config.get("MAIL_TIMEOUT") or 10)
     use_ssl = bool(config.get("MAIL_USE_SSL"))
     port = int(config.get("MAIL_PORT") or (465 if use_ssl else 25))
