@@ -9,15 +9,12 @@ frozen into ``build/errors/<code>.html`` and never linked from the site.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from flask import Blueprint
 from flask import abort
-from flask import current_app
 from flask import render_template
 from flask_babel import force_locale
-from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 from .content import LANGUAGES
 from .i18n import home_url
@@ -62,42 +59,29 @@ MESSAGES = {
 URLS = tuple(f"/errors/{code}.html" for code in MESSAGES)
 
 
-@dataclass(frozen=True)
-class Version:
-    """The page's text in one language."""
-
-    lang: str
-    heading: str
-    message: str
-    call: str | None
-    emergency: str
-    home_link: str
-    home_url: str
-
-
 @bp.get("/errors/<int:code>.html")
 def page(code: int) -> str:
     """The page nginx shows for ``code``: every language, one after another."""
     if code not in MESSAGES:
         abort(404)
-    heading, message = MESSAGES[code]
-    phone = current_app.extensions["content"].site.phone
-    versions = []
+    headings, sections = [], []
     for lang in LANGUAGES:
         with force_locale(lang):
-            versions.append(
-                Version(
-                    lang=lang,
-                    heading=str(heading),
-                    message=str(message),
-                    call=gettext(
-                        "You can also call us at %(phone)s.", phone=phone.display
-                    )
-                    if phone
-                    else None,
-                    emergency=gettext("If this is a medical emergency, call 911."),
-                    home_link=gettext("Go to the immunotherapy page"),
-                    home_url=home_url(lang),
-                )
+            heading, message = (str(text) for text in MESSAGES[code])
+            section = render_template(
+                "errors/_static_section.html",
+                lang=lang,
+                heading=heading,
+                message=message,
+                level=2 if sections else 1,
+                home=home_url(lang),
             )
-    return render_template("errors/static.html", versions=versions)
+        headings.append(heading)
+        sections.append(Markup(section))  # our own template's HTML
+    return render_template(
+        "errors/static.html",
+        title=" / ".join(headings),
+        sections=sections,
+        home=home_url(LANGUAGES[0]),
+        lang=LANGUAGES[0],
+    )
