@@ -21,19 +21,14 @@ def init_app(app: Flask) -> None:
 
 
 def trusted_proxies(value: object) -> int:
-    """The configured number of proxies; unset means none.
-
-    Raises ValueError, with a message for the operator, on anything else.
-    """
+    """The configured number of proxies (unset: none); ValueError, with a
+    message for the operator, on anything else (True is no count)."""
     if value in (None, ""):
         return 0
-    # from_prefixed_env already turned FLASK_TRUSTED_PROXIES=1 into an int.
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    # bool is an int to Python, but never a count of proxies.
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    text = str(value).strip()
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
         raise ValueError(
             "TRUSTED_PROXIES must be the number of proxies in front of the site "
             f"(0, 1, 2...), not {value!r}"
         )
-    return value
+    return int(text)
