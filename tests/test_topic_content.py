@@ -148,8 +148,10 @@ def test_misleading_source_statements_are_gone(client):
 
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_pages_say_last_updated_and_claim_no_review_without_a_reviewer(client, lang):
-    pages = ((TOPIC_URLS[lang], "2026-12-04"), (PRIVACY_URLS[lang], "2026-11-28"))
-    for url, date in pages:
+    # The date each YAML file gives as its last edit.
+    pages = ((TOPIC_URLS[lang], TOPIC), (PRIVACY_URLS[lang], CONTENT.pages["privacy"]))
+    for url, page in pages:
+        date = page.updated.isoformat()
         body = client.get(url).get_data(as_text=True)
         updated = {"en": "Last updated", "es": "Actualizado el"}[lang]
         assert f'{updated} <time datetime="{date}">' in body
