@@ -117,6 +117,52 @@ def test_the_when_to_call_section_says_when_to_call_and_about_911(client, lang):
             assert f"<p>{block}</p>" in body
 
 
+# What a patient on a checkpoint inhibitor looks for: the organ, and the
+# signs that mean a call. And how and how often treatment is given.
+WARNING_SIGNS = {
+    "en": (
+        "Gut (colitis): belly pain, diarrhea",
+        "Lungs (pneumonitis): feeling short of breath",
+        "Liver (hepatitis): yellow skin or eyes",
+        "Thyroid gland",
+        "Adrenal glands",
+        "Pituitary gland",
+    ),
+    "es": (
+        "Intestino (colitis): dolor en el abdomen",
+        "Pulmones (neumonitis): falta de aire",
+        "Hígado (hepatitis): piel u ojos amarillentos",
+        "Glándula tiroides",
+        "Glándulas suprarrenales",
+        "Hipófisis",
+    ),
+}
+HOW_GIVEN = {
+    "en": ("Into a vein (IV)", "pills or capsules", "Into the bladder", "every week"),
+    "es": ("Por una vena", "pastillas o cápsulas", "en la vejiga", "cada semana"),
+}
+
+
+def section_html(body: str, section_id: str) -> str:
+    """The rendered section, from its heading to the next top-level heading."""
+    start = body.index(f'id="{section_id}"')
+    return body[start : body.index("<h2", start + 1)]
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_the_page_lists_the_organ_warning_signs_and_how_treatment_is_given(
+    client, lang
+):
+    body = client.get(TOPIC_URLS[lang]).get_data(as_text=True)
+    call_about = section_html(body, "side-effects-to-call-about")
+    assert call_about.count("<li>") >= 10
+    for sign in WARNING_SIGNS[lang]:
+        assert f"<li>{sign}" in call_about
+    how_given = section_html(body, "how-is-immunotherapy-given")
+    for words in HOW_GIVEN[lang]:
+        assert words in how_given
+
+
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_sources_link_nci_pages_in_the_pages_language(client, lang):
     body = client.get(TOPIC_URLS[lang]).get_data(as_text=True)
