@@ -23,28 +23,12 @@ CONTENT_SECURITY_POLICY = (
 
 # Features the site never uses, switched off for it and anything it embeds.
 # Only names Chromium knows, so it logs no warnings (Firefox ignores the header).
-PERMISSIONS_POLICY = ", ".join(
-    f"{feature}=()"
-    for feature in (
-        "accelerometer",
-        "autoplay",
-        "camera",
-        "display-capture",
-        "encrypted-media",
-        "fullscreen",
-        "geolocation",
-        "gyroscope",
-        "magnetometer",
-        "microphone",
-        "midi",
-        "payment",
-        "picture-in-picture",
-        "publickey-credentials-get",
-        "screen-wake-lock",
-        "usb",
-        "xr-spatial-tracking",
-    )
+_UNUSED_FEATURES = (
+    "accelerometer autoplay camera display-capture encrypted-media fullscreen "
+    "geolocation gyroscope magnetometer microphone midi payment picture-in-picture "
+    "publickey-credentials-get screen-wake-lock usb xr-spatial-tracking"
 )
+PERMISSIONS_POLICY = ", ".join(f"{name}=()" for name in _UNUSED_FEATURES.split())
 
 HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
