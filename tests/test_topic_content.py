@@ -343,3 +343,11 @@ def test_t_stays_with_its_word_in_the_content(client, lang, words):
     glued = words.replace(" ", "\u00a0")
     assert glued in body
     assert words not in body, f"{words!r} with a breaking space"
+
+
+def test_nginx_error_pages_give_the_phone_in_each_language(app_config, npp_content):
+    client = client_for(app_config, npp_content)
+    page = client.get("/errors/502.html").get_data(as_text=True)
+    sections = dict(re.findall(r'<section lang="(\w+)">(.*?)</section>', page, re.S))
+    assert "You can also call us at (559) 555-0100." in sections["en"]
+    assert "También puede llamarnos al (559) 555-0100." in sections["es"]
