@@ -102,3 +102,8 @@ def stored_request(app, first_name: str = "Ana") -> None:
     app.extensions["outbox"].add(
         {**STORED_ANSWERS, "first_name": first_name}, mail_domain="clinic.example"
     )
+
+
+def sections_by_language(page: str) -> dict[str, str]:
+    """An nginx error page's ``<section lang="...">`` parts, by language."""
+    return dict(re.findall(r'<section lang="(\w+)">(.*?)</section>', page, re.S))

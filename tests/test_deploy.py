@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import skip_or_fail
 from helpers import cookies_without_expires
+from helpers import sections_by_language
 from html_checker import check_html
 from log_files import wait_for_line
 from servers import ROOT
@@ -314,7 +315,7 @@ def test_the_access_log_names_no_client(site):
 @pytest.mark.parametrize("url", static_errors.URLS)
 def test_nginx_error_pages_say_it_in_both_languages(client, url):
     page = client.get(url).get_data(as_text=True)
-    sections = dict(re.findall(r'<section lang="(\w+)">(.*?)</section>', page, re.S))
+    sections = sections_by_language(page)
     assert sorted(sections) == sorted(LANGUAGES)
     assert sections["en"] != sections["es"], "the Spanish text is translated"
     assert "Si tiene una emergencia médica, llame al 911." in sections["es"]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import sections_by_language
 
 from app import create_app
 from app.content import BulletList
@@ -348,6 +349,6 @@ def test_t_stays_with_its_word_in_the_content(client, lang, words):
 def test_nginx_error_pages_give_the_phone_in_each_language(app_config, npp_content):
     client = client_for(app_config, npp_content)
     page = client.get("/errors/502.html").get_data(as_text=True)
-    sections = dict(re.findall(r'<section lang="(\w+)">(.*?)</section>', page, re.S))
+    sections = sections_by_language(page)
     assert "You can also call us at (559) 555-0100." in sections["en"]
     assert "También puede llamarnos al (559) 555-0100." in sections["es"]
