@@ -9,6 +9,9 @@ import os
 
 wsgi_app = "wsgi:app"
 bind = "127.0.0.1:8000"
+# A Unix socket is made 0660 (gunicorn's default umask, 0, makes it
+# world-writable): only this user and its group, which nginx's user joins.
+umask = 0o117
 
 # Sync workers: a request is a few milliseconds of CPU (the form's email is sent
 # on a thread of its own and retried by `flask outbox deliver`), so 2 x cores + 1
