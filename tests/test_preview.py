@@ -6,13 +6,18 @@ with the security headers.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.client
 import os
 import re
+import select
 import signal
+import socket
+import stat
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -264,71 +269,164 @@ def test_the_access_log_names_no_client(preview):
     assert "Maria" not in log
 
 
-@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
-def test_make_preview_stops_everything_on_ctrl_c_or_sigterm(signal_number):
+class MakePreview:
+    """``make preview`` as a developer runs it: its own process, its output."""
+
+    def __init__(self, port: int) -> None:
+        env = {**os.environ, "PREVIEW_PORT": str(port), "WEB_CONCURRENCY": "1"}
+        self.port = port
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tools.preview"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def line(self, timeout: float = 120) -> str:
+        """The next line it prints; fail if none comes (it may be building)."""
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        assert ready, f"nothing printed in {timeout} s"
+        return self.process.stdout.readline()
+
+    def banner(self) -> Path:
+        """Its banner; the folder it names."""
+        banner = self.line()
+        assert f"http://127.0.0.1:{self.port}/" in banner, self.process.stderr.read()
+        return Path(re.search(r"Logs in (\S+)\.", banner)[1])
+
+    def kill(self) -> None:
+        """Only if a test failed on the way: it must not outlive the test."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def gunicorn_pids(socket_path: Path) -> set[int]:
+    """Every live gunicorn process serving ``socket_path``: master and workers.
+
+    A killed process's /proc entry stays until it is reaped, with an empty
+    command line, so it does not count.
+    """
+    return {
+        int(proc.name)
+        for proc in Path("/proc").iterdir()
+        if proc.name.isdigit()
+        and str(socket_path) in _cmdline(proc)
+        and "gunicorn" in _cmdline(proc)
+    }
+
+
+def kill_every_gunicorn(socket_path: Path, timeout: float = 60) -> None:
+    """SIGKILL gunicorn's master and every worker, including any it forks
+    while we look; return once none is left."""
+    deadline = time.monotonic() + timeout
+    while pids := gunicorn_pids(socket_path):
+        assert time.monotonic() < deadline, f"gunicorn still runs: {pids}"
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+
+
+def wait_until_gone(pid: int, timeout: float = 60) -> None:
+    """Return once ``pid`` has ended (and been reaped, or is a zombie)."""
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        assert time.monotonic() < deadline, f"process {pid} still runs"
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.fixture
+def needs_nginx():
     if not os.path.exists(preview_tool.NGINX):
         skip_or_fail("needs nginx (apt-get install nginx-light)")
-    port = free_port()
-    command = [sys.executable, "-m", "tools.preview"]
-    env = {**os.environ, "PREVIEW_PORT": str(port), "WEB_CONCURRENCY": "1"}
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
-    )
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_make_preview_stops_everything_on_ctrl_c_or_sigterm(needs_nginx, signal_number):
+    preview = MakePreview(free_port())
     try:
-        banner = process.stdout.readline()
-        assert f"http://127.0.0.1:{port}/" in banner
-        directory = Path(re.search(r"Logs in (\S+)\.", banner)[1])
+        directory = preview.banner()
         nginx_pid = int((directory / "nginx.pid").read_text())
-        assert get_url(port, "/es/inmunoterapia") == 200
-        assert get_url(port, "/es/solicitar-cita") == 200, "gunicorn answers"
-        process.send_signal(signal_number)
-        assert process.wait(timeout=60) in (0, -signal.SIGINT, 130)
+        gunicorns = gunicorn_pids(directory / "gunicorn.sock")
+        assert gunicorns, "gunicorn is running"
+        assert get_url(preview.port, "/es/inmunoterapia") == 200
+        assert get_url(preview.port, "/es/solicitar-cita") == 200, "gunicorn answers"
+        preview.process.send_signal(signal_number)
+        # A cap for a loaded machine; it normally takes a second or two.
+        assert preview.process.wait(timeout=180) in (0, -signal.SIGINT, 130)
     finally:
-        if process.poll() is None:
-            process.kill()
-    with pytest.raises(ProcessLookupError):
-        os.kill(nginx_pid, 0)
+        preview.kill()
+    for pid in (nginx_pid, *gunicorns):
+        wait_until_gone(pid)
+    # Workers forked after the first look included.
+    deadline = time.monotonic() + 60
+    while gunicorn_pids(directory / "gunicorn.sock"):
+        assert time.monotonic() < deadline, "gunicorn outlived the preview"
+        time.sleep(0.05)
     with pytest.raises(ConnectionRefusedError):
-        get_url(port, "/")
+        get_url(preview.port, "/")
     assert not directory.exists(), "its temporary folder is removed"
 
 
-def test_make_preview_keeps_serving_pages_when_gunicorn_dies():
+def test_make_preview_keeps_serving_pages_when_gunicorn_dies(needs_nginx):
     """What patients see during a restart, rehearsed by hand as the guide says."""
-    if not os.path.exists(preview_tool.NGINX):
-        skip_or_fail("needs nginx (apt-get install nginx-light)")
-    port = free_port()
-    env = {**os.environ, "PREVIEW_PORT": str(port), "WEB_CONCURRENCY": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tools.preview"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    preview = MakePreview(free_port())
     try:
-        banner = process.stdout.readline()
-        directory = Path(re.search(r"Logs in (\S+)\.", banner)[1])
-        socket_path = str(directory / "gunicorn.sock")
-        gunicorns = [
-            int(proc.name)
-            for proc in Path("/proc").iterdir()
-            if proc.name.isdigit()
-            and socket_path in _cmdline(proc)
-            and "gunicorn" in _cmdline(proc)
-        ]
-        assert gunicorns, "gunicorn is running"
-        for pid in gunicorns:
-            os.kill(pid, signal.SIGKILL)
-        assert "gunicorn stopped" in process.stdout.readline()
-        assert get_url(port, "/es/inmunoterapia") == 200
-        assert get_url(port, "/es/solicitar-cita") == 502
-        assert process.poll() is None, "the preview is still running"
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 0
+        directory = preview.banner()
+        kill_every_gunicorn(directory / "gunicorn.sock")
+        assert "gunicorn stopped" in preview.line()
+        assert get_url(preview.port, "/es/inmunoterapia") == 200
+        assert get_url(preview.port, "/es/solicitar-cita") == 502
+        assert preview.process.poll() is None, "the preview is still running"
+        preview.process.send_signal(signal.SIGTERM)
+        assert preview.process.wait(timeout=180) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
+        preview.kill()
+
+
+def test_make_preview_on_a_busy_port_stops_at_once_naming_it(needs_nginx):
+    with socket.socket() as other_server:
+        other_server.bind(("127.0.0.1", 0))
+        other_server.listen()
+        port = other_server.getsockname()[1]
+        preview = MakePreview(port)
+        try:
+            stdout, stderr = preview.process.communicate(timeout=60)
+        finally:
+            preview.kill()
+    assert preview.process.returncode != 0
+    assert stdout == "", "no banner for a server it did not start"
+    assert "Traceback" not in stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert str(port) in stderr
+    assert "PREVIEW_PORT" in stderr
+
+
+def test_nginx_is_never_taken_as_started_while_another_server_holds_its_port(
+    preview, tmp_path
+):
+    """The race after the first check: a server that took the port meanwhile
+    answers the probe, but nginx did not start."""
+    preview_tool.write_nginx_config(
+        tmp_path, preview_tool.preview_server(tmp_path, preview.port)
+    )
+    with pytest.raises(SystemExit, match="Address already in use"):
+        preview_tool.start_nginx(tmp_path, preview.port)
+
+
+def test_gunicorns_socket_is_for_its_user_and_group_only(preview):
+    assert stat.S_IMODE(preview.socket.stat().st_mode) == 0o660
 
 
 def _cmdline(proc: Path) -> str:

@@ -7,13 +7,16 @@ message the clinic would receive, decoded for reading.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 import subprocess
 import sys
 from email import message_from_bytes
 from email import policy
 
 from aiosmtpd.controller import Controller
+from flask.cli import load_dotenv
 
 
 class PrintingHandler:
@@ -43,10 +46,36 @@ def dev_environment(smtp_port: int) -> dict[str, str]:
     }
 
 
+def require_free_port(host: str, port: int, what: str, variable: str) -> None:
+    """Stop at once, in one line, when ``port`` is taken: rather than a
+    traceback, or a banner for a server that is someone else's."""
+    with socket.socket() as probe:
+        # As the servers bind: a port left in TIME_WAIT is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+            raise SystemExit(
+                f"Port {port} ({what}) is in use: set {variable} to another "
+                f"port, e.g. {variable}={port + 1}"
+            ) from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smtp-port", type=int, default=8025)
     args = parser.parse_args()
+    # What `flask run` reads, so the check sees the port it will use.
+    load_dotenv()
+    require_free_port("127.0.0.1", args.smtp_port, "the SMTP sink", "DEV_SMTP_PORT")
+    require_free_port(
+        os.environ.get("FLASK_RUN_HOST", "127.0.0.1"),
+        int(os.environ.get("FLASK_RUN_PORT", "5000")),
+        "the Flask dev server",
+        "FLASK_RUN_PORT",
+    )
 
     sink = Controller(PrintingHandler(), hostname="127.0.0.1", port=args.smtp_port)
     sink.start()

@@ -28,6 +28,7 @@ from aiosmtpd.controller import Controller
 
 from tools.devserver import PrintingHandler
 from tools.devserver import dev_environment
+from tools.devserver import require_free_port
 from tools.precompress import precompress
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -247,6 +248,9 @@ def start_nginx(directory: Path, port: int) -> subprocess.Popen:
         nginx_command(directory, "-g", "daemon off;"), start_new_session=True
     )
     try:
+        # nginx writes its pid file only once it holds the port: until then
+        # the port may answer for another server, which is not ours.
+        wait_for(nginx, directory / "nginx.pid", directory / "nginx-error.log")
         wait_for(nginx, ("127.0.0.1", port), directory / "nginx-error.log")
     except BaseException:
         stop(nginx)
@@ -260,20 +264,31 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(process: subprocess.Popen, address: str | tuple, log: Path) -> None:
-    """Return once ``address`` accepts connections; fail with ``log`` if not."""
-    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+def wait_for(process: subprocess.Popen, address: str | tuple | Path, log: Path) -> None:
+    """Return once ``address`` accepts connections (or, for a Path, holds
+    ``process``'s pid); fail with ``log`` if ``process`` ends or 30 s pass."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and process.poll() is None:
-        with socket.socket(family) as probe:
-            probe.settimeout(1)
-            try:
-                probe.connect(address)
-                return
-            except OSError:
-                time.sleep(0.05)
+        if _ready(process, address):
+            return
+        time.sleep(0.05)
     text = log.read_text() if log.exists() else ""
     raise SystemExit(f"{process.args[0]} did not start listening on {address}:\n{text}")
+
+
+def _ready(process: subprocess.Popen, address: str | tuple | Path) -> bool:
+    if isinstance(address, Path):
+        with contextlib.suppress(OSError):
+            return address.read_text().strip() == str(process.pid)
+        return False
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.settimeout(1)
+        try:
+            probe.connect(address)
+        except OSError:
+            return False
+        return True
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -291,6 +306,7 @@ def stop(process: subprocess.Popen) -> None:
 def main() -> None:
     """Run the preview until Ctrl-C or SIGTERM."""
     port = int(os.environ.get("PREVIEW_PORT", "8080"))
+    require_free_port("127.0.0.1", port, "the preview", "PREVIEW_PORT")
     # SIGTERM unwinds like Ctrl-C, so everything started is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with contextlib.suppress(KeyboardInterrupt), running(port) as preview:
@@ -313,7 +329,9 @@ def main() -> None:
                 )
                 told = True
             time.sleep(0.5)
-        raise SystemExit(f"nginx stopped; its log is in {preview.dir}")
+        # Its folder goes with the preview: what it said, before that.
+        log = preview.dir / "nginx-error.log"
+        raise SystemExit(f"nginx stopped:\n{log.read_text() if log.exists() else ''}")
 
 
 if __name__ == "__main__":
