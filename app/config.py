@@ -112,7 +112,7 @@ REQUIRED = {
 }
 
 # Templates every page needs; their absence means a broken install.
-ESSENTIAL_TEMPLATES = ("base.html", "pages/page.html", "errors/404.html")
+ESSENTIAL_TEMPLATES = ("base.html", "pages/page.html", "errors/page.html")
 
 
 class StartupError(SystemExit):

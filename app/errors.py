@@ -13,15 +13,14 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
 
+from .error_texts import error_text
+
 log = logging.getLogger(__name__)
 
 # What reading a malformed body raises: bad chunked encoding (gunicorn's
 # ParseException, werkzeug's OSError), a client gone mid-body (OSError), a
 # broken multipart body (ValueError).
 _UNREADABLE_BODY = (ParseException, OSError, ValueError)
-
-# Codes with a page of their own; any other HTTP error uses the generic page.
-_PAGES = {404, 413, 429, 500, 503}
 
 
 class BodyCheckedRequest(Request):
@@ -61,8 +60,11 @@ def render_error(error: HTTPException) -> tuple[str, int, dict[str, str]]:
         # layout either: a short plain answer rather than a second error.
         headers["Content-Type"] = "text/plain; charset=utf-8"
         return f"{code} {error.name}\n", code, headers
-    template = f"errors/{code}.html" if code in _PAGES else "errors/generic.html"
-    return render_template(template, code=code), code, headers
+    heading, message = error_text(code)
+    page = render_template(
+        "errors/page.html", code=code, heading=heading, message=message
+    )
+    return page, code, headers
 
 
 def _unhandled(error: Exception):

@@ -53,7 +53,7 @@ def site_freezer(app: Flask) -> Freezer:
         yield "pages.sitemap", {}
         yield "pages.robots", {}
         # nginx's own error pages, never linked (app/static_errors.py).
-        for code in static_errors.MESSAGES:
+        for code in static_errors.CODES:
             yield "static_errors.page", {"code": code}
 
     return freezer

@@ -13,61 +13,33 @@ from flask import Blueprint
 from flask import abort
 from flask import render_template
 from flask_babel import force_locale
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from .content import LANGUAGES
+from .error_texts import error_text
 from .i18n import home_url
 
 bp = Blueprint("static_errors", __name__)
 
-# Heading and message per status; 413, 429 and 503 share the app's wording.
-MESSAGES = {
-    413: (
-        _l("Too much information sent"),
-        _l(
-            "What you sent was too long for us to accept. Please go back, "
-            "shorten your message and try again."
-        ),
-    ),
-    429: (
-        _l("Too many requests"),
-        _l(
-            "We received many requests from your connection in a short time. "
-            "Please wait a minute and try again."
-        ),
-    ),
-    502: (
-        _l("This part of the website is not working right now"),
-        _l(
-            "Sorry, we could not complete that. If you were sending a request, "
-            "we may not have received it. Please try again in a few minutes "
-            "or call us."
-        ),
-    ),
-    503: (
-        _l("We could not save your request"),
-        _l(
-            "Sorry, the website cannot take requests right now, and your "
-            "request was not sent. Please try again later or call us."
-        ),
-    ),
-}
+# The statuses nginx answers itself (deploy/nginx/snippets/
+# clinic-site-error-pages.conf; its 494, cookies too large, is shown as 431).
+# What each page says is in app/error_texts.py, shared with the app's pages.
+CODES = (400, 405, 408, 413, 414, 429, 431, 502, 503)
 
 # Where the pages are: `flask freeze` writes each (app/freeze.py), nginx's
 # error_page serves them.
-URLS = tuple(f"/errors/{code}.html" for code in MESSAGES)
+URLS = tuple(f"/errors/{code}.html" for code in CODES)
 
 
 @bp.get("/errors/<int:code>.html")
 def page(code: int) -> str:
     """The page nginx shows for ``code``: every language, one after another."""
-    if code not in MESSAGES:
+    if code not in CODES:
         abort(404)
     headings, sections = [], []
     for lang in LANGUAGES:
         with force_locale(lang):
-            heading, message = (str(text) for text in MESSAGES[code])
+            heading, message = error_text(code)
             section = render_template(
                 "errors/_static_section.html",
                 lang=lang,

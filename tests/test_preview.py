@@ -10,6 +10,7 @@ import contextlib
 import gzip
 import http.client
 import os
+import random
 import re
 import select
 import signal
@@ -20,6 +21,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import brotli
 import pytest
@@ -125,8 +127,8 @@ def test_the_preview_runs_the_deploy_guides_nginx_files(preview):
         preview_tool.BUILD_PATH: str(preview.build),
         preview_tool.SOCKET_PATH: str(preview.socket),
     }
-    sources = list(preview_tool.DEPLOY_NGINX.rglob("*.conf"))
-    assert len(sources) >= 5
+    sources = preview_tool.deploy_nginx_files()
+    assert len(sources) >= 7
     for source in sources:
         expected = source.read_text()
         for server_path, path in local.items():
@@ -176,12 +178,6 @@ def test_pages_set_the_language_cookie_as_the_app_does(preview, pages):
     assert switched.headers["Set-Cookie"].startswith("lang=en;")
 
 
-def test_a_remembered_language_is_used_by_the_app_behind_nginx(preview):
-    answer = get(preview, "/", headers={"Cookie": "lang=es"})
-    assert answer.status == 302
-    assert answer.headers["Location"].endswith("/es/inmunoterapia")
-
-
 @pytest.mark.parametrize(
     ("encoding", "decompress"), [("br", brotli.decompress), ("gzip", gzip.decompress)]
 )
@@ -206,15 +202,97 @@ def test_the_dynamic_paths_reach_the_app(preview):
     form = get(preview, "/es/solicitar-cita")
     assert form.status == 200
     assert 'name="csrf_token"' in form.text
-    for path in ("/", "/en/", "/es/"):
-        assert get(preview, path).status == 302, path
-    for path in ("/en", "/es"):
-        answer = get(preview, path)
-        assert answer.status == 308, path  # Flask's, with its security headers
-        assert answer.headers["Location"].endswith(f"127.0.0.1:{preview.port}{path}/")
-        for name, value in HEADERS.items():
-            assert answer.headers.get_all(name) == [value], name
     assert get(preview, "/healthz").status == 200
+
+
+# The visitor's side of the front door: what the app's rules read.
+FRONT_DOORS = ("/", "/en/", "/es/", "/en", "/es")
+COOKIES = (
+    None,
+    "lang=en",
+    "lang=es",
+    "lang=fr",
+    "LANG=es",
+    'lang="es"',
+    "lang=es; lang=en",
+    "theme=dark; lang=es",
+)
+ACCEPT_LANGUAGES = (
+    None,
+    "",
+    "en",
+    "es",
+    "es-MX",
+    "es-419,es;q=0.9",
+    "es-MX,es;q=0.9,en-US;q=0.8,en;q=0.7",
+    "en-US,en;q=0.9,es;q=0.8",
+    "es, en",
+    "en, es",
+    "fr",
+    "fr-CA,fr;q=0.9",
+    "*",
+    "es-MX, *;q=0.5",
+    "es;q=0",
+    "es;q=0, *",
+    "EN_us;q=0.3,es-419;q=0.4",
+    "es;q=0.5,en;q=0.5",
+    "es;q=0.51,en;q=0.5",
+    "es;q=1.5,en;q=0.2",
+    "es;q=abc",
+    "es;q=0.5;x=1",
+    "pt-BR,es;q=0.5",
+    "de, es-ES;q=0.1",
+    "es-ES;q=0.1, *;q=0.05",
+)
+
+
+def random_accept_languages(count: int) -> list[str]:
+    """Headers from a browser's parts, in odd mixtures (a fixed seed)."""
+    tags = ("en", "es", "EN", "Es", "es-MX", "es_419", "en-US", "fr", "*", "pt")
+    qualities = ("", ";q=1", ";q=0", ";q=0.5", ";q=0.50", ";q=0.9", ";q=0.123")
+    qualities += (";q=1.0", ";q=1.5", ";q=abc", ";q=-0", ";Q=0.7", ";q=0.5;v=1")
+    pick = random.Random(15).choice
+    return [
+        ",".join(pick(tags) + pick(qualities) for _ in range(pick((1, 2, 3, 4))))
+        for _ in range(count)
+    ]
+
+
+def front_door_answer(status, headers) -> tuple:
+    """What a browser does with a front-door answer: where it goes next (the
+    path), and the cookie it keeps."""
+    cookies = cookies_without_expires(headers) or []
+    return status, urlsplit(headers["Location"]).path, cookies
+
+
+def test_the_front_door_is_nginxs_by_the_apps_rules_with_gunicorn_stopped(
+    preview, app_stopped
+):
+    # Each request on its own, as from a new browser: no cookie kept.
+    app = create_app({"TESTING": True, "SECRET_KEY": "x"})
+    client = app.test_client(use_cookies=False)
+    requests = [
+        {
+            name: value
+            for name, value in (("Cookie", cookie), ("Accept-Language", languages))
+            if value is not None
+        }
+        for cookie in COOKIES
+        for languages in (*ACCEPT_LANGUAGES, *random_accept_languages(150))
+    ]
+    differences = []
+    for path in FRONT_DOORS:
+        for headers in requests if path == "/" else requests[:: len(ACCEPT_LANGUAGES)]:
+            from_app = client.get(path, headers=headers)
+            from_nginx = get(preview, path, headers=headers)
+            expected = front_door_answer(from_app.status_code, from_app.headers)
+            if front_door_answer(from_nginx.status, from_nginx.headers) != expected:
+                differences.append((path, headers, expected))
+            assert_security_headers(from_nginx)
+    assert not differences
+    assert get(preview, "/").headers["Vary"] == "Cookie, Accept-Language"
+    spanish = get(preview, "/", headers={"Accept-Language": "es-MX,es;q=0.9"})
+    assert spanish.headers["Location"] == "/es/inmunoterapia"
 
 
 def test_health_details_are_only_for_the_monitor(preview):
