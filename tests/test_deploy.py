@@ -66,7 +66,7 @@ def deploy_files() -> dict[Path, str]:
     for path in sorted(DEPLOY.rglob("*")):
         if path.is_file():
             # The first comment after any #! line names it.
-            files[path] = re.search(r"^# (/[^\s:]+)", path.read_text(), re.M)[1]
+            files[path] = re.search(r"^(?:#|//) (/[^\s:]+)", path.read_text(), re.M)[1]
     return files
 
 
@@ -143,6 +143,22 @@ def test_the_systemd_units_are_valid(tmp_path):
     assert (result.returncode, result.stderr) == (0, "")
 
 
+def test_no_unit_can_leave_a_core_file():
+    """A core file would hold whatever a process had in memory: requests."""
+    for unit in (DEPLOY / "systemd").glob("*.service"):
+        assert "\nLimitCORE=0\n" in unit.read_text(), unit.name
+    assert "-p LimitCORE=0" in (DEPLOY / "bin" / "clinic-site-flask").read_text()
+
+
+def test_the_socket_folder_is_for_the_site_and_nginx_only():
+    unit = (DEPLOY / "systemd" / "clinic-site.service").read_text()
+    assert "\nRuntimeDirectory=clinic-site\n" in unit
+    assert "\nRuntimeDirectoryMode=0750\n" in unit
+    assert "\nGroup=clinic-site\n" in unit
+    # nginx's user joins that group, and only it.
+    assert "adduser www-data clinic-site" in GUIDE.read_text()
+
+
 # --- The nginx site with TLS, running ---------------------------------------
 
 
@@ -162,9 +178,15 @@ class Site:
             f"/etc/letsencrypt/live/{HOST}/": f"{directory}/",
             "/var/www/letsencrypt": str(directory / "acme"),
             "/var/log/nginx/": f"{directory}/",
+            "/srv/clinic-site/build": str(directory / "build"),
         }.items():
             site = site.replace(server_path, local)
-        preview_tool.write_nginx_config(directory, site)
+        # Debian's nginx.conf logs every request of a server that sets no log
+        # of its own, with the client's address and the query string.
+        http_logs = (
+            f"access_log {directory}/access.log;\nerror_log {directory}/error.log;\n"
+        )
+        preview_tool.write_nginx_config(directory, http_logs + site)
 
     def _certificate(self) -> Path:
         """A self-signed certificate for HOST, as certbot would provide."""
@@ -178,13 +200,35 @@ class Site:
         )  # fmt: skip
         return cert
 
-    def request(self, method: str, path: str, *, tls=True, host=HOST, body=None):
-        """One request as a browser on the internet would send it."""
+    def connect(self, *, tls=True, host=HOST, source="127.0.0.1", tls_max=None):
+        """A connection as a browser on the internet opens it."""
         port = self.https if tls else self.http
-        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock = socket.create_connection(
+            ("127.0.0.1", port), timeout=10, source_address=(source, 0)
+        )
         if tls:
             context = ssl.create_default_context(cafile=str(self.cert))
+            if tls_max:
+                context.maximum_version = tls_max
             sock = context.wrap_socket(sock, server_hostname=host)
+        return sock
+
+    def raw(self, request: bytes, *, tls=True):
+        """What nginx answers to ``request`` as sent, bytes and all."""
+        sock = self.connect(tls=tls)
+        sock.sendall(request)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        response.body = response.read()
+        sock.close()
+        return response
+
+    def request(
+        self, method: str, path: str, *, tls=True, host=HOST, body=None, source=None
+    ):
+        """One request as a browser on the internet would send it."""
+        port = self.https if tls else self.http
+        sock = self.connect(tls=tls, host=host, source=source or "127.0.0.1")
         connection = http.client.HTTPConnection(host, port, timeout=10)
         connection.sock = sock
         connection.request(method, path, body=body, headers={"Host": host})
@@ -302,11 +346,77 @@ def test_other_host_names_get_no_answer(site):
         site.request("GET", "/en/immunotherapy", tls=False, host="elsewhere.example")
 
 
-def test_the_access_log_names_no_client(site):
+def test_every_handshake_is_tls_1_3_or_1_2(site):
+    """The default server (unknown names) decides the protocol of the port."""
+    with site.connect() as sock:
+        assert sock.version() == "TLSv1.3"
+    with site.connect(tls_max=ssl.TLSVersion.TLSv1_2) as sock:
+        assert sock.version() == "TLSv1.2"
+
+
+def test_nothing_a_visitor_does_puts_their_address_or_query_in_a_log(site):
+    query = "?name=Maria+Lopez&dob=1958-03-27"
+    host = f"Host: {HOST}\r\n".encode()
+    site.request("GET", f"/en/no-such-page{query}")
+    site.request("GET", f"/es/no-such-page{query}")
+    site.request("GET", f"/static/missing.css{query}")
+    site.request("GET", f"/healthz{query}", source="127.0.0.2")
+    site.request("GET", f"/healthz/delivery{query}", source="127.0.0.2")
+    site.request("GET", f"/en/immunotherapy{query}", tls=False)
+    site.request("GET", f"/{query}")
+    site.request("POST", f"/en/request-appointment{query}", body=b"x" * 200_000)
+    site.raw(b"TRACE /" + query.encode() + b" HTTP/1.1\r\n" + host + b"\r\n")
+    site.raw(b"GET /" + query.encode() + b" HTTP/1.1\r\n" + host * 2 + b"\r\n")
+    site.raw(b"GET /" + b"a" * 9000 + query.encode() + b" HTTP/1.1\r\n\r\n")
+    site.raw(b"GET /" + query.encode() + b" HTTP/1.1\r\n" + host + b"Cookie: "
+             + b"c" * 9000 + b"\r\n\r\n")  # fmt: skip
+    with pytest.raises(ssl.SSLError):
+        site.request("GET", f"/{query}", host="elsewhere.example")
+    # A last request, to know the buffered access log is written.
     site.request("GET", "/en/privacy?utm=x")
-    log = wait_for_line(site.dir / "clinic-site.access.log", '"GET /en/privacy" 200')
-    assert "127.0.0.1" not in log
-    assert "utm" not in log
+    wait_for_line(site.dir / "clinic-site.access.log", '"GET /en/privacy" 200')
+    logs = {path.name: path.read_text() for path in site.dir.glob("*.log")}
+    assert "clinic-site.access.log" in logs
+    for name, text in logs.items():
+        assert "127.0.0." not in text, name
+        assert "Maria" not in text, name
+        assert "utm" not in text, name
+    assert '"GET /en/no-such-page" 404' in logs["clinic-site.access.log"]
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "code"),
+    [
+        pytest.param(b"GET / HTTP/1.1\r\nHost: %(host)s\r\nHost: %(host)s\r\n\r\n",
+                     400, id="two Host headers"),
+        pytest.param(b"GET /\x01 HTTP/1.1\r\nHost: %(host)s\r\n\r\n", 400,
+                     id="a control character"),
+        pytest.param(b"TRACE / HTTP/1.1\r\nHost: %(host)s\r\n\r\n", 405, id="TRACE"),
+        pytest.param(b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: %(host)s\r\n\r\n",
+                     414, id="a long address"),
+        pytest.param(b"GET / HTTP/1.1\r\nHost: %(host)s\r\nCookie: " + b"c" * 9000
+                     + b"\r\n\r\n", 431, id="huge cookies"),
+    ],
+)  # fmt: skip
+def test_nginxs_own_refusals_are_the_sites_bilingual_pages(site, request_bytes, code):
+    response = site.raw(request_bytes % {b"host": HOST.encode()})
+    assert_nginx_error_page(response, site, code)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert b'<section lang="es">' in response.body
+
+
+@pytest.mark.parametrize("path", ["/", "/en/", "/es/"])
+def test_the_front_door_is_answered_by_nginx_as_the_app_would(site, path):
+    """tests/test_preview.py compares many more visitors, with gunicorn stopped."""
+    client = create_app({"TESTING": True, "SECRET_KEY": "x"}).test_client()
+    expected = client.get(path, base_url=f"https://{HOST}")
+    response = site.request("GET", path)
+    assert f"GET {path} " not in site.app.log(), "nginx answered, not the app"
+    assert response.status == expected.status_code == 302
+    assert response.headers["Location"] == expected.headers["Location"]
+    assert cookies_without_expires(response.headers) == (
+        cookies_without_expires(expected.headers) or None
+    )
 
 
 # --- nginx's own error pages, as `flask freeze` writes them ------------------

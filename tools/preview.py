@@ -325,8 +325,9 @@ def main() -> None:
     with contextlib.suppress(KeyboardInterrupt), running(port) as preview:
         print(
             f"Preview on {preview.url}/ : nginx serves the frozen build from "
-            f"{preview.build}, gunicorn (on {preview.socket}) the form and "
-            f"redirects; emails appear here. Logs in {preview.dir}. "
+            f"{preview.build} and the language redirects, gunicorn (on "
+            f"{preview.socket}) the form; emails appear here. "
+            f"Logs in {preview.dir}. "
             "Ctrl-C stops it all.",
             flush=True,
         )
