@@ -444,3 +444,18 @@ def test_nginx_error_pages_are_valid_html(client, vnu_jar, tmp_path):
         if found
     }
     assert not errors
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_nginx_and_the_app_say_the_same_about_the_same_error(client, lang):
+    """One table of texts (app/error_texts.py) for both: a POST to a page is
+    a 405 from the app, and from nginx when its method is one nginx refuses."""
+    page_path = {"en": "/en/immunotherapy", "es": "/es/inmunoterapia"}[lang]
+    from_app = client.post(page_path)
+    assert from_app.status_code == 405
+    app_text = from_app.get_data(as_text=True)
+    heading = re.search(r"<h1>([^<]+)</h1>", app_text)[1]
+    message = re.search(r"<h1>[^<]+</h1>\s*<p>([^<]+)</p>", app_text)[1]
+    nginx_section = sections_by_language(client.get("/errors/405.html").text)[lang]
+    assert f">{heading}</h" in nginx_section
+    assert f"<p>{message}</p>" in nginx_section
