@@ -473,6 +473,23 @@ def test_make_preview_keeps_serving_pages_when_gunicorn_dies(needs_nginx):
         preview.kill()
 
 
+def test_make_preview_says_why_nginx_stopped_without_pointing_to_a_deleted_folder(
+    needs_nginx,
+):
+    preview = MakePreview(free_port())
+    try:
+        directory = preview.banner()
+        nginx_pid = int((directory / "nginx.pid").read_text())
+        os.kill(nginx_pid, signal.SIGKILL)
+        _, stderr = preview.process.communicate(timeout=180)
+    finally:
+        preview.kill()
+    assert preview.process.returncode != 0
+    assert "nginx stopped" in stderr
+    assert not directory.exists(), "its temporary folder is removed"
+    assert str(directory) not in stderr, "no pointer to a folder that is gone"
+
+
 def test_make_preview_on_a_busy_port_stops_at_once_naming_it(needs_nginx):
     with socket.socket() as other_server:
         other_server.bind(("127.0.0.1", 0))
