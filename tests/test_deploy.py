@@ -405,6 +405,11 @@ def test_nginxs_own_refusals_are_the_sites_bilingual_pages(site, request_bytes, 
     assert b'<section lang="es">' in response.body
 
 
+def test_plain_http_refusals_are_the_sites_pages_too(site):
+    request = f"TRACE / HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+    assert_nginx_error_page(site.raw(request, tls=False), site, 405)
+
+
 @pytest.mark.parametrize("path", ["/", "/en/", "/es/"])
 def test_the_front_door_is_answered_by_nginx_as_the_app_would(site, path):
     """tests/test_preview.py compares many more visitors, with gunicorn stopped."""
