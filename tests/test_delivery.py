@@ -14,10 +14,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 import pytest
 import requests
 import trustme
 import yaml
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 from conftest import RecordingHandler
 from conftest import SMTPServer
 from helpers import STORED_ANSWERS
@@ -110,6 +114,7 @@ def subprocess_env(app_config: dict) -> dict:
         "MAIL_PORT",
         "MAIL_DEFAULT_SENDER",
         "CLINIC_INBOX",
+        "OUTBOX_KEY",
         "OUTBOX_LEASE_SECONDS",
         "OUTBOX_RETRY_SECONDS",
     ):
@@ -319,25 +324,52 @@ def test_a_request_delivered_from_the_form_leaves_no_copy_in_the_wal(
     assert not on_disk(app_config, marker)
 
 
-def test_personal_data_leaves_no_trace_in_logs_or_on_disk(
+# A date of birth as the form takes it; stored as 1958-03-27.
+BIRTH_DATE = {
+    "date_of_birth-month": "3",
+    "date_of_birth-day": "27",
+    "date_of_birth-year": "1958",
+}
+
+
+def stored_payloads(app_config) -> list[bytes]:
+    """The payload column as SQLite holds it (what a thief's disk image has)."""
+    with sqlite3.connect(app_config["OUTBOX_PATH"]) as db:
+        return [row[0].encode() for row in db.execute("SELECT payload FROM requests")]
+
+
+def test_personal_data_is_never_readable_in_the_outbox_files_or_the_logs(
     app, app_config, server_url, mail_server, runner, caplog, capfd, other_connection
 ):
+    """The raw bytes of the database, -wal and -shm hold no name, phone or
+    date of birth, while the request waits and after it is delivered."""
     caplog.set_level(logging.DEBUG)
     marker = "Zebulon-7f3a9c"
     submit(
         server_url,
         last_name=marker,
+        phone="(559) 555-0147",
         message=f"note {marker}",
         email=f"{marker}@example.com",
+        **BIRTH_DATE,
     )
     assert wait_until(lambda: tried_once(app))
-    # While queued, the request is on disk: the check can fail.
-    assert on_disk(app_config, marker)
+    typed = [marker, "5595550147", "559) 555-0147", "1958-03-27", "1958"]
+    # While queued, the request is on disk, encrypted: its stored bytes are in
+    # the files searched (the search can find what is there) and open with
+    # the key, yet no byte of what was typed can be read.
+    [token] = stored_payloads(app_config)
+    assert on_disk(app_config, token.decode())
+    assert marker in Fernet(app_config["OUTBOX_KEY"]).decrypt(token).decode()
+    for text in typed:
+        assert not on_disk(app_config, text), text
 
     mail_server.start()
     deliver(runner)
     assert len(mail_server.received) == 1
-    assert not on_disk(app_config, marker)
+    assert "+15595550147" in mail_server.received[0].raw.decode()
+    for text in [*typed, token.decode()]:
+        assert not on_disk(app_config, text), text
     captured = capfd.readouterr()
     # Every log line of ours and of the web server; the test SMTP server's
     # own debug log (mail.log) shows the message it received, as it should.
@@ -345,7 +377,8 @@ def test_personal_data_leaves_no_trace_in_logs_or_on_disk(
         record.getMessage() for record in caplog.records if record.name != "mail.log"
     )
     for text in (ours, captured.out, captured.err):
-        assert marker not in text
+        for typed_text in (marker, "555-0147", "5550147"):
+            assert typed_text not in text
     assert any("delivered" in record.getMessage() for record in caplog.records)
 
 
@@ -752,10 +785,12 @@ def test_the_outbox_folder_and_files_are_private_from_creation(tmp_path, app_con
         "MAIL_DEFAULT_SENDER": "website@clinic.example",
         "CLINIC_INBOX": "appointments@clinic.example",
         "OUTBOX_PATH": str(folder / "outbox.sqlite3"),
+        "OUTBOX_KEY": app_config["OUTBOX_KEY"],
     }
     old_umask = os.umask(0o022)  # the usual default: new files 0644
     try:
         app = create_app(production)  # the start-up check runs first
+        assert app.test_cli_runner().invoke(args=["outbox", "init"]).exit_code == 0
         stored_request(app)
         with sqlite3.connect(production["OUTBOX_PATH"]) as db:
             db.execute("SELECT COUNT(*) FROM requests").fetchone()

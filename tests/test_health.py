@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from conftest import OUTBOX_KEY
 from helpers import VALID_ANSWERS
 from helpers import csrf_token
 from helpers import stored_request
@@ -45,6 +46,7 @@ def cron_env(app_config: dict) -> dict[str, str]:
         "MAIL_PORT",
         "MAIL_DEFAULT_SENDER",
         "CLINIC_INBOX",
+        "OUTBOX_KEY",
         "OUTBOX_RETRY_SECONDS",
         "OUTBOX_ALERT_SECONDS",
     ):
@@ -190,7 +192,7 @@ def test_an_outbox_file_gone_at_run_time_fails_the_write_probe(app, app_config, 
 def damage_one_page(path: str) -> None:
     """Thirty requests queued, then one page of the file overwritten."""
     outbox_config = {"OUTBOX_PATH": path}
-    app = create_app({"TESTING": True, **outbox_config})
+    app = create_app({"TESTING": True, "OUTBOX_KEY": OUTBOX_KEY, **outbox_config})
     for _ in range(30):
         stored_request(app, MARKER)
     with open(path, "r+b") as handle:

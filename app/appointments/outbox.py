@@ -302,8 +302,10 @@ class Outbox:
         Raises OutboxUnusable saying what to do.
         """
         try:
-            with self._connect() as db:
+            with self._connect(check=False) as db:
+                # Damage first: a damaged file can look like a wrong key.
                 self._check(db)
+                self._check_made_by_init(db)
             self._rotate()
         except (sqlite3.Error, OSError) as error:
             raise OutboxUnusable(describe_problem(self.path, error)) from None
