@@ -14,8 +14,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from cryptography.fernet import Fernet
-
 import pytest
 import requests
 import trustme
@@ -24,6 +22,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 from conftest import RecordingHandler
 from conftest import SMTPServer
+from cryptography.fernet import Fernet
 from helpers import STORED_ANSWERS
 from helpers import VALID_ANSWERS
 from helpers import csrf_token
