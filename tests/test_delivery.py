@@ -899,22 +899,38 @@ def test_a_relay_that_hangs_up_on_quit_after_accepting_gets_one_email(
     assert queued(app) == 0
 
 
-def test_a_relay_that_requires_starttls_says_to_turn_on_mail_use_tls(
-    app, app_config, runner, tls_files
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.parametrize(
+    ("requires", "advice"),
+    [
+        ("starttls", "requires TLS (SMTP 530): turn on MAIL_USE_TLS"),
+        ("login", "requires a login (SMTP 530): set MAIL_USERNAME and MAIL_PASSWORD"),
+    ],
+)
+def test_a_relay_answering_530_says_what_to_turn_on(
+    app, app_config, runner, tls_files, requires, advice
 ):
+    """530 means "STARTTLS first" or "log in first": each gets its own fix."""
     server_cert, _ = tls_files
-    relay = SMTPServer(
-        app_config["MAIL_PORT"],
-        tls_context=server_context(server_cert),
-        require_starttls=True,
-    )
+    if requires == "starttls":
+        options = {
+            "tls_context": server_context(server_cert),
+            "require_starttls": True,
+        }
+    else:
+        options = {
+            "authenticator": Authenticator(),
+            "auth_required": True,
+            "auth_require_tls": False,
+        }
+    relay = SMTPServer(app_config["MAIL_PORT"], **options)
     relay.start()
     stored_request(app)
     try:
         output = deliver(runner, exit_code=1)
     finally:
         relay.stop()
-    assert "requires TLS (SMTP 530): turn on MAIL_USE_TLS" in output
+    assert advice in output
     assert "refused the sender" not in output
 
 

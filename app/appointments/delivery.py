@@ -84,7 +84,7 @@ def _deliver(
             for inbox in app.config["CLINIC_INBOX"]
             if inbox not in request.delivered_to
         ]
-        refused: dict[str, int] = {}
+        refused: dict[str, tuple[int, bytes]] = {}
         if remaining:
             with LeaseKeeper(outbox, request) as keeper:
                 refused = mailer.send(
@@ -107,15 +107,15 @@ def _deliver(
         log.info("outbox: request %s sent to %s", request.reference, inbox)
     if refused:
         reason = "; ".join(
-            mailer.refused_reason(inbox, code, app.config)
-            for inbox, code in refused.items()
+            mailer.refused_reason(inbox, code, text, app.config)
+            for inbox, (code, text) in refused.items()
         )
         _retry_later(
             outbox,
             request,
             report,
             reason,
-            code=max(refused.values()),
+            code=max(code for code, _ in refused.values()),
             delivered_to=accepted,
         )
         return

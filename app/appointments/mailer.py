@@ -194,9 +194,9 @@ def send(
     *,
     recipients: list[str] | None = None,
     guard: SendGuard | None = None,
-) -> dict[str, int]:
+) -> dict[str, tuple[int, bytes]]:
     """Hand ``message`` to the SMTP relay for ``recipients`` (default: every
-    CLINIC_INBOX); return the inboxes the relay refused, with its codes.
+    CLINIC_INBOX); return the inboxes the relay refused, with its answers.
 
     TLS (STARTTLS or implicit) always verifies the server's certificate,
     against the system's CAs or ``MAIL_CA_FILE``. ``MAIL_TIMEOUT`` bounds
@@ -258,7 +258,7 @@ def send(
     finally:
         if smtp is not None:
             smtp.close()
-    return {inbox: code for inbox, (code, _text) in refused.items()}
+    return refused
 
 
 class MailError(Exception):
@@ -272,10 +272,12 @@ class MailError(Exception):
 
 
 def _requires_tls(code: int | None, text: bytes | str | None) -> bool:
-    """530, or a relay's words asking for STARTTLS (some answer 5.7.0 / 550)."""
+    """The relay asks for STARTTLS: its words say so (some answer 550), or a
+    530 that is not about a login (530 also means "authentication required")."""
     if isinstance(text, bytes):
         text = text.decode(errors="replace")
-    return code == 530 or "starttls" in (text or "").lower()
+    words = (text or "").lower()
+    return "tls" in words or (code == 530 and "auth" not in words)
 
 
 def _tls_advice(relay: str, code: int | None) -> str:
@@ -285,10 +287,13 @@ def _tls_advice(relay: str, code: int | None) -> str:
     )
 
 
-def refused_reason(inbox: str, code: int, config: Mapping[str, Any]) -> str:
-    """Why the relay refused one clinic inbox, for the log and the operator."""
+def refused_reason(
+    inbox: str, code: int, text: bytes, config: Mapping[str, Any]
+) -> str:
+    """Why the relay refused one clinic inbox, for the log and the operator
+    (the relay's own words are read, never repeated: they can echo data)."""
     relay = f"{config.get('MAIL_SERVER')}:{config.get('MAIL_PORT') or 25}"
-    if _requires_tls(code, None):
+    if _requires_tls(code, text):
         return _tls_advice(relay, code)
     kind = "temporarily" if 400 <= code < 500 else "permanently"
     return (
@@ -303,6 +308,11 @@ def explain(error: BaseException, host: str, port: int, timeout: float) -> str:
     code = getattr(error, "smtp_code", None)
     if code is not None and _requires_tls(code, getattr(error, "smtp_error", None)):
         return _tls_advice(relay, code)
+    if code == 530:
+        return (
+            f"the relay {relay} requires a login (SMTP 530): set MAIL_USERNAME "
+            "and MAIL_PASSWORD"
+        )
     if isinstance(error, smtplib.SMTPAuthenticationError):
         return (
             f"the relay {relay} refused the login (SMTP {code}): check "
