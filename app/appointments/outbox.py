@@ -26,6 +26,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Iterator
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import make_msgid
@@ -285,7 +286,11 @@ class Outbox:
                     (time.time(), self._cipher.encrypt(_KEY_CHECK).decode()),
                 )
         except sqlite3.Error as error:
-            raise OutboxUnusable(describe_problem(self.path, error)) from None
+            problem = describe_problem(self.path, error)
+            # Half made: remove it, so init can simply be run again.
+            for end in ("", "-wal", "-shm"):
+                Path(f"{self.path}{end}").unlink(missing_ok=True)
+            raise OutboxUnusable(problem) from None
 
     def create(self) -> None:
         """Debug and testing: make the outbox unless there is one, then open it."""
@@ -578,7 +583,9 @@ class Outbox:
             )
         return delay
 
-    def is_failing(self, attempts: int, code: int | None, delivered_to) -> bool:
+    def is_failing(
+        self, attempts: int, code: int | None, delivered_to: Sequence[str]
+    ) -> bool:
         """Keeps failing: tried often, refused for good (SMTP 5xx), or
         refused by one inbox while another took it."""
         return (
