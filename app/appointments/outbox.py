@@ -321,13 +321,10 @@ class Outbox:
         After one start of the site (or one `flask outbox deliver`) with the
         new key first, the old key can be dropped from OUTBOX_KEY.
         """
+        if self._made_with_first_key():
+            return  # read only: a start never needs to write
         with self._transaction() as db:
             [token] = db.execute("SELECT key_check FROM outbox").fetchone()
-            try:
-                self._primary.decrypt(token.encode())
-                return
-            except InvalidToken:
-                pass
             rows = db.execute("SELECT id, payload FROM requests").fetchall()
             for request_id, payload in rows:
                 db.execute(
@@ -340,6 +337,15 @@ class Outbox:
             )
         log.info("outbox: re-encrypted %d request(s) with the new key", len(rows))
         self.checkpoint()
+
+    def _made_with_first_key(self) -> bool:
+        with self._connect() as db:
+            [token] = db.execute("SELECT key_check FROM outbox").fetchone()
+        try:
+            self._primary.decrypt(token.encode())
+        except InvalidToken:
+            return False
+        return True
 
     @contextmanager
     def _connect(
