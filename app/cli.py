@@ -7,20 +7,30 @@ needs the configured app and is added by create_app.
 
 from __future__ import annotations
 
+import logging
 import os
-import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
 from .appointments.delivery import deliver_due
+from .appointments.delivery import deliver_one
 from .appointments.delivery import outbox_for
 from .appointments.health import delivery_problems
+from .appointments.outbox import OUTBOX_ERRORS
+from .appointments.outbox import Outbox
+from .appointments.outbox import OutboxExists
 from .appointments.outbox import describe_problem
+from .appointments.outbox import normalise_reference
 from .config import CONTENT_DIR
 from .content import ContentError
 from .content import load_content
+
+log = logging.getLogger(__name__)
 
 
 @click.group("content")
@@ -55,9 +65,38 @@ def outbox_group() -> None:
     """The queue of appointment requests waiting for delivery."""
 
 
-# Exit statuses of `flask outbox deliver`, for cron, systemd and monitors.
+# Exit statuses of the `flask outbox` commands, for cron, systemd and monitors.
 EXIT_NOT_DELIVERED = 1  # a send failed in this run, or a request waits too long
-EXIT_OUTBOX_UNUSABLE = 3  # the outbox file cannot be read or written
+EXIT_OUTBOX_UNUSABLE = 3  # the outbox file is missing, damaged or not ours
+
+
+@contextmanager
+def usable_outbox() -> Iterator[Outbox]:
+    """The app's outbox; an outbox that cannot be used ends the command with
+    what to do and exit status 3."""
+    outbox = outbox_for(current_app)
+    try:
+        yield outbox
+    except OUTBOX_ERRORS as error:
+        click.echo(f"Error: {describe_problem(outbox.path, error)}", err=True)
+        raise SystemExit(EXIT_OUTBOX_UNUSABLE) from None
+
+
+@outbox_group.command("init")
+def outbox_init() -> None:
+    """Create the outbox, once. Outside debug nothing else creates it, so a
+    missing outbox is an alarm, never a silent fresh start."""
+    outbox = outbox_for(current_app)
+    try:
+        outbox.init()
+    except OutboxExists as error:
+        click.echo(f"Error: {error}; nothing changed.", err=True)
+        raise SystemExit(1) from None
+    except OUTBOX_ERRORS as error:
+        click.echo(f"Error: {describe_problem(outbox.path, error)}", err=True)
+        raise SystemExit(EXIT_OUTBOX_UNUSABLE) from None
+    log.info("outbox: created %s", outbox.path)
+    click.echo(f"Created the outbox {outbox.path}")
 
 
 @outbox_group.command("deliver")
@@ -71,16 +110,12 @@ def outbox_deliver(now: bool) -> None:
     """Send every request that is due. Safe from cron, and concurrently.
 
     Exits 1 when a send failed or a request has waited longer than
-    OUTBOX_ALERT_SECONDS, 3 when the outbox cannot be used.
+    OUTBOX_ALERT_SECONDS or keeps failing, 3 when the outbox cannot be used.
     """
     app = current_app._get_current_object()
-    outbox = outbox_for(app)
-    try:
+    with usable_outbox() as outbox:
         report = deliver_due(app, now=now)
         status = outbox.status()
-    except (sqlite3.Error, OSError) as error:
-        click.echo(f"Error: {describe_problem(outbox.path, error)}", err=True)
-        raise SystemExit(EXIT_OUTBOX_UNUSABLE) from None
     click.echo(
         f"delivered {report.delivered}, failed {report.failed}, "
         f"still queued {status.queued}"
@@ -96,12 +131,8 @@ def outbox_deliver(now: bool) -> None:
 @outbox_group.command("status")
 def outbox_status() -> None:
     """Counts and ages only: never personal data."""
-    outbox = outbox_for(current_app)
-    try:
+    with usable_outbox() as outbox:
         status = outbox.status()
-    except (sqlite3.Error, OSError) as error:
-        click.echo(f"Error: {describe_problem(outbox.path, error)}", err=True)
-        raise SystemExit(EXIT_OUTBOX_UNUSABLE) from None
     oldest = (
         "-"
         if status.oldest_age_seconds is None
@@ -112,3 +143,103 @@ def outbox_status() -> None:
     click.echo(f"failing: {status.failing}")
     for reference in status.failing_references:
         click.echo(f"  failing request {reference}")
+
+
+def _duration(seconds: float) -> str:
+    """A short, readable length of time: 45 s, 12 min, 3 h 05 min, 2 d 4 h."""
+    seconds = max(seconds, 0)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+@outbox_group.command("list")
+def outbox_list() -> None:
+    """Every waiting request: reference, age, attempts, next try, inboxes
+    still to reach and the last error. Never personal data."""
+    inboxes = current_app.config.get("CLINIC_INBOX") or []
+    with usable_outbox() as outbox:
+        entries = outbox.entries()
+    now = time.time()
+    for entry in entries:
+        waiting_for = [inbox for inbox in inboxes if inbox not in entry.delivered_to]
+        due = entry.next_attempt_at - now
+        click.echo(
+            f"{entry.reference}  waiting {_duration(now - entry.created_at)}  "
+            f"attempts {entry.attempts}  "
+            f"next try {'now' if due <= 0 else 'in ' + _duration(due)}  "
+            f"to {', '.join(waiting_for) or '-'}"
+        )
+        if entry.last_error:
+            click.echo(f"    last error: {entry.last_error}")
+    click.echo(f"{len(entries)} request(s) waiting")
+
+
+def _waiting_reference(outbox: Outbox, reference: str) -> str:
+    """The reference as stored; exit 1 when no request waits under it."""
+    reference = normalise_reference(reference)
+    if outbox.find(reference) is None:
+        click.echo(
+            f"Error: no request {reference} is waiting (already delivered or "
+            "discarded?); `flask outbox list` shows those that are",
+            err=True,
+        )
+        raise SystemExit(1)
+    return reference
+
+
+@outbox_group.command("retry")
+@click.argument("reference")
+def outbox_retry(reference: str) -> None:
+    """Send the request REFERENCE now (after fixing what refused it).
+
+    Exits 0 when it reached every inbox, 1 when it did not.
+    """
+    app = current_app._get_current_object()
+    with usable_outbox() as outbox:
+        reference = _waiting_reference(outbox, reference)
+        outbox.make_due(reference)
+        log.info("outbox: request %s retried by an operator", reference)
+        delivered = deliver_one(app, outbox.find(reference))
+        left = outbox.find(reference) is not None
+    if delivered or not left:
+        click.echo(f"Request {reference} delivered")
+        return
+    click.echo(
+        f"Error: request {reference} is still waiting: `flask outbox list` says why",
+        err=True,
+    )
+    raise SystemExit(EXIT_NOT_DELIVERED)
+
+
+@outbox_group.command("discard")
+@click.argument("reference")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def outbox_discard(reference: str, yes: bool) -> None:
+    """Delete the request REFERENCE without sending it (the relay refuses it
+    for good, and the clinic has it another way). It cannot be undone."""
+    inboxes = current_app.config.get("CLINIC_INBOX") or []
+    with usable_outbox() as outbox:
+        reference = _waiting_reference(outbox, reference)
+        [entry] = [entry for entry in outbox.entries() if entry.reference == reference]
+        missing = [inbox for inbox in inboxes if inbox not in entry.delivered_to]
+        if not yes:
+            click.confirm(
+                f"Discard request {reference}? It has not reached "
+                f"{', '.join(missing) or 'any inbox'}, and cannot be recovered",
+                abort=True,
+            )
+        discarded = outbox.discard(reference)
+    if discarded:
+        log.warning(
+            "outbox: request %s discarded by an operator; never delivered to %s",
+            reference,
+            ", ".join(missing) or "-",
+        )
+    click.echo(f"Request {reference} discarded")

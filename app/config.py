@@ -9,7 +9,9 @@ here, once, and stored back in the config.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
 import secrets
 import tempfile
 from collections.abc import Iterable
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
+from cryptography.fernet import Fernet
 from email_validator import EmailNotValidError
 from email_validator import validate_email
 from flask import Flask
@@ -79,9 +82,14 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_DEFAULT_SENDER": None,
     "MAIL_TIMEOUT": 10,
     "MAIL_CA_FILE": None,  # a CA bundle to trust instead of the system's
+    # A relay on another machine without TLS is refused unless this is set.
+    "MAIL_ALLOW_PLAINTEXT": False,
     "CLINIC_INBOX": None,
     "CLINIC_TIMEZONE": "America/Los_Angeles",  # for times in the clinic's email
     "OUTBOX_PATH": None,  # default: <instance folder>/outbox.sqlite3
+    # Encrypts every stored request: a Fernet key, or a JSON list of keys (the
+    # first encrypts, all decrypt). Debug: a key kept in the instance folder.
+    "OUTBOX_KEY": None,
     # A sender that dies mid-send holds its request this long; default
     # 3 x MAIL_TIMEOUT (appointments/delivery.py).
     "OUTBOX_LEASE_SECONDS": None,
@@ -97,6 +105,14 @@ DEFAULTS: dict[str, Any] = {
     "APPOINTMENT_FLOOD_LIMIT": "20 per minute;100 per hour",
 }
 
+MAKE_KEY = (
+    "python3 -c 'from cryptography.fernet import Fernet; "
+    "print(Fernet.generate_key().decode())'"
+)
+# In debug and testing without OUTBOX_KEY: a key made once, in the instance
+# folder, so the development outbox stays readable across restarts.
+LOCAL_KEY_FILE = "outbox.key"
+
 # What each required key is for and how to set it, in the operator's words.
 REQUIRED = {
     "SECRET_KEY": "signs sessions and form tokens: set FLASK_SECRET_KEY to a long "
@@ -109,6 +125,8 @@ REQUIRED = {
     "FLASK_MAIL_DEFAULT_SENDER",
     "CLINIC_INBOX": "where appointment requests are sent: set FLASK_CLINIC_INBOX "
     "to an address or a JSON list of addresses",
+    "OUTBOX_KEY": "encrypts the requests waiting in the outbox: set "
+    f"FLASK_OUTBOX_KEY to a new key ({MAKE_KEY}; docs/deploy.md, section 3)",
 }
 
 # Templates every page needs; their absence means a broken install.
@@ -146,6 +164,7 @@ def check(app: Flask) -> None:
         # Sessions (and form tokens) then end with the process.
         config["SECRET_KEY"] = config["SECRET_KEY"] or secrets.token_hex(32)
         config["SITE_URL"] = config["SITE_URL"] or LOCAL_SITE_URL
+        config["OUTBOX_KEY"] = config["OUTBOX_KEY"] or local_key(app.instance_path)
     problems = [
         f"{key} is not set: {why}"
         for key, why in REQUIRED.items()
@@ -153,6 +172,8 @@ def check(app: Flask) -> None:
     ]
     problems += _site_url_problems(config)
     problems += _address_problems(config)
+    problems += _outbox_key_problems(config)
+    problems += _plaintext_relay_problems(config)
     problems += _install_problems(app)
     try:
         trusted_proxies(config.get("TRUSTED_PROXIES"))
@@ -165,7 +186,7 @@ def check(app: Flask) -> None:
             f"CLINIC_TIMEZONE: {config.get('CLINIC_TIMEZONE')!r} is not a time zone;"
             " use a name such as America/Los_Angeles"
         )
-    outbox = outbox_problem(config["OUTBOX_PATH"])
+    outbox = outbox_problem(config["OUTBOX_PATH"], create=local)
     if outbox and not local:
         problems.append(outbox)
     if problems:
@@ -214,9 +235,12 @@ def _install_problems(app: Flask) -> list[str]:
     return problems + ([static] if static else [])
 
 
-def outbox_problem(path: str) -> str | None:
-    """Create the outbox's folder if missing; say why it cannot be written, if so."""
+def outbox_problem(path: str, *, create: bool) -> str | None:
+    """Say why the outbox's folder cannot be written, if so; ``create`` it
+    when missing (debug and testing; elsewhere `flask outbox init` does)."""
     folder = Path(path).parent
+    if not create and not os.path.lexists(folder):
+        return None
     try:
         # 0700 from its first moment: the outbox holds personal data.
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -279,3 +303,77 @@ def _address_problems(config) -> list[str]:
         except ValueError as error:
             problems.append(f"MAIL_DEFAULT_SENDER: {error}")
     return problems
+
+
+def local_key(instance_path: str) -> str:
+    """The debug outbox's key, made once in the instance folder (0600)."""
+    path = Path(instance_path) / LOCAL_KEY_FILE
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(Fernet.generate_key().decode())
+    return path.read_text().strip()
+
+
+def outbox_keys(value: object) -> list[str]:
+    """OUTBOX_KEY as a list: one key, or a JSON list of keys (first encrypts).
+
+    Raises ValueError saying which key is wrong, never showing a key.
+    """
+    if isinstance(value, str):
+        # from_prefixed_env decodes a JSON list; other sources may not.
+        value = json.loads(value) if value.lstrip().startswith("[") else [value]
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError("must be a key or a JSON list of keys")
+    for number, key in enumerate(value, start=1):
+        try:
+            Fernet(key)
+        except (TypeError, ValueError):
+            which = "the key" if len(value) == 1 else f"key {number} of {len(value)}"
+            raise ValueError(
+                f"{which} is not a Fernet key (44 characters of URL-safe base64); "
+                f"make one with {MAKE_KEY}"
+            ) from None
+    return [str(key) for key in value]
+
+
+def _outbox_key_problems(config) -> list[str]:
+    """Check OUTBOX_KEY if set, and store it as a list of keys."""
+    if not config.get("OUTBOX_KEY"):
+        return []
+    try:
+        config["OUTBOX_KEY"] = outbox_keys(config["OUTBOX_KEY"])
+    except ValueError as error:
+        return [f"OUTBOX_KEY: {error}"]
+    return []
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine, judged without a DNS lookup."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _plaintext_relay_problems(config) -> list[str]:
+    """A relay on another machine without TLS would carry every request, and
+    the relay password, readable across the network."""
+    host = config.get("MAIL_SERVER")
+    encrypted = config.get("MAIL_USE_TLS") or config.get("MAIL_USE_SSL")
+    if not host or encrypted or config.get("MAIL_ALLOW_PLAINTEXT"):
+        return []
+    if is_loopback(str(host)):
+        return []
+    return [
+        f"MAIL_SERVER: {host} is not on this machine and MAIL_USE_TLS and "
+        "MAIL_USE_SSL are off, so requests would cross the network unencrypted: "
+        "set FLASK_MAIL_USE_TLS=true (STARTTLS, port 587) or FLASK_MAIL_USE_SSL=true "
+        "(port 465); only if the network to it is private, FLASK_MAIL_ALLOW_PLAINTEXT"
+        "=true"
+    ]

@@ -1,4 +1,6 @@
-"""One log line per request, and nothing a visitor typed in it.
+"""One log line per request, and nothing a visitor typed in it; the app's
+own INFO lines (each appointment request's life by its reference) reach the
+log under any server and from every ``flask`` command.
 
 The line holds the method, the path without its query string, the status and
 the time taken, e.g. ``GET /en/immunotherapy 200 3.1ms``. Never the query
@@ -27,13 +29,16 @@ _PATH_SAFE = "/-._~!$&'()*+,;=:@"
 
 
 def init_app(app: Flask) -> None:
-    """Time every request of ``app`` and log it when its response is ready."""
-    # Flask gives its logger (named after the package, so the parent of this
-    # module's logger) a handler on stderr unless logging is configured; under
-    # gunicorn that stream is gunicorn's error log.
-    app.logger  # noqa: B018 - creating it attaches that handler
-    if log.level == logging.NOTSET:
-        log.setLevel(logging.INFO)
+    """Log the app's INFO lines, and time every request of ``app`` and log it
+    when its response is ready."""
+    # Flask gives its logger (named after the package, so the parent of every
+    # module's logger here) a handler on stderr unless logging is configured;
+    # under gunicorn that stream is gunicorn's error log, under systemd the
+    # journal. Its level is left unset outside debug, so Python's WARNING
+    # would hide the "stored" and "sent" lines an operator traces a
+    # reference by; a level set on purpose (logging config) is kept.
+    if app.logger.level == logging.NOTSET:
+        app.logger.setLevel(logging.INFO)
     # Signals rather than before_request: they wrap every request, including
     # those a before_request handler (the CSRF check) ends early.
     request_started.connect(_start_clock, app)

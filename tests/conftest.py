@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from cryptography.fernet import Fernet
 from helpers import SITE_URL
 from playwright.sync_api import Browser
 from playwright.sync_api import Page
@@ -37,6 +38,9 @@ VNU_JAR = Path(
 
 NewPage = Callable[..., Page]
 
+# The key that encrypts the test outboxes (OUTBOX_KEY), new for each run.
+OUTBOX_KEY = Fernet.generate_key().decode()
+
 
 @dataclass(frozen=True)
 class LiveServer:
@@ -53,6 +57,7 @@ def app_config(tmp_path: Path) -> dict:
         "SECRET_KEY": "test-secret",
         "SITE_URL": SITE_URL,
         "OUTBOX_PATH": str(tmp_path / "outbox.sqlite3"),
+        "OUTBOX_KEY": OUTBOX_KEY,
         "RATELIMIT_ENABLED": False,
         "MAIL_SERVER": "127.0.0.1",
         # Nothing listens here unless a test starts `smtp_server`.
@@ -219,6 +224,7 @@ def live_app_config(tmp_path_factory, live_smtp_server: SMTPServer) -> dict:
         "TESTING": True,
         "SECRET_KEY": "live-test-secret",
         "OUTBOX_PATH": str(tmp_path_factory.mktemp("live") / "outbox.sqlite3"),
+        "OUTBOX_KEY": OUTBOX_KEY,
         "RATELIMIT_ENABLED": False,
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": live_smtp_server.port,

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -25,7 +27,10 @@ def free_port() -> int:
 
 
 def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
-    """A complete production environment, as the deployment's env file has it."""
+    """A complete production environment, as the deployment's env file has it.
+
+    Its outbox does not exist yet: ``init_outbox`` makes it, as the deploy
+    guide's `flask outbox init` does (``gunicorn`` below calls it)."""
     env = {
         "PATH": "/usr/bin:/bin",
         "FLASK_APP": "app",
@@ -35,6 +40,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "FLASK_MAIL_DEFAULT_SENDER": "Website <website@example.org>",
         "FLASK_CLINIC_INBOX": "appointments@example.org",
         "FLASK_OUTBOX_PATH": str(tmp_path / "outbox" / "outbox.sqlite3"),
+        "FLASK_OUTBOX_KEY": Fernet.generate_key().decode(),
     }
     env.update(overrides)
     return {key: value for key, value in env.items() if value is not None}
@@ -45,6 +51,15 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
+
+
+def init_outbox(env: dict[str, str], python: str = sys.executable) -> None:
+    """`flask outbox init`, once, as the deploy guide runs it."""
+    if Path(env["FLASK_OUTBOX_PATH"]).exists():
+        return
+    ran = run([python, "-m", "flask", "--app", "app", "outbox", "init"], env)
+    if ran.returncode:
+        raise RuntimeError(f"flask outbox init failed:\n{ran.stderr}")
 
 
 def gunicorn_command(*args: str) -> list[str]:
@@ -70,6 +85,7 @@ def gunicorn(
     env: dict[str, str], log_path: Path, unix_socket: Path | None = None
 ) -> Iterator[Server]:
     """gunicorn serving the site until the block ends, on TCP or a Unix socket."""
+    init_outbox(env)
     if unix_socket:
         bind, address, url = f"unix:{unix_socket}", str(unix_socket), ""
     else:

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+from conftest import OUTBOX_KEY
 from conftest import free_port
 from dotenv import dotenv_values
 from markupsafe import escape
@@ -488,6 +489,7 @@ def test_server_start_with_broken_content_prints_no_traceback(content_copy):
         "FLASK_MAIL_DEFAULT_SENDER": "website@example.org",
         "FLASK_CLINIC_INBOX": "clinic@example.org",
         "FLASK_OUTBOX_PATH": str(content_copy.parent / "outbox.sqlite3"),
+        "FLASK_OUTBOX_KEY": OUTBOX_KEY,
         "FLASK_CONTENT_DIR": str(content_copy),
     }
     result = run_flask("routes", env=env)

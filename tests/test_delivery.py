@@ -18,8 +18,11 @@ import pytest
 import requests
 import trustme
 import yaml
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 from conftest import RecordingHandler
 from conftest import SMTPServer
+from cryptography.fernet import Fernet
 from helpers import STORED_ANSWERS
 from helpers import VALID_ANSWERS
 from helpers import csrf_token
@@ -110,6 +113,7 @@ def subprocess_env(app_config: dict) -> dict:
         "MAIL_PORT",
         "MAIL_DEFAULT_SENDER",
         "CLINIC_INBOX",
+        "OUTBOX_KEY",
         "OUTBOX_LEASE_SECONDS",
         "OUTBOX_RETRY_SECONDS",
     ):
@@ -319,25 +323,52 @@ def test_a_request_delivered_from_the_form_leaves_no_copy_in_the_wal(
     assert not on_disk(app_config, marker)
 
 
-def test_personal_data_leaves_no_trace_in_logs_or_on_disk(
+# A date of birth as the form takes it; stored as 1958-03-27.
+BIRTH_DATE = {
+    "date_of_birth-month": "3",
+    "date_of_birth-day": "27",
+    "date_of_birth-year": "1958",
+}
+
+
+def stored_payloads(app_config) -> list[bytes]:
+    """The payload column as SQLite holds it (what a thief's disk image has)."""
+    with sqlite3.connect(app_config["OUTBOX_PATH"]) as db:
+        return [row[0].encode() for row in db.execute("SELECT payload FROM requests")]
+
+
+def test_personal_data_is_never_readable_in_the_outbox_files_or_the_logs(
     app, app_config, server_url, mail_server, runner, caplog, capfd, other_connection
 ):
+    """The raw bytes of the database, -wal and -shm hold no name, phone or
+    date of birth, while the request waits and after it is delivered."""
     caplog.set_level(logging.DEBUG)
     marker = "Zebulon-7f3a9c"
     submit(
         server_url,
         last_name=marker,
+        phone="(559) 555-0147",
         message=f"note {marker}",
         email=f"{marker}@example.com",
+        **BIRTH_DATE,
     )
     assert wait_until(lambda: tried_once(app))
-    # While queued, the request is on disk: the check can fail.
-    assert on_disk(app_config, marker)
+    typed = [marker, "5595550147", "559) 555-0147", "1958-03-27", "1958"]
+    # While queued, the request is on disk, encrypted: its stored bytes are in
+    # the files searched (the search can find what is there) and open with
+    # the key, yet no byte of what was typed can be read.
+    [token] = stored_payloads(app_config)
+    assert on_disk(app_config, token.decode())
+    assert marker in Fernet(app_config["OUTBOX_KEY"]).decrypt(token).decode()
+    for text in typed:
+        assert not on_disk(app_config, text), text
 
     mail_server.start()
     deliver(runner)
     assert len(mail_server.received) == 1
-    assert not on_disk(app_config, marker)
+    assert "+15595550147" in mail_server.received[0].raw.decode()
+    for text in [*typed, token.decode()]:
+        assert not on_disk(app_config, text), text
     captured = capfd.readouterr()
     # Every log line of ours and of the web server; the test SMTP server's
     # own debug log (mail.log) shows the message it received, as it should.
@@ -345,7 +376,8 @@ def test_personal_data_leaves_no_trace_in_logs_or_on_disk(
         record.getMessage() for record in caplog.records if record.name != "mail.log"
     )
     for text in (ours, captured.out, captured.err):
-        assert marker not in text
+        for typed_text in (marker, "555-0147", "5550147"):
+            assert typed_text not in text
     assert any("delivered" in record.getMessage() for record in caplog.records)
 
 
@@ -752,10 +784,12 @@ def test_the_outbox_folder_and_files_are_private_from_creation(tmp_path, app_con
         "MAIL_DEFAULT_SENDER": "website@clinic.example",
         "CLINIC_INBOX": "appointments@clinic.example",
         "OUTBOX_PATH": str(folder / "outbox.sqlite3"),
+        "OUTBOX_KEY": app_config["OUTBOX_KEY"],
     }
     old_umask = os.umask(0o022)  # the usual default: new files 0644
     try:
         app = create_app(production)  # the start-up check runs first
+        assert app.test_cli_runner().invoke(args=["outbox", "init"]).exit_code == 0
         stored_request(app)
         with sqlite3.connect(production["OUTBOX_PATH"]) as db:
             db.execute("SELECT COUNT(*) FROM requests").fetchone()
@@ -770,3 +804,203 @@ def test_the_outbox_folder_and_files_are_private_from_creation(tmp_path, app_con
         "outbox.sqlite3-wal": 0o600,
         "outbox.sqlite3-shm": 0o600,
     }
+
+
+# --- Every inbox, exactly once ---
+
+
+class RefusingHandler(RecordingHandler):
+    """A relay that answers 550 for the inboxes in ``refuse`` (until cleared)
+    and keeps, for each message, the inboxes it accepted it for."""
+
+    def __init__(self, refuse: set[str]) -> None:
+        super().__init__()
+        self.refuse = refuse
+
+    async def handle_RCPT(self, server, session, envelope, address, options) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def inboxes_reached(relay: SMTPServer) -> list[str]:
+    return sorted(inbox for mail in relay.received for inbox in mail.rcpt_tos)
+
+
+@pytest.mark.parametrize(
+    "refused", [["b@clinic.example"], ["a@clinic.example", "b@clinic.example"]]
+)
+def test_a_refusing_inbox_is_retried_on_its_own_and_reached_once(
+    app, app_config, client, runner, caplog, refused
+):
+    caplog.set_level(logging.INFO)
+    app.config["CLINIC_INBOX"] = ["a@clinic.example", "b@clinic.example"]
+    stored_request(app, "Twoinboxes")
+    relay = SMTPServer(app_config["MAIL_PORT"])
+    relay.handler = RefusingHandler(set(refused))
+    relay.start()
+    try:
+        output = deliver(runner, exit_code=1)
+        assert "delivered 0, failed 1, still queued 1" in output
+        assert "permanently refused the inbox b@clinic.example (SMTP 550)" in output
+        # Refused for good: the monitor hears of it now, not after 5 tries.
+        check = client.get("/healthz/delivery")
+        assert check.status_code == 503 and check.json["outbox"]["failing"] == 1
+        relay.handler.refuse.clear()  # the clinic fixed the inbox
+        deliver(runner, "--now")
+    finally:
+        relay.stop()
+    assert inboxes_reached(relay) == ["a@clinic.example", "b@clinic.example"]
+    assert queued(app) == 0
+    assert client.get("/healthz/delivery").status_code == 200
+    # Every message names both inboxes; the envelope alone says who got it.
+    assert {mail.message["To"] for mail in relay.received} == {
+        "a@clinic.example, b@clinic.example"
+    }
+    [reference] = {
+        message.split()[2]
+        for message in caplog.messages
+        if message.startswith("outbox: request ")
+    }
+    log = [m for m in caplog.messages if reference in m]
+    assert f"outbox: request {reference} sent to b@clinic.example" in log
+    assert f"outbox: request {reference} delivered to every inbox" in log
+
+
+class QuitDroppingSMTP(SMTP):
+    """Accepts the message, then hangs up on QUIT without answering it."""
+
+    async def smtp_QUIT(self, arg: str) -> None:
+        self.transport.close()
+
+
+class QuitDroppingController(Controller):
+    def factory(self):
+        return QuitDroppingSMTP(self.handler, **self.SMTP_kwargs)
+
+
+def test_a_relay_that_hangs_up_on_quit_after_accepting_gets_one_email(
+    app, app_config, runner
+):
+    """The message was accepted before QUIT: it is delivered, never resent."""
+    stored_request(app, "Hangup")
+    handler = RecordingHandler()
+    relay = QuitDroppingController(
+        handler, hostname="127.0.0.1", port=app_config["MAIL_PORT"]
+    )
+    relay.start()
+    try:
+        assert "delivered 1, failed 0, still queued 0" in deliver(runner)
+        assert "delivered 0" in deliver(runner, "--now")
+    finally:
+        relay.stop()
+    assert len(handler.received) == 1
+    assert queued(app) == 0
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.parametrize(
+    ("requires", "advice"),
+    [
+        ("starttls", "requires TLS (SMTP 530): turn on MAIL_USE_TLS"),
+        ("login", "requires a login (SMTP 530): set MAIL_USERNAME and MAIL_PASSWORD"),
+    ],
+)
+def test_a_relay_answering_530_says_what_to_turn_on(
+    app, app_config, runner, tls_files, requires, advice
+):
+    """530 means "STARTTLS first" or "log in first": each gets its own fix."""
+    server_cert, _ = tls_files
+    if requires == "starttls":
+        options = {
+            "tls_context": server_context(server_cert),
+            "require_starttls": True,
+        }
+    else:
+        options = {
+            "authenticator": Authenticator(),
+            "auth_required": True,
+            "auth_require_tls": False,
+        }
+    relay = SMTPServer(app_config["MAIL_PORT"], **options)
+    relay.start()
+    stored_request(app)
+    try:
+        output = deliver(runner, exit_code=1)
+    finally:
+        relay.stop()
+    assert advice in output
+    assert "refused the sender" not in output
+
+
+# --- What the operator can do about a request refused for good ---
+
+
+def test_list_retry_and_discard_by_reference_with_no_personal_data(
+    app, app_config, runner, caplog
+):
+    caplog.set_level(logging.INFO)
+    app.config["CLINIC_INBOX"] = ["a@clinic.example", "b@clinic.example"]
+    outbox = app.extensions["outbox"]
+    for name in ("Keepme", "Dropme"):
+        outbox.add(
+            {**STORED_ANSWERS, "first_name": name, "date_of_birth": "1958-03-27"},
+            mail_domain="clinic.example",
+        )
+    keep, drop = [entry.reference for entry in outbox.entries()]
+    relay = SMTPServer(app_config["MAIL_PORT"])
+    relay.handler = RefusingHandler({"b@clinic.example"})
+    relay.start()
+    try:
+        deliver(runner, exit_code=1)
+        listing = runner.invoke(args=["outbox", "list"])
+        assert listing.exit_code == 0
+        lines = listing.output.splitlines()
+        assert lines[0].startswith(f"{keep}  waiting ")
+        assert "attempts 1" in lines[0] and lines[0].endswith("to b@clinic.example")
+        assert lines[1] == (
+            "    last error: the relay 127.0.0.1:"
+            f"{app_config['MAIL_PORT']} permanently refused the inbox"
+            " b@clinic.example (SMTP 550): check CLINIC_INBOX"
+        )
+        assert lines[-1] == "2 request(s) waiting"
+        for typed in ("Keepme", "Dropme", "Lopez", "1958", "5550123"):
+            assert typed not in listing.output
+
+        # Still refused: the retry says so, and the request stays.
+        retry = runner.invoke(args=["outbox", "retry", keep.lower()])
+        assert retry.exit_code == 1 and f"request {keep} is still waiting" in (
+            retry.output
+        )
+        relay.handler.refuse.clear()
+        retry = runner.invoke(args=["outbox", "retry", keep.replace("-", "")])
+        assert retry.exit_code == 0, retry.output
+        assert f"Request {keep} delivered" in retry.output
+
+        # Discard asks first; "no" keeps it.
+        declined = runner.invoke(args=["outbox", "discard", drop], input="n\n")
+        assert declined.exit_code == 1 and outbox.find(drop) is not None
+        assert "It has not reached b@clinic.example" in declined.output
+        done = runner.invoke(args=["outbox", "discard", drop], input="y\n")
+        assert done.exit_code == 0 and f"Request {drop} discarded" in done.output
+        assert outbox.find(drop) is None
+        gone = runner.invoke(args=["outbox", "retry", drop])
+        assert gone.exit_code == 1 and f"no request {drop} is waiting" in gone.output
+    finally:
+        relay.stop()
+    # The first never reached b@ twice; the discarded one never reached b@.
+    assert inboxes_reached(relay) == [
+        "a@clinic.example",
+        "a@clinic.example",
+        "b@clinic.example",
+    ]
+    assert queued(app) == 0
+    assert any(
+        record.levelno == logging.WARNING
+        and record.getMessage()
+        == f"outbox: request {drop} discarded by an operator; never delivered to"
+        " b@clinic.example"
+        for record in caplog.records
+    )
+    assert "Dropme" not in caplog.text and "1958" not in caplog.text

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from conftest import OUTBOX_KEY
 from helpers import VALID_ANSWERS
 from helpers import csrf_token
 from helpers import stored_request
@@ -45,6 +46,7 @@ def cron_env(app_config: dict) -> dict[str, str]:
         "MAIL_PORT",
         "MAIL_DEFAULT_SENDER",
         "CLINIC_INBOX",
+        "OUTBOX_KEY",
         "OUTBOX_RETRY_SECONDS",
         "OUTBOX_ALERT_SECONDS",
     ):
@@ -190,7 +192,7 @@ def test_an_outbox_file_gone_at_run_time_fails_the_write_probe(app, app_config, 
 def damage_one_page(path: str) -> None:
     """Thirty requests queued, then one page of the file overwritten."""
     outbox_config = {"OUTBOX_PATH": path}
-    app = create_app({"TESTING": True, **outbox_config})
+    app = create_app({"TESTING": True, "OUTBOX_KEY": OUTBOX_KEY, **outbox_config})
     for _ in range(30):
         stored_request(app, MARKER)
     with open(path, "r+b") as handle:
@@ -267,3 +269,89 @@ def test_the_documented_cron_line_loads_the_settings_and_runs(
     ran = cron()
     assert ran.returncode == 0, ran.stderr
     assert "delivered 1" in ran.stdout and len(mail_server.received) == 1
+
+
+# --- Outside debug and testing, only `flask outbox init` makes an outbox ---
+
+
+@pytest.fixture
+def production_app(app_config):
+    """The app as gunicorn runs it (not TESTING), after `flask outbox init`."""
+    app = create_app({**app_config, "TESTING": False})
+    assert app.test_cli_runner().invoke(args=["outbox", "init"]).exit_code == 0
+    return app
+
+
+def delete_outbox(path: str) -> None:
+    for end in ("", "-wal", "-shm"):
+        Path(path + end).unlink(missing_ok=True)
+
+
+def replace_with_an_empty_database(path: str) -> None:
+    delete_outbox(path)
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE requests (id INTEGER PRIMARY KEY)")
+
+
+def replace_with_another_sites_outbox(path: str) -> None:
+    from cryptography.fernet import Fernet
+
+    from app.appointments.outbox import Outbox
+
+    delete_outbox(path)
+    Outbox(path, [Fernet.generate_key().decode()]).init()
+
+
+@pytest.mark.parametrize(
+    ("how", "reason", "cron_status"),
+    [
+        (delete_outbox, "does not exist", 3),
+        (
+            replace_with_an_empty_database,
+            "is not an outbox made by `flask outbox init`",
+            3,
+        ),
+        # A new process finds the wrong key at start: the one-message start-up
+        # error (status 1), as for a damaged outbox.
+        (replace_with_another_sites_outbox, "OUTBOX_KEY does not open", 1),
+    ],
+)
+def test_a_lost_or_replaced_outbox_stays_red_until_flask_outbox_init(
+    production_app, app_config, how, reason, cron_status
+):
+    app = production_app
+    client, runner = app.test_client(), app.test_cli_runner()
+    path = app_config["OUTBOX_PATH"]
+    stored_request(app, MARKER)
+    page = client.get("/es/solicitar-cita").get_data(as_text=True)
+    how(path)
+    before = [Path(path + end).exists() for end in ("", "-wal", "-shm")]
+
+    response = client.post(
+        "/es/solicitar-cita",
+        data={**VALID_ANSWERS, "last_name": "Quintana", "csrf_token": csrf_token(page)},
+    )
+    assert response.status_code == 503
+    assert 'value="Quintana"' in response.get_data(as_text=True)
+    for check in ("/healthz", "/healthz/delivery"):
+        answer = client.get(check)
+        assert answer.status_code == 503 and reason in answer.json["reason"]
+    result = runner.invoke(args=["outbox", "deliver"])
+    assert result.exit_code == 3 and reason in result.output
+    # And from the timer, in a process of its own: the same, no traceback.
+    env = {**cron_env(app_config), "FLASK_OUTBOX_KEY": app_config["OUTBOX_KEY"]}
+    ran = flask("outbox", "deliver", env=env)
+    assert ran.returncode == cron_status, ran.stderr
+    assert reason in ran.stderr and "Traceback" not in ran.stderr
+    assert "delivered" not in ran.stdout
+    # Nothing made a new, empty outbox meanwhile.
+    assert [Path(path + end).exists() for end in ("", "-wal", "-shm")] == before
+
+    if how is not delete_outbox:
+        refused = runner.invoke(args=["outbox", "init"])
+        assert refused.exit_code == 1 and "already exists" in refused.output
+        delete_outbox(path)  # the operator moves it aside
+    assert runner.invoke(args=["outbox", "init"]).exit_code == 0
+    for check in ("/healthz", "/healthz/delivery"):
+        assert client.get(check).status_code == 200
+    assert flask("outbox", "deliver", env=env).returncode == 0

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 
 import pytest
+import requests
+from conftest import RecordingHandler
+from conftest import SMTPServer
+from conftest import free_port
+from helpers import submit
+from log_files import wait_for_line
 from servers import gunicorn
 from servers import production_env
+from servers import run
 
 LINE = re.compile(r"(GET|POST|HEAD) (\S+) (\d{3}) (\d+\.\d)ms")
 
@@ -112,3 +120,62 @@ def test_under_gunicorn_one_line_per_request_and_no_visitor_input(site):
     ]
     assert secret not in log
     assert "203.0.113.9" not in log
+
+
+class SecondInboxRefused(RecordingHandler):
+    """A relay that refuses the second clinic inbox for good."""
+
+    async def handle_RCPT(self, server, session, envelope, address, options) -> str:
+        if address == "second@example.org":
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_request_is_traced_by_its_reference_in_gunicorns_log(tmp_path):
+    """Stored, sent to each inbox, refused with the relay's code, failed, then
+    discarded by the operator: every step is an INFO (or higher) line with
+    the reference and nothing the patient typed."""
+    relay = SMTPServer(free_port())
+    relay.handler = SecondInboxRefused()
+    relay.start()
+    env = production_env(
+        tmp_path,
+        FLASK_MAIL_PORT=str(relay.port),
+        FLASK_CLINIC_INBOX='["first@example.org", "second@example.org"]',
+    )
+    log_path = tmp_path / "gunicorn.log"
+    try:
+        with gunicorn(env, log_path) as site:
+            session = requests.Session()
+            marker = f"Tracy{uuid.uuid4().hex[:8]}"
+            response = submit(site.url, session=session, last_name=marker)
+            assert response.status_code == 303
+            page = session.get(site.url + response.headers["Location"], timeout=10)
+            reference = re.search(r"[3-9A-Y]{3}-[3-9A-Y]{3}", page.text).group(0)
+            wait_for_line(log_path, f"request {reference} not delivered", timeout=30)
+        discarded = run(
+            [sys.executable, "-m", "flask", "outbox", "discard", reference, "--yes"],
+            env,
+        )
+    finally:
+        relay.stop()
+    assert discarded.returncode == 0, discarded.stderr
+    lines = [
+        line.split(": ", 1)[1]
+        for line in (log_path.read_text() + discarded.stderr).splitlines()
+        if f"request {reference}" in line
+    ]
+    assert lines[0] == f"outbox: request {reference} stored"
+    assert lines[1] == f"outbox: request {reference} sent to first@example.org"
+    assert lines[2].startswith(
+        f"outbox: request {reference} not delivered (attempt 1: the relay"
+    )
+    assert "refused the inbox second@example.org (SMTP 550)" in lines[2]
+    assert "failing, see `flask outbox list`" in lines[2]
+    assert lines[3] == (
+        f"outbox: request {reference} discarded by an operator; never delivered"
+        " to second@example.org"
+    )
+    assert marker not in log_path.read_text() + discarded.stderr
+    assert len(relay.received) == 1

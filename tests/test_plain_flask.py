@@ -9,6 +9,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+from conftest import OUTBOX_KEY
 from flask import flash
 from flask import request
 from helpers import FORM_PATHS
@@ -53,6 +54,7 @@ def wsgi_app(tmp_path, monkeypatch):
         "FLASK_MAIL_DEFAULT_SENDER": "Website <website@example.org>",
         "FLASK_CLINIC_INBOX": "appointments@example.org",
         "FLASK_OUTBOX_PATH": str(tmp_path / "outbox.sqlite3"),
+        "FLASK_OUTBOX_KEY": OUTBOX_KEY,
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import OUTBOX_KEY
+from cryptography.fernet import Fernet
 from servers import gunicorn_command
 from servers import production_env
 from servers import run
@@ -25,6 +27,7 @@ REQUIRED = (
     "MAIL_SERVER",
     "MAIL_DEFAULT_SENDER",
     "CLINIC_INBOX",
+    "OUTBOX_KEY",
 )
 
 
@@ -34,9 +37,11 @@ def production_config(tmp_path: Path, **overrides) -> dict:
         "SECRET_KEY": "a-production-secret",
         "SITE_URL": "https://immunotherapy.example.org",
         "MAIL_SERVER": "smtp.example.org",
+        "MAIL_USE_TLS": True,
         "MAIL_DEFAULT_SENDER": "Website <website@example.org>",
         "CLINIC_INBOX": "appointments@example.org",
         "OUTBOX_PATH": str(tmp_path / "outbox.sqlite3"),
+        "OUTBOX_KEY": OUTBOX_KEY,
     }
     config.update(overrides)
     return config
@@ -102,14 +107,24 @@ def test_clinic_inbox_from_the_environment(tmp_path, monkeypatch):
     assert app.config["CLINIC_INBOX"] == inboxes
 
 
-def test_the_outbox_folder_is_created(tmp_path):
+def test_a_production_start_creates_no_outbox_and_init_does_once(tmp_path):
     outbox = tmp_path / "var" / "lib" / "site" / "outbox.sqlite3"
-    create_app(production_config(tmp_path, OUTBOX_PATH=str(outbox)))
-    assert outbox.parent.is_dir()
+    app = create_app(production_config(tmp_path, OUTBOX_PATH=str(outbox)))
+    assert not outbox.parent.exists()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["outbox", "init"])
+    assert result.exit_code == 0, result.output
+    assert outbox.is_file() and outbox.parent.stat().st_mode & 0o777 == 0o700
+    again = runner.invoke(args=["outbox", "init"])
+    assert again.exit_code == 1
+    assert f"An outbox already exists at {outbox}; nothing changed" in again.output
 
 
 def test_the_outbox_defaults_to_the_instance_folder(tmp_path):
-    config = production_config(tmp_path)
+    # The key of the outbox that tests in debug and testing keep there.
+    instance = Path(create_app({"TESTING": True}).instance_path)
+    key = site_config.local_key(str(instance))
+    config = production_config(tmp_path, OUTBOX_KEY=key)
     del config["OUTBOX_PATH"]
     app = create_app(config)
     assert app.config["OUTBOX_PATH"] == str(Path(app.instance_path, "outbox.sqlite3"))
@@ -136,6 +151,101 @@ def test_a_malformed_trusted_proxies_stops_the_start(tmp_path, value):
     ]
 
 
+def test_a_malformed_outbox_key_is_named_never_shown(tmp_path):
+    secret = "c2VjcmV0LWJ1dC1ub3QtYS1mZXJuZXQta2V5"
+    problems = start_problems(production_config(tmp_path, OUTBOX_KEY=secret))
+    assert problems == [
+        "OUTBOX_KEY: the key is not a Fernet key (44 characters of URL-safe"
+        " base64); make one with python3 -c 'from cryptography.fernet import"
+        " Fernet; print(Fernet.generate_key().decode())'"
+    ]
+    keys = json.dumps([OUTBOX_KEY, secret])
+    [problem] = start_problems(production_config(tmp_path, OUTBOX_KEY=keys))
+    assert problem.startswith("OUTBOX_KEY: key 2 of 2 is not a Fernet key")
+    assert secret not in problem
+
+
+def test_the_key_made_by_the_documented_command_starts_the_site(tmp_path):
+    [problem] = start_problems(production_config(tmp_path, OUTBOX_KEY=None))
+    command = problem.split("new key (")[1].split("; docs/deploy.md")[0]
+    made = run(["sh", "-c", command.replace("python3", sys.executable)], {})
+    key = made.stdout.strip()
+    assert create_app(production_config(tmp_path, OUTBOX_KEY=key))
+
+
+def initialised(tmp_path: Path, key: str = OUTBOX_KEY) -> dict:
+    """A production config whose outbox `flask outbox init` made with ``key``."""
+    config = production_config(tmp_path, OUTBOX_KEY=key)
+    result = create_app(config).test_cli_runner().invoke(args=["outbox", "init"])
+    assert result.exit_code == 0, result.output
+    return config
+
+
+def test_a_wrong_outbox_key_stops_the_start_with_one_message(tmp_path):
+    config = initialised(tmp_path)
+    other = Fernet.generate_key().decode()
+    problems = start_problems({**config, "OUTBOX_KEY": other})
+    assert problems == [
+        f"OUTBOX_KEY does not open {config['OUTBOX_PATH']}: it was made with"
+        " another key. Set FLASK_OUTBOX_KEY to the key it was made with (a JSON"
+        " list can hold the new key first and the old one after it while you"
+        " change keys)"
+    ]
+
+
+def test_a_new_key_first_in_the_list_takes_over_and_the_old_one_can_go(tmp_path):
+    from helpers import stored_request
+
+    config = initialised(tmp_path)
+    stored_request(create_app(config), "Oldkey")
+    new = Fernet.generate_key().decode()
+    # Start with both keys, the new one first: what waits is re-encrypted.
+    create_app({**config, "OUTBOX_KEY": json.dumps([new, OUTBOX_KEY])})
+    app = create_app({**config, "OUTBOX_KEY": new})  # the old key is gone
+    request = app.extensions["outbox"].claim_next()
+    assert request.payload["first_name"] == "Oldkey"
+
+
+def test_debug_keeps_a_generated_key_in_the_instance_folder(tmp_path):
+    config = {"DEBUG": True, "OUTBOX_PATH": str(tmp_path / "o.sqlite3")}
+    first = create_app(config)
+    key_file = Path(first.instance_path) / "outbox.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert first.config["OUTBOX_KEY"] == [key_file.read_text().strip()]
+    # The next start opens the same outbox.
+    assert create_app(config).config["OUTBOX_KEY"] == first.config["OUTBOX_KEY"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "allowed"),
+    [
+        ({"MAIL_SERVER": "smtp.example.org", "MAIL_USE_TLS": False}, False),
+        ({"MAIL_SERVER": "192.0.2.25", "MAIL_USE_TLS": False}, False),
+        ({"MAIL_SERVER": "smtp.example.org", "MAIL_USE_SSL": True}, True),
+        ({"MAIL_SERVER": "localhost", "MAIL_USE_TLS": False}, True),
+        ({"MAIL_SERVER": "127.0.0.2", "MAIL_USE_TLS": False}, True),
+        ({"MAIL_SERVER": "::1", "MAIL_USE_TLS": False}, True),
+        (
+            {
+                "MAIL_SERVER": "smtp.example.org",
+                "MAIL_USE_TLS": False,
+                "MAIL_ALLOW_PLAINTEXT": True,
+            },
+            True,
+        ),
+    ],
+)
+def test_a_relay_elsewhere_in_plain_text_stops_the_start(tmp_path, settings, allowed):
+    config = production_config(tmp_path, **settings)
+    if allowed:
+        assert create_app(config)
+        return
+    [problem] = start_problems(config)
+    assert problem.startswith(f"MAIL_SERVER: {settings['MAIL_SERVER']} is not on")
+    assert "FLASK_MAIL_USE_TLS=true" in problem
+    assert "FLASK_MAIL_ALLOW_PLAINTEXT" in problem
+
+
 @pytest.mark.parametrize("mode", ["DEBUG", "TESTING"])
 def test_debug_and_testing_need_no_mail_settings(tmp_path, mode):
     app = create_app({mode: True, "OUTBOX_PATH": str(tmp_path / "o.sqlite3")})
@@ -144,7 +254,11 @@ def test_debug_and_testing_need_no_mail_settings(tmp_path, mode):
 
 def test_gunicorn_start_stops_with_one_message_and_no_traceback(tmp_path):
     env = production_env(
-        tmp_path, FLASK_SECRET_KEY=None, FLASK_MAIL_SERVER=None, FLASK_CLINIC_INBOX=None
+        tmp_path,
+        FLASK_SECRET_KEY=None,
+        FLASK_MAIL_SERVER=None,
+        FLASK_CLINIC_INBOX=None,
+        FLASK_OUTBOX_KEY=None,
     )
     result = run(gunicorn_command("--bind", "127.0.0.1:0"), env)
     assert result.returncode == 1
@@ -154,6 +268,7 @@ def test_gunicorn_start_stops_with_one_message_and_no_traceback(tmp_path):
         "  - SECRET_KEY",
         "  - MAIL_SERVER",
         "  - CLINIC_INBOX",
+        "  - OUTBOX_KEY",
     ]
     assert "Traceback" not in result.stderr + result.stdout
 

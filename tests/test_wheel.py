@@ -14,6 +14,7 @@ from xml.etree import ElementTree
 import pytest
 import requests
 from servers import free_port
+from servers import init_outbox
 from servers import production_env
 
 from app.content import load_content
@@ -81,6 +82,7 @@ def test_content_check_reads_the_wheels_own_content(installed, tmp_path):
 def test_the_installed_site_serves_every_page_from_another_folder(installed, tmp_path):
     port = free_port()
     env = production_env(tmp_path)
+    init_outbox(env)
     env.pop("FLASK_APP")
     log = (tmp_path / "gunicorn.log").open("w")
     server = subprocess.Popen(

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from cryptography.fernet import Fernet
 
 from tools.devserver import PrintingHandler
 from tools.devserver import dev_environment
@@ -100,12 +101,13 @@ class Preview:
 
 
 def preview_env(directory: Path, port: int, smtp_port: int) -> dict[str, str]:
-    """Production settings for this machine: a throwaway key and outbox."""
+    """Production settings for this machine: throwaway keys and outbox."""
     env = {
         **os.environ,
         **dev_environment(smtp_port),
         "FLASK_SECRET_KEY": secrets.token_hex(32),
         "FLASK_OUTBOX_PATH": str(directory / "outbox" / "outbox.sqlite3"),
+        "FLASK_OUTBOX_KEY": Fernet.generate_key().decode(),
         "FLASK_SITE_URL": f"http://127.0.0.1:{port}",
         # nginx is the one proxy in front, as in production.
         "FLASK_TRUSTED_PROXIES": "1",
@@ -114,17 +116,22 @@ def preview_env(directory: Path, port: int, smtp_port: int) -> dict[str, str]:
     return env
 
 
-def freeze(env: dict[str, str], build: Path) -> None:
-    """``flask freeze`` into ``build``, then the .gz and .br copies."""
+def flask(env: dict[str, str], *args: str) -> None:
+    """Run a ``flask`` command to completion; stop with its errors if it fails."""
     result = subprocess.run(
-        [sys.executable, "-m", "flask", "freeze", "--destination", str(build)],
+        [sys.executable, "-m", "flask", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
     )
     if result.returncode:
-        raise SystemExit(f"flask freeze failed:\n{result.stderr}")
+        raise SystemExit(f"flask {args[0]} failed:\n{result.stderr}")
+
+
+def freeze(env: dict[str, str], build: Path) -> None:
+    """``flask freeze`` into ``build``, then the .gz and .br copies."""
+    flask(env, "freeze", "--destination", str(build))
     precompress(build)
 
 
@@ -241,6 +248,8 @@ def running(
         if workers:
             env["WEB_CONCURRENCY"] = str(workers)
         freeze(env, directory / "build")
+        # As the deploy guide does once: nothing else makes the outbox.
+        flask(env, "outbox", "init")
         write_nginx_config(directory, preview_server(directory, port))
         nginx = start_nginx(directory, port)
         preview = Preview(directory, port, env, nginx, gunicorn_binds=gunicorn_binds)

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import requests
 from aiosmtpd.controller import Controller
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 64
@@ -358,6 +359,7 @@ def main() -> int:
         "FLASK_SECRET_KEY": "stress-test-secret",
         "FLASK_SITE_URL": "http://127.0.0.1",
         "FLASK_OUTBOX_PATH": str(workdir / "outbox.sqlite3"),
+        "FLASK_OUTBOX_KEY": Fernet.generate_key().decode(),
         "FLASK_MAIL_SERVER": "127.0.0.1",
         "FLASK_MAIL_PORT": str(mail.port),
         "FLASK_MAIL_DEFAULT_SENDER": "website@clinic.example",
@@ -370,6 +372,14 @@ def main() -> int:
         "FLASK_OUTBOX_LEASE_SECONDS": str(LEASE_SECONDS),
         "FLASK_OUTBOX_ALERT_SECONDS": str(ALERT_SECONDS),
     }
+    # As the deploy guide does once: nothing else makes the outbox.
+    subprocess.run(
+        [sys.executable, "-m", "flask", "outbox", "init"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     site = Site(env, workdir / "gunicorn.log")
     print(f"make stress: the site's log is {site.log_path}")
     results = []

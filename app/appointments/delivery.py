@@ -1,5 +1,9 @@
 """Deliver stored requests: claim one, build, send, then forget or retry.
 
+A request is done only when every clinic inbox has accepted it; an inbox the
+relay refused is tried again later on its own, the others are not emailed
+again. Each step is logged at INFO or above with the request's reference.
+
 Logs carry references and our own description of an error, never what the
 patient typed (an SMTP error text can echo addresses, so it is not logged).
 """
@@ -9,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
-import sqlite3
 import threading
 import time
 from collections import Counter
@@ -21,6 +24,7 @@ from typing import Any
 from flask import Flask
 
 from . import mailer
+from .outbox import OUTBOX_ERRORS
 from .outbox import Outbox
 from .outbox import QueuedRequest
 from .outbox import describe_problem
@@ -69,36 +73,81 @@ def _describe(error: Exception) -> str:
 def _deliver(
     app: Flask, outbox: Outbox, request: QueuedRequest, report: DeliveryReport
 ) -> None:
+    """Send ``request`` to every inbox that has not accepted it yet; forget it
+    once all have, else schedule a retry for the ones that refused."""
     keeper = None
     try:
         content = app.extensions["content"]
         message = mailer.build_message(request, app.config, content.site.locations)
-        with LeaseKeeper(outbox, request) as keeper:
-            mailer.send(message, app.config, guard=keeper)
+        remaining = [
+            inbox
+            for inbox in app.config["CLINIC_INBOX"]
+            if inbox not in request.delivered_to
+        ]
+        refused: dict[str, tuple[int, bytes]] = {}
+        if remaining:
+            with LeaseKeeper(outbox, request) as keeper:
+                refused = mailer.send(
+                    message, app.config, recipients=remaining, guard=keeper
+                )
+            request = keeper.request
     except Exception as error:
         # Expected failures (relay down, refused, TLS) and unexpected ones
         # (a bug, a bad setting) alike: the request is rescheduled and
         # counted, so one bad request can never stall the ones behind it.
         if not isinstance(error, DELIVERY_ERRORS):
             log.exception("outbox: request %s raised while sending", request.reference)
-        reason = _describe(error)
-        delay = outbox.failed(keeper.request if keeper else request, reason)
-        attempts = request.attempts + 1
-        level = logging.ERROR if attempts >= outbox.failing_after else logging.WARNING
-        log.log(
-            level,
-            "outbox: request %s not delivered (attempt %d: %s); next try in %d s",
-            request.reference,
-            attempts,
-            reason,
-            delay,
+        held = keeper.request if keeper else request
+        _retry_later(
+            outbox, held, report, _describe(error), code=getattr(error, "code", None)
         )
-        report.failed += 1
-        report.reasons[reason] += 1
+        return
+    accepted = tuple(inbox for inbox in remaining if inbox not in refused)
+    for inbox in accepted:
+        log.info("outbox: request %s sent to %s", request.reference, inbox)
+    if refused:
+        reason = "; ".join(
+            mailer.refused_reason(inbox, code, text, app.config)
+            for inbox, (code, text) in refused.items()
+        )
+        _retry_later(
+            outbox,
+            request,
+            report,
+            reason,
+            code=max(code for code, _ in refused.values()),
+            delivered_to=accepted,
+        )
         return
     outbox.delivered(request)
-    log.info("outbox: request %s delivered", request.reference)
+    log.info("outbox: request %s delivered to every inbox", request.reference)
     report.delivered += 1
+
+
+def _retry_later(
+    outbox: Outbox,
+    request: QueuedRequest,
+    report: DeliveryReport,
+    reason: str,
+    *,
+    code: int | None = None,
+    delivered_to: tuple[str, ...] = (),
+) -> None:
+    """Schedule the next try, and say so in the log and the report."""
+    delay = outbox.failed(request, reason, code=code, delivered_to=delivered_to)
+    attempts = request.attempts + 1
+    failing = outbox.is_failing(attempts, code, request.delivered_to + delivered_to)
+    log.log(
+        logging.ERROR if failing else logging.WARNING,
+        "outbox: request %s not delivered (attempt %d: %s); %snext try in %d s",
+        request.reference,
+        attempts,
+        reason,
+        "failing, see `flask outbox list`; " if failing else "",
+        delay,
+    )
+    report.failed += 1
+    report.reasons[reason] += 1
 
 
 class LeaseKeeper:
@@ -151,7 +200,7 @@ class LeaseKeeper:
             try:
                 renewed = self.outbox.renew(self.request)
                 why = "another sender took this request over; this one stopped"
-            except (sqlite3.Error, OSError) as error:
+            except OUTBOX_ERRORS as error:
                 # The lease cannot be proved: stop, to be safe.
                 renewed, why = None, describe_problem(self.outbox.path, error)
             if renewed is None:
@@ -180,7 +229,7 @@ def deliver_one(app: Flask, request_id: int) -> bool:
             request = outbox.claim_next(request_id)
             if request is not None:
                 _deliver(app, outbox, request, report)
-    except (sqlite3.Error, OSError) as error:
+    except OUTBOX_ERRORS as error:
         # /healthz says so too; the request, if stored, waits for the fix.
         log.error("outbox: %s", describe_problem(outbox.path, error))
         return False

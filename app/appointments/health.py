@@ -10,7 +10,6 @@ clinic?": the one to alert on.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from typing import Any
 
 from flask import Blueprint
@@ -19,6 +18,7 @@ from flask import current_app
 from flask import jsonify
 
 from .delivery import outbox_for
+from .outbox import OUTBOX_ERRORS
 from .outbox import OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def healthz() -> Response:
     try:
         outbox.probe()
         status = outbox.status()
-    except (sqlite3.Error, OSError) as error:
+    except OUTBOX_ERRORS as error:
         # SQLite's message ("database disk image is malformed", "attempt to
         # write a readonly database") holds no stored data.
         reason = f"outbox cannot be written: {error}"
@@ -73,7 +73,7 @@ def delivery() -> Response:
     alert_after = float(current_app.config["OUTBOX_ALERT_SECONDS"])
     try:
         status = outbox_for(current_app).status()
-    except (sqlite3.Error, OSError) as error:
+    except OUTBOX_ERRORS as error:
         return _answer({"reason": f"outbox cannot be read: {error}"}, healthy=False)
     problems = delivery_problems(status, alert_after)
     body: dict[str, Any] = {"outbox": _counts(status), "alert_seconds": alert_after}
@@ -92,5 +92,8 @@ def delivery_problems(status: OutboxStatus, alert_after: float) -> list[str]:
             f" ({alert_after:.0f} s)"
         )
     if status.failing:
-        problems.append(f"{status.failing} request(s) keep failing")
+        problems.append(
+            f"{status.failing} request(s) keep failing or were refused by an"
+            " inbox: see `flask outbox list`"
+        )
     return problems

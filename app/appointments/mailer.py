@@ -192,18 +192,21 @@ def send(
     message: EmailMessage,
     config: Mapping[str, Any],
     *,
+    recipients: list[str] | None = None,
     guard: SendGuard | None = None,
-) -> None:
-    """Hand ``message`` to the SMTP relay; raise unless it was accepted.
+) -> dict[str, tuple[int, bytes]]:
+    """Hand ``message`` to the SMTP relay for ``recipients`` (default: every
+    CLINIC_INBOX); return the inboxes the relay refused, with its answers.
 
     TLS (STARTTLS or implicit) always verifies the server's certificate,
     against the system's CAs or ``MAIL_CA_FILE``. ``MAIL_TIMEOUT`` bounds
     each network step. Raises MailError (or MailConfigError) saying what is
-    wrong.
+    wrong when the message was not accepted for any inbox.
     """
     host = _setting(config, "MAIL_SERVER")
     from_address = parseaddr(_setting(config, "MAIL_DEFAULT_SENDER"))[1]
-    recipients = _setting(config, "CLINIC_INBOX")
+    if recipients is None:
+        recipients = _setting(config, "CLINIC_INBOX")
     timeout = float(config.get("MAIL_TIMEOUT") or 10)
     use_ssl = bool(config.get("MAIL_USE_SSL"))
     port = int(config.get("MAIL_PORT") or (465 if use_ssl else 25))
@@ -231,31 +234,85 @@ def send(
         if guard is not None:
             guard.before_sending()
         # Envelope recipients are the inbox only: Reply-To never gets mail.
-        smtp.send_message(message, from_addr=from_address, to_addrs=recipients)
-        # Accepted: QUIT's own errors must never turn this into a retry (a
-        # duplicate). After a failure there is no QUIT: a stalled relay would
-        # only keep the sender waiting longer.
+        # smtplib returns the inboxes refused while others took the message,
+        # and raises when every one was refused.
+        try:
+            refused = smtp.send_message(
+                message, from_addr=from_address, to_addrs=recipients
+            )
+        except smtplib.SMTPRecipientsRefused as error:
+            refused = error.recipients
+        # Accepted (or refused for each inbox): QUIT's own errors must never
+        # turn this into a retry (a duplicate). After a failure there is no
+        # QUIT: a stalled relay would only keep the sender waiting longer.
         with contextlib.suppress(smtplib.SMTPException, OSError):
             smtp.quit()
     except MailError:
         raise
     except Exception as error:
         stopped = guard.stopped() if guard is not None else None
-        raise MailError(stopped or explain(error, host, port, timeout)) from None
+        raise MailError(
+            stopped or explain(error, host, port, timeout),
+            code=None if stopped else getattr(error, "smtp_code", None),
+        ) from None
     finally:
         if smtp is not None:
             smtp.close()
+    return refused
 
 
 class MailError(Exception):
     """A send failed; the message says why in an operator's words, with no
-    secret and nothing the relay echoed back (it can quote addresses)."""
+    secret and nothing the relay echoed back (it can quote addresses).
+    ``code`` is the relay's SMTP code, when it gave one."""
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _requires_tls(code: int | None, text: bytes | str | None) -> bool:
+    """The relay asks for STARTTLS: its words say so (some answer 550), or a
+    530 that is not about a login (530 also means "authentication required")."""
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    words = (text or "").lower()
+    return "tls" in words or (code == 530 and "auth" not in words)
+
+
+def _tls_advice(relay: str, code: int | None) -> str:
+    return (
+        f"the relay {relay} requires TLS (SMTP {code}): turn on MAIL_USE_TLS "
+        "(FLASK_MAIL_USE_TLS=true, STARTTLS, usually port 587)"
+    )
+
+
+def refused_reason(
+    inbox: str, code: int, text: bytes, config: Mapping[str, Any]
+) -> str:
+    """Why the relay refused one clinic inbox, for the log and the operator
+    (the relay's own words are read, never repeated: they can echo data)."""
+    relay = f"{config.get('MAIL_SERVER')}:{config.get('MAIL_PORT') or 25}"
+    if _requires_tls(code, text):
+        return _tls_advice(relay, code)
+    kind = "temporarily" if 400 <= code < 500 else "permanently"
+    return (
+        f"the relay {relay} {kind} refused the inbox {inbox} (SMTP {code}): "
+        "check CLINIC_INBOX"
+    )
 
 
 def explain(error: BaseException, host: str, port: int, timeout: float) -> str:
     """What went wrong talking to the relay, for the log and the operator."""
     relay = f"{host}:{port}"
     code = getattr(error, "smtp_code", None)
+    if code is not None and _requires_tls(code, getattr(error, "smtp_error", None)):
+        return _tls_advice(relay, code)
+    if code == 530:
+        return (
+            f"the relay {relay} requires a login (SMTP 530): set MAIL_USERNAME "
+            "and MAIL_PASSWORD"
+        )
     if isinstance(error, smtplib.SMTPAuthenticationError):
         return (
             f"the relay {relay} refused the login (SMTP {code}): check "
@@ -276,10 +333,10 @@ def explain(error: BaseException, host: str, port: int, timeout: float) -> str:
             f"TLS with {relay} failed ({error.reason or type(error).__name__}):"
             " check MAIL_USE_TLS (STARTTLS, port 587) or MAIL_USE_SSL (port 465)"
         )
-    if isinstance(error, smtplib.SMTPRecipientsRefused | smtplib.SMTPSenderRefused):
+    if isinstance(error, smtplib.SMTPSenderRefused):
         return (
-            f"the relay {relay} refused the sender or the inbox: check "
-            "MAIL_DEFAULT_SENDER and CLINIC_INBOX"
+            f"the relay {relay} refused the sender (SMTP {code}): check "
+            "MAIL_DEFAULT_SENDER"
         )
     if isinstance(error, smtplib.SMTPResponseException):
         kind = "temporarily" if 400 <= error.smtp_code < 500 else "permanently"

@@ -5,8 +5,14 @@ One SQLite file shared by every web worker and every ``flask outbox deliver``
 ``synchronous=FULL`` before the patient is told it was received, claimed
 one at a time under a short lease so that no two senders ever hold it at
 once, and deleted (with ``secure_delete``, so its bytes are overwritten, and
-a WAL checkpoint, so no copy stays in the journal) only after the SMTP server
-has accepted it.
+a WAL checkpoint, so no copy stays in the journal) only after every clinic
+inbox has accepted it.
+
+What a patient typed is encrypted (Fernet, from ``OUTBOX_KEY``) before it
+reaches SQLite, so neither the file, its journal nor a freed disk block ever
+holds it readable. Outside debug and testing only ``flask outbox init``
+creates the file: a missing outbox, or one it did not make, is an alarm
+(OutboxUnusable), never a fresh, empty start.
 """
 
 from __future__ import annotations
@@ -20,11 +26,16 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Iterator
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
+
+from cryptography.fernet import Fernet
+from cryptography.fernet import InvalidToken
+from cryptography.fernet import MultiFernet
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +49,16 @@ _REFERENCE_LENGTH = 6
 # its CSRF check anyway.
 SUBMISSION_MEMORY_SECONDS = 24 * 3600
 
+# Encrypted at init: it tells the right key from a wrong one, and an outbox
+# `flask outbox init` made from any other SQLite file.
+_KEY_CHECK = b"clinic-site outbox"
+
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    created_at REAL NOT NULL,
+    key_check TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY,
     reference TEXT NOT NULL UNIQUE,
@@ -48,7 +68,11 @@ CREATE TABLE IF NOT EXISTS requests (
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL NOT NULL,
     claimed_until REAL NOT NULL DEFAULT 0,
-    last_error TEXT
+    last_error TEXT,
+    -- The relay's code for the last failure, if it gave one.
+    last_code INTEGER,
+    -- JSON list of the clinic inboxes that have accepted it already.
+    delivered_to TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS requests_due ON requests (next_attempt_at);
 CREATE TABLE IF NOT EXISTS submissions (
@@ -67,6 +91,18 @@ class OutboxUnusable(Exception):
     """The outbox file cannot be opened, read or written; says what to do."""
 
 
+class OutboxNotMade(OutboxUnusable):
+    """No outbox that ``flask outbox init`` made is there (missing, replaced)."""
+
+
+class OutboxExists(Exception):
+    """``flask outbox init`` found an outbox already there."""
+
+
+# Every way an outbox operation fails for want of a usable outbox.
+OUTBOX_ERRORS = (sqlite3.Error, OSError, OutboxUnusable)
+
+
 @dataclass(frozen=True)
 class QueuedRequest:
     """One stored request, as a sender sees it."""
@@ -78,6 +114,8 @@ class QueuedRequest:
     attempts: int
     # The lease this sender holds (0 when not claimed).
     claimed_until: float = 0
+    # The clinic inboxes that accepted it on an earlier try.
+    delivered_to: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,6 +136,18 @@ class OutboxStatus:
     oldest_age_seconds: float | None
     failing: int
     failing_references: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One waiting request as an operator sees it: no personal data."""
+
+    reference: str
+    created_at: float
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    delivered_to: tuple[str, ...]
 
 
 def new_reference() -> str:
@@ -133,6 +183,10 @@ def describe_problem(path: str | Path, error: BaseException) -> str:
     SQLite's own message ("file is not a database", "attempt to write a
     readonly database") names the problem and never contains stored data.
     """
+    if isinstance(error, OutboxUnusable):
+        return str(error)
+    if not Path(path).exists():
+        return missing_message(path)
     reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
     if isinstance(error, sqlite3.DatabaseError) and (
         "malformed" in reason or "not a database" in reason
@@ -141,13 +195,46 @@ def describe_problem(path: str | Path, error: BaseException) -> str:
             f"OUTBOX_PATH: {path} is damaged ({reason}). Stop the site and "
             "`flask outbox deliver`, move the file aside (with its -wal file; it may "
             f"hold undelivered requests: `sqlite3 {path} .recover` rescues what it "
-            "can), then start the site again: it creates a new, empty outbox"
+            "can), then run `flask outbox init` to make a new, empty outbox"
         )
     return (
         f"OUTBOX_PATH: {path} cannot be used ({reason}). It and its folder must "
         "exist, belong to the site's user and be writable by it (folder 0700, "
         "files 0600), and the disk must have room"
     )
+
+
+def missing_message(path: str | Path) -> str:
+    """What to do when there is no outbox file at all."""
+    return (
+        f"OUTBOX_PATH: {path} does not exist. If this is a new server, run "
+        "`flask outbox init` once. If it existed, it was deleted or moved and the "
+        "requests waiting in it are gone from this server: restore it from a "
+        "copy (docs/deploy.md, Backups) or run `flask outbox init` for a new one"
+    )
+
+
+def not_made_by_init_message(path: str | Path) -> str:
+    """What to do when the file is a database ``flask outbox init`` did not make."""
+    return (
+        f"OUTBOX_PATH: {path} is not an outbox made by `flask outbox init` (it was "
+        "replaced, or made by an older version of the site). Move it aside and "
+        "run `flask outbox init`"
+    )
+
+
+def wrong_key_message(path: str | Path) -> str:
+    """What to do when OUTBOX_KEY does not open the outbox."""
+    return (
+        f"OUTBOX_KEY does not open {path}: it was made with another key. Set "
+        "FLASK_OUTBOX_KEY to the key it was made with (a JSON list can hold the "
+        "new key first and the old one after it while you change keys)"
+    )
+
+
+def cipher(keys: list[str]) -> MultiFernet:
+    """Encrypts with the first key, decrypts with any of them."""
+    return MultiFernet([Fernet(key) for key in keys])
 
 
 class Outbox:
@@ -157,6 +244,7 @@ class Outbox:
     def __init__(
         self,
         path: str | Path,
+        keys: list[str],
         *,
         lease_seconds: float = 30,
         retry_seconds: float = 60,
@@ -168,10 +256,15 @@ class Outbox:
         self.retry_seconds = retry_seconds
         self.max_backoff = max_backoff
         self.failing_after = failing_after
+        self._cipher = cipher(keys)
+        self._primary = Fernet(keys[0])
+        # Key checks this process has already decrypted: each connection
+        # compares the file's check with these instead of decrypting again.
+        self._opened: set[str] = set()
 
-    def create(self) -> None:
-        """Create the folder, the file and the tables (idempotent), then check
-        the file is sound. Raises OutboxUnusable saying what to do.
+    def init(self) -> None:
+        """Make a new outbox; OutboxExists if there is one already (its
+        requests must never be thrown away by a second init).
 
         A new folder and file are private from their first moment: created
         with modes 0700 and 0600 (which a umask can only narrow), never
@@ -180,17 +273,88 @@ class Outbox:
         """
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-            with self._connect() as db:
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            raise OutboxExists(f"An outbox already exists at {self.path}") from None
+        except OSError as error:
+            raise OutboxUnusable(describe_problem(self.path, error)) from None
+        try:
+            with self._connect(check=False) as db:
                 db.executescript(_SCHEMA)
+                db.execute(
+                    "INSERT INTO outbox (id, created_at, key_check) VALUES (1, ?, ?)",
+                    (time.time(), self._cipher.encrypt(_KEY_CHECK).decode()),
+                )
+        except sqlite3.Error as error:
+            problem = describe_problem(self.path, error)
+            # Half made: remove it, so init can simply be run again.
+            for end in ("", "-wal", "-shm"):
+                Path(f"{self.path}{end}").unlink(missing_ok=True)
+            raise OutboxUnusable(problem) from None
+
+    def create(self) -> None:
+        """Debug and testing: make the outbox unless there is one, then open it."""
+        try:
+            self.init()
+        except OutboxExists:
+            pass
+        self.open()
+
+    def open(self) -> None:
+        """Check the outbox is sound, made by init and opened by this key, and
+        re-encrypt whatever an older key of OUTBOX_KEY encrypted.
+
+        Raises OutboxUnusable saying what to do.
+        """
+        try:
+            with self._connect(check=False) as db:
+                # Damage first: a damaged file can look like a wrong key.
                 self._check(db)
+                self._check_made_by_init(db)
+            self._rotate()
         except (sqlite3.Error, OSError) as error:
             raise OutboxUnusable(describe_problem(self.path, error)) from None
 
+    def _rotate(self) -> None:
+        """Everything encrypted with an older key, encrypted with the first.
+
+        After one start of the site (or one `flask outbox deliver`) with the
+        new key first, the old key can be dropped from OUTBOX_KEY.
+        """
+        if self._made_with_first_key():
+            return  # read only: a start never needs to write
+        with self._transaction() as db:
+            [token] = db.execute("SELECT key_check FROM outbox").fetchone()
+            rows = db.execute("SELECT id, payload FROM requests").fetchall()
+            for request_id, payload in rows:
+                db.execute(
+                    "UPDATE requests SET payload = ? WHERE id = ?",
+                    (self._cipher.rotate(payload.encode()).decode(), request_id),
+                )
+            db.execute(
+                "UPDATE outbox SET key_check = ?",
+                (self._cipher.rotate(token.encode()).decode(),),
+            )
+        log.info("outbox: re-encrypted %d request(s) with the new key", len(rows))
+        self.checkpoint()
+
+    def _made_with_first_key(self) -> bool:
+        with self._connect() as db:
+            [token] = db.execute("SELECT key_check FROM outbox").fetchone()
+        try:
+            self._primary.decrypt(token.encode())
+        except InvalidToken:
+            return False
+        return True
+
     @contextmanager
-    def _connect(self, timeout: float = 30) -> Iterator[sqlite3.Connection]:
+    def _connect(
+        self, timeout: float = 30, *, check: bool = True
+    ) -> Iterator[sqlite3.Connection]:
         # mode=rw: at run time a missing file is an error, never a new,
         # empty outbox created with the process's default mode.
+        if not self.path.exists():
+            raise OutboxNotMade(missing_message(self.path))
         uri = f"{self.path.resolve().as_uri()}?mode=rw"
         db = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
         try:
@@ -199,9 +363,32 @@ class Outbox:
             db.execute("PRAGMA synchronous=FULL")
             # Overwrite deleted requests rather than leave them in free pages.
             db.execute("PRAGMA secure_delete=ON")
+            if check:
+                self._check_made_by_init(db)
             yield db
         finally:
             db.close()
+
+    def _check_made_by_init(self, db: sqlite3.Connection) -> None:
+        """The file is the outbox init made, and OUTBOX_KEY opens it."""
+        try:
+            row = db.execute("SELECT key_check FROM outbox").fetchone()
+        except sqlite3.OperationalError as error:
+            if "no such table" not in str(error):
+                raise
+            row = None
+        if row is None:
+            raise OutboxNotMade(not_made_by_init_message(self.path))
+        token = row[0]
+        if token in self._opened:
+            return
+        try:
+            opened = self._cipher.decrypt(token.encode()) == _KEY_CHECK
+        except InvalidToken:
+            opened = False
+        if not opened:
+            raise OutboxUnusable(wrong_key_message(self.path))
+        self._opened.add(token)
 
     @contextmanager
     def _transaction(self, timeout: float = 30) -> Iterator[sqlite3.Connection]:
@@ -231,7 +418,9 @@ class Outbox:
         a resend after a crash carries the same one and the inbox (or staff)
         can recognise the duplicate.
         """
-        body = json.dumps(payload, ensure_ascii=False, sort_keys=True)
+        body = self._cipher.encrypt(
+            json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
+        ).decode()
         now = time.time()
         with self._transaction() as db:
             if submission is not None:
@@ -280,8 +469,8 @@ class Outbox:
         now = time.time()
         due_by = now if due_by is None else due_by
         query = (
-            "SELECT id, reference, message_id, payload, attempts FROM requests"
-            " WHERE claimed_until < ? AND next_attempt_at <= ?"
+            "SELECT id, reference, message_id, payload, attempts, delivered_to"
+            " FROM requests WHERE claimed_until < ? AND next_attempt_at <= ?"
         )
         params: list[Any] = [now, due_by]
         if request_id is not None:
@@ -296,7 +485,25 @@ class Outbox:
             db.execute(
                 "UPDATE requests SET claimed_until = ? WHERE id = ?", (lease, row[0])
             )
-        return QueuedRequest(row[0], row[1], row[2], json.loads(row[3]), row[4], lease)
+        return QueuedRequest(
+            row[0],
+            row[1],
+            row[2],
+            self._decrypt(row[1], row[3]),
+            row[4],
+            lease,
+            tuple(json.loads(row[5])),
+        )
+
+    def _decrypt(self, reference: str, token: str) -> dict[str, Any]:
+        try:
+            return json.loads(self._cipher.decrypt(token.encode()))
+        except InvalidToken:
+            # Never skipped quietly: the run stops and says so (exit 3).
+            raise OutboxUnusable(
+                f"request {reference} cannot be decrypted with OUTBOX_KEY: add the "
+                "key it was stored with to FLASK_OUTBOX_KEY (a JSON list)"
+            ) from None
 
     def renew(self, request: QueuedRequest) -> QueuedRequest | None:
         """Extend this sender's lease by a full lease from now; None when it
@@ -348,11 +555,20 @@ class Outbox:
         log.info("outbox: WAL still in use; emptied by the next delivery or run")
         return False
 
-    def failed(self, request: QueuedRequest, error: str) -> float:
+    def failed(
+        self,
+        request: QueuedRequest,
+        error: str,
+        *,
+        code: int | None = None,
+        delivered_to: tuple[str, ...] = (),
+    ) -> float:
         """Release the lease and schedule the next try; return its delay.
 
-        Only while this sender still holds the lease: if it ran out and
-        another sender took the request, that sender's claim stands.
+        ``delivered_to``: the inboxes that have accepted it so far, which the
+        next try leaves out. Only while this sender still holds the lease: if
+        it ran out and another sender took the request, that sender's claim
+        stands.
         """
         delay = backoff_seconds(
             request.attempts + 1, base=self.retry_seconds, cap=self.max_backoff
@@ -360,11 +576,29 @@ class Outbox:
         with self._connect() as db:
             db.execute(
                 "UPDATE requests SET attempts = attempts + 1, claimed_until = 0,"
-                " next_attempt_at = ?, last_error = ?"
-                " WHERE id = ? AND claimed_until = ?",
-                (time.time() + delay, error, request.id, request.claimed_until),
+                " next_attempt_at = ?, last_error = ?, last_code = ?,"
+                " delivered_to = ? WHERE id = ? AND claimed_until = ?",
+                (
+                    time.time() + delay,
+                    error,
+                    code,
+                    json.dumps(sorted(set(request.delivered_to) | set(delivered_to))),
+                    request.id,
+                    request.claimed_until,
+                ),
             )
         return delay
+
+    def is_failing(
+        self, attempts: int, code: int | None, delivered_to: Sequence[str]
+    ) -> bool:
+        """Keeps failing: tried often, refused for good (SMTP 5xx), or
+        refused by one inbox while another took it."""
+        return (
+            attempts >= self.failing_after
+            or (code is not None and code >= 500)
+            or bool(delivered_to)
+        )
 
     def make_all_due(self) -> int:
         """Every waiting request is due now (after the relay was fixed);
@@ -405,12 +639,12 @@ class Outbox:
                 "SELECT COUNT(*), MIN(created_at) FROM requests"
             ).fetchone()
             failing = [
-                row[0]
-                for row in db.execute(
-                    "SELECT reference FROM requests WHERE attempts >= ?"
-                    " ORDER BY created_at",
-                    (self.failing_after,),
+                reference
+                for reference, attempts, code, delivered_to in db.execute(
+                    "SELECT reference, attempts, last_code, delivered_to"
+                    " FROM requests ORDER BY created_at"
                 )
+                if self.is_failing(attempts, code, json.loads(delivered_to))
             ]
         return OutboxStatus(
             queued=count,
@@ -418,3 +652,45 @@ class Outbox:
             failing=len(failing),
             failing_references=tuple(failing),
         )
+
+    def entries(self) -> list[Entry]:
+        """Every waiting request, oldest first, without its answers."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT reference, created_at, attempts, next_attempt_at,"
+                " last_error, delivered_to FROM requests ORDER BY created_at"
+            ).fetchall()
+        return [Entry(*row[:5], tuple(json.loads(row[5]))) for row in rows]
+
+    def find(self, reference: str) -> int | None:
+        """The id of the waiting request with this reference, if any."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT id FROM requests WHERE reference = ?", (reference,)
+            ).fetchone()
+        return None if row is None else row[0]
+
+    def make_due(self, reference: str) -> bool:
+        """The request is due now; False when no such request waits."""
+        with self._connect() as db:
+            cursor = db.execute(
+                "UPDATE requests SET next_attempt_at = ? WHERE reference = ?",
+                (time.time(), reference),
+            )
+        return cursor.rowcount == 1
+
+    def discard(self, reference: str) -> bool:
+        """Forget a request for good, leaving no copy; False when none waits."""
+        with self._connect() as db:
+            cursor = db.execute(
+                "DELETE FROM requests WHERE reference = ?", (reference,)
+            )
+            self._empty_wal(db)
+        return cursor.rowcount == 1
+
+
+def normalise_reference(text: str) -> str:
+    """A reference as typed or read out ("abc def", "ABCDEF") in its printed
+    form, "ABC-DEF"."""
+    code = "".join(character for character in text.upper() if character.isalnum())
+    return f"{code[:3]}-{code[3:]}" if len(code) == _REFERENCE_LENGTH else text

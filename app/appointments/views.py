@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from datetime import UTC
 from datetime import datetime
@@ -33,6 +32,7 @@ from . import delivery
 from . import limits
 from . import mailer
 from .forms import AppointmentForm
+from .outbox import OUTBOX_ERRORS
 from .outbox import new_submission_token
 from .outbox import submission_key
 
@@ -134,7 +134,7 @@ def _store(form: AppointmentForm):
             mail_domain=mailer.sender_domain(current_app.config),
             submission=_submission_key(form),
         )
-    except (sqlite3.Error, OSError) as error:
+    except OUTBOX_ERRORS as error:
         # Never a false "received": the patient gets the 503 page with our phone.
         log.error("outbox: could not store a request (%s)", type(error).__name__)
         abort(503)
