@@ -175,6 +175,9 @@ class Site:
         site = re.sub(r"\n\s*listen \[::\]:.*;", "", site)
         site = re.sub(r"listen 80\b", f"listen 127.0.0.1:{self.http}", site)
         site = re.sub(r"listen 443\b", f"listen 127.0.0.1:{self.https}", site)
+        # Unbuffered: each nginx worker keeps its own log buffer, so one
+        # flushed line would not tell the tests that another worker's is.
+        site = re.sub(r" buffer=\S+ flush=\S+;", ";", site)
         for server_path, local in {
             f"/etc/letsencrypt/live/{HOST}/": f"{directory}/",
             "/var/www/letsencrypt": str(directory / "acme"),
