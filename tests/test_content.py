@@ -531,8 +531,9 @@ def test_launch_check_fails_on_todays_content_naming_each_missing_fact():
     assert len(awaiting) > 10
     listed = [line for line in lines if "awaiting clinician review" in line]
     assert [int(line.split(":")[1]) for line in listed] == awaiting
+    count = len(lines)
     assert message.splitlines()[0] == (
-        f"Not ready to launch: {len(lines)} things the clinic must still give or review:"
+        f"Not ready to launch: {count} things the clinic must still give or review:"
     )
     assert "Traceback" not in message
 

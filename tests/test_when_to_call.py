@@ -147,7 +147,8 @@ WARNING = {
 def test_the_email_and_text_warning_sits_with_the_contact_question(client, lang):
     page = client.get(PAGES[lang][1]).get_data(as_text=True)
     fieldset = re.search(
-        r'<fieldset class="choices" aria-describedby="contact_method-note[^"]*">(.*?)</fieldset>',
+        r'<fieldset class="choices" aria-describedby="contact_method-note[^"]*">'
+        r"(.*?)</fieldset>",
         page,
         re.S,
     )
