@@ -281,6 +281,7 @@ def test_misleading_source_statements_are_gone(client):
     assert "may kill cancer cells that are left after the transplant" in english
     assert "dendritic cells" in english
     assert "you may get chemotherapy, and maybe radiation therapy" in english
+    assert "As a shot (injection) under the skin" in english
     spanish = client.get(TOPIC_URLS["es"]).get_data(as_text=True)
     for phrase in (
         "no reconoce el cáncer",
@@ -298,6 +299,7 @@ def test_misleading_source_statements_are_gone(client):
     assert "Infusión de linfocitos de un donante" in spanish
     assert "se cultivan hasta obtener grandes cantidades" in spanish
     assert "Hipófisis o glándula pituitaria" in spanish
+    assert "Con una inyección debajo de la piel" in spanish
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
