@@ -132,7 +132,7 @@ FIRST_ORGAN = {"en": "Gut (colitis)", "es": "Intestino (colitis)"}
 # Said in the section's own paragraphs: when side effects start, not waiting.
 WHEN_AND_WHY_NOW = {
     "en": ("even months after your last treatment", "Do not wait", "steroids"),
-    "es": ("incluso meses después de la última dosis", "No espere", "esteroides"),
+    "es": ("incluso meses después de la última dosis", "No espere", "corticoides"),
 }
 INVITES_WAITING = {
     "en": "Serious reactions are rare",
@@ -244,9 +244,29 @@ def test_sources_link_nci_pages_in_the_pages_language_or_say_so(client, lang):
     for link in sources:
         assert link["href"].startswith("https://www.cancer.gov/"), link
         spanish = link["href"].startswith("https://www.cancer.gov/espanol/")
-        # A Spanish page links an English page only when it says so.
-        assert spanish or lang == "en" or "en inglés" in link["text"], link
         assert not (spanish and lang == "en"), link
+        if lang == "es":
+            # A Spanish page links an English page only when it says so,
+            # and says "en inglés" only of an English page.
+            assert spanish != ("en inglés" in link["text"]), link
+
+
+# NCI's Spanish pages someone has read (content/CHANGES.md, "Spanish
+# sources"), by the English page they translate.
+SPANISH_TWINS_READ = {
+    "https://www.cancer.gov/about-cancer/treatment/types/immunotherapy/"
+    "cancer-treatment-vaccines": "https://www.cancer.gov/espanol/cancer/"
+    "tratamiento/tipos/inmunoterapia/vacunas-tratamiento-contra-cancer",
+    "https://www.cancer.gov/about-cancer/treatment/side-effects/"
+    "organ-inflammation": "https://www.cancer.gov/espanol/cancer/"
+    "tratamiento/efectos-secundarios/inflamacion-de-organos",
+}
+
+
+def test_each_spanish_source_is_its_english_pair_or_the_spanish_twin_read():
+    pairs = zip(TOPIC.text["en"].sources, TOPIC.text["es"].sources, strict=True)
+    for english, spanish in pairs:
+        assert spanish.url == SPANISH_TWINS_READ.get(english.url, english.url)
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
