@@ -28,6 +28,7 @@ from .appointments.outbox import describe_problem
 from .appointments.outbox import normalise_reference
 from .config import CONTENT_DIR
 from .content import ContentError
+from .content import launch_problems
 from .content import load_content
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,14 @@ def content_group() -> None:
 
 @content_group.command("check")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
-def content_check(directory: str | None) -> None:
+@click.option(
+    "--launch",
+    is_flag=True,
+    help="Also fail on every clinic fact still missing (phone, hours, "
+    "response time, Notice of Privacy Practices, medical reviewer) and every "
+    "change in CHANGES.md still awaiting clinician review.",
+)
+def content_check(directory: str | None, launch: bool) -> None:
     """Validate every content file: schema and English/Spanish parity.
 
     DIRECTORY defaults to $FLASK_CONTENT_DIR, else the site's own content
@@ -58,6 +66,19 @@ def content_check(directory: str | None) -> None:
         )
         raise SystemExit(1) from None
     click.echo(f"Content OK: site.yaml and {len(content.pages)} pages in {directory}")
+    if launch and (problems := launch_problems(content, directory)):
+        count = len(problems)
+        # One message, so a build log shows the whole list at once.
+        click.echo(
+            f"Not ready to launch: {count} thing{'s' if count > 1 else ''} "
+            "the clinic must still give or review:\n" + "\n".join(problems),
+            err=True,
+        )
+        raise SystemExit(1)
+    if launch:
+        click.echo(
+            "Ready to launch: every clinic fact is set and every change reviewed"
+        )
 
 
 @click.group("outbox", cls=AppGroup)

@@ -96,12 +96,31 @@ class BulletList(_Model):
     items: tuple[Text, ...] = Field(alias="list", min_length=1)
 
 
+class Alert(BulletList):
+    """``- alert: emergency`` (or ``urgent``) with a ``title`` and a ``list``:
+    the signs that need 911 or a call to the care team, shown as a box that
+    stands out from the text around it."""
+
+    kind: Literal["emergency", "urgent"] = Field(alias="alert")
+    title: Text
+
+
 # The tags appear in pydantic's error locations; angle brackets keep them
 # apart from any key an editor could write, so they can be dropped.
-_PARAGRAPH, _LIST = "<paragraph>", "<list>"
+_PARAGRAPH, _LIST, _ALERT = "<paragraph>", "<list>", "<alert>"
 Block = Annotated[
-    Annotated[Text, Tag(_PARAGRAPH)] | Annotated[BulletList, Tag(_LIST)],
-    Discriminator(lambda value: _LIST if isinstance(value, dict) else _PARAGRAPH),
+    Annotated[Text, Tag(_PARAGRAPH)]
+    | Annotated[BulletList, Tag(_LIST)]
+    | Annotated[Alert, Tag(_ALERT)],
+    Discriminator(
+        lambda value: (
+            _PARAGRAPH
+            if not isinstance(value, dict)
+            else _ALERT
+            if "alert" in value
+            else _LIST
+        )
+    ),
 ]
 
 
@@ -296,7 +315,9 @@ def _compare_sections(en: tuple, es: tuple, parent: Loc) -> Iterator[tuple[Loc, 
 def _shape(body: tuple) -> str:
     """``paragraph, list of 4 items``: what must match between languages."""
     return ", ".join(
-        f"list of {_count(b.items, 'item')}"
+        f"{b.kind} alert of {_count(b.items, 'item')}"
+        if isinstance(b, Alert)
+        else f"list of {_count(b.items, 'item')}"
         if isinstance(b, BulletList)
         else "paragraph"
         for b in body
@@ -445,7 +466,9 @@ _DATE_ERRORS = ("date_type", "date_parsing", "date_from_datetime_parsing")
 
 
 def _loc(error: dict) -> Loc:
-    return tuple(step for step in error["loc"] if step not in (_PARAGRAPH, _LIST))
+    return tuple(
+        step for step in error["loc"] if step not in (_PARAGRAPH, _LIST, _ALERT)
+    )
 
 
 def _context(data: Any, loc: Loc) -> str:
@@ -565,3 +588,53 @@ def load_content(directory: str | Path) -> Content:
     if problems := [text for problems in by_line for _, text in problems]:
         raise ContentError(problems)
     return Content(site=site, pages=MappingProxyType(pages))
+
+
+# --- Launch: what the clinic must still give or review. ---------------------
+
+# The marker of a content/CHANGES.md list item no clinician has reviewed yet
+# (CHANGES.md explains it; a reviewed item says "**Reviewed by ...**").
+AWAITING_REVIEW = "**For clinician review.**"
+_LIST_ITEM = re.compile(r"^\s*[-*] (?P<text>.*)$")
+# The clinic facts a launch needs, and what each one is for.
+_LAUNCH_FACTS = {
+    "phone": "the number every page gives for calls",
+    "hours": "the office hours",
+    "response_time": "how soon staff call back after a request, in en and es",
+    "privacy_practices_url": "the Notice of Privacy Practices, in en and es",
+}
+
+
+def launch_problems(content: Content, directory: str | Path) -> list[str]:
+    """One line per clinic fact still missing from ``site.yaml``, topic page
+    without a named medical reviewer, and CHANGES.md item still awaiting
+    clinician review; empty when the site is ready to launch."""
+    root = Path(directory)
+    site_doc = _Document.read(root / "site.yaml", root)
+    for key, what in _LAUNCH_FACTS.items():
+        if getattr(content.site, key) is None:
+            site_doc.problem((key,), f"not set: {what}")
+    problems = [text for _, text in site_doc.problems]
+    for page in content.pages.values():
+        if page.kind == "topic" and page.review is None:
+            doc = _Document.read(root / "pages" / f"{page.id}.yaml", root)
+            doc.problem(("review",), "no medical reviewer named yet")
+            problems += [text for _, text in doc.problems]
+    return problems + _awaiting_review(root / "CHANGES.md")
+
+
+def _awaiting_review(changes: Path) -> list[str]:
+    try:
+        lines = changes.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return [f"{changes.name}: missing; it lists the changes to review"]
+    problems = []
+    for number, line in enumerate(lines, start=1):
+        item = _LIST_ITEM.match(line)
+        if item and AWAITING_REVIEW in line:
+            words = item["text"].replace(AWAITING_REVIEW, "").strip()
+            excerpt = words if len(words) <= 72 else words[:71].rstrip() + "…"
+            problems.append(
+                f"{changes.name}:{number}: awaiting clinician review: {excerpt}"
+            )
+    return problems

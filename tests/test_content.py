@@ -30,7 +30,9 @@ from markupsafe import escape
 from app import create_app
 from app.config import CONTENT_DIR as DEFAULT_CONTENT_DIR
 from app.config import StartupError
+from app.content import AWAITING_REVIEW
 from app.content import ContentError
+from app.content import launch_problems
 from app.content import load_content
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -469,6 +471,110 @@ def test_flask_content_check_passes_on_the_real_content():
     result = run_flask("content", "check")
     assert result.returncode == 0, result.stderr
     assert "Content OK" in result.stdout
+
+
+# --- flask content check --launch: what the clinic must still give. -------
+
+LAUNCH_FACTS = ("phone", "hours", "response_time", "privacy_practices_url")
+
+
+def fill_in_clinic_facts(content: Path) -> None:
+    """What the clinic gives before launch (fictional, test-only values)."""
+    site = content / "site.yaml"
+    data = yaml.safe_load(site.read_text(encoding="utf-8"))
+    data.update(
+        phone="+1 559 555 0100",
+        hours={"en": "Monday to Friday, 8 to 5", "es": "De lunes a viernes, de 8 a 5"},
+        response_time={
+            "en": "We call you back within one business day.",
+            "es": "Le llamamos en un plazo de un día hábil.",
+        },
+        privacy_practices_url={
+            "en": "https://clinic.example.org/notice-of-privacy-practices",
+            "es": "https://clinic.example.org/es/aviso-de-practicas-de-privacidad",
+        },
+    )
+    site.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    lines = read(content, TOPIC)
+    lines[line_of(lines, r"^review:") - 1] = (
+        "review: {name: Ana Example, credentials: MD, date: 2026-12-10}\n"
+    )
+    write(content, TOPIC, lines)
+    changes = content / "CHANGES.md"
+    reviewed = changes.read_text(encoding="utf-8").replace(
+        AWAITING_REVIEW, "**Reviewed by Ana Example, MD, 2026-12-10.**"
+    )
+    changes.write_text(reviewed, encoding="utf-8")
+
+
+def test_launch_check_fails_on_todays_content_naming_each_missing_fact():
+    result = run_flask("content", "check", "--launch")
+    assert result.returncode == 1
+    assert "Content OK" in result.stdout
+    message = result.stderr
+    assert message.startswith("Not ready to launch: ")
+    lines = message.splitlines()[1:]
+    site_lines = read(ROOT / "content", "site.yaml")
+    for key in LAUNCH_FACTS:
+        number = line_of(site_lines, rf"^{key}:")
+        assert any(
+            line.startswith(f"site.yaml:{number}: {key}: not set") for line in lines
+        ), key
+    topic_review = line_of(read(ROOT / "content", TOPIC), r"^review:")
+    assert f"{TOPIC}:{topic_review}: review: no medical reviewer named yet" in lines
+    # Every change awaiting review, by its line in CHANGES.md.
+    changes = read(ROOT / "content", "CHANGES.md")
+    awaiting = [
+        number
+        for number, line in enumerate(changes, start=1)
+        if line.lstrip().startswith("- ") and AWAITING_REVIEW in line
+    ]
+    assert len(awaiting) > 10
+    listed = [line for line in lines if "awaiting clinician review" in line]
+    assert [int(line.split(":")[1]) for line in listed] == awaiting
+    count = len(lines)
+    assert message.splitlines()[0] == (
+        f"Not ready to launch: {count} things the clinic must still give or review:"
+    )
+    assert "Traceback" not in message
+
+
+def test_launch_check_passes_once_the_clinic_has_filled_everything_in(content_copy):
+    fill_in_clinic_facts(content_copy)
+    result = run_flask("content", "check", "--launch", str(content_copy))
+    assert result.returncode == 0, result.stderr
+    assert "Ready to launch" in result.stdout
+    # Without --launch, today's content passes: it is valid, just not launched.
+    assert run_flask("content", "check").returncode == 0
+
+
+def test_launch_check_names_one_fact_left_and_one_change_left(content_copy):
+    fill_in_clinic_facts(content_copy)
+    site = content_copy / "site.yaml"
+    data = yaml.safe_load(site.read_text(encoding="utf-8"))
+    site.write_text(yaml.safe_dump({**data, "hours": None}), encoding="utf-8")
+    number = line_of(read(content_copy, "site.yaml"), r"^hours:")
+    changes = read(content_copy, "CHANGES.md")
+    last_item = max(
+        n for n, line in enumerate(changes, start=1) if line.startswith("- ")
+    )
+    changes.insert(last_item, f"- A new statement. {AWAITING_REVIEW}\n")
+    write(content_copy, "CHANGES.md", changes)
+
+    content = load_content(content_copy)
+    assert launch_problems(content, content_copy) == [
+        f"site.yaml:{number}: hours: not set: the office hours",
+        f"CHANGES.md:{last_item + 1}: awaiting clinician review: A new statement.",
+    ]
+
+
+def test_launch_check_needs_the_changes_log(content_copy):
+    fill_in_clinic_facts(content_copy)
+    (content_copy / "CHANGES.md").unlink()
+    content = load_content(content_copy)
+    assert launch_problems(content, content_copy) == [
+        "CHANGES.md: missing; it lists the changes to review"
+    ]
 
 
 def test_start_up_stops_with_one_message_listing_the_problems(content_copy):

@@ -131,8 +131,18 @@ def flask(env: dict[str, str], *args: str) -> None:
 
 def freeze(env: dict[str, str], build: Path) -> None:
     """``flask freeze`` into ``build``, then the .gz and .br copies."""
+    warn_until_ready_to_launch(env)
     flask(env, "freeze", "--destination", str(build))
     precompress(build)
+
+
+def warn_until_ready_to_launch(env: dict[str, str]) -> None:
+    """Print what ``flask content check --launch`` still lists, as a warning:
+    a preview is not a launch, so it goes on."""
+    check = [sys.executable, "-m", "flask", "content", "check", "--launch"]
+    result = subprocess.run(check, cwd=ROOT, env=env, capture_output=True, text=True)
+    if result.returncode:
+        print(f"Warning: {result.stderr.strip()}", file=sys.stderr)
 
 
 def localise(text: str, directory: Path) -> str:
