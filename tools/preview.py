@@ -28,7 +28,6 @@ from aiosmtpd.controller import Controller
 
 from tools.devserver import PrintingHandler
 from tools.devserver import dev_environment
-from tools.precompress import precompress
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY_NGINX = ROOT / "deploy" / "nginx"
@@ -112,7 +111,7 @@ def preview_env(directory: Path, port: int, smtp_port: int) -> dict[str, str]:
 
 
 def freeze(env: dict[str, str], build: Path) -> None:
-    """``flask freeze`` into ``build``, then the .gz and .br copies."""
+    """``flask freeze`` into ``build`` (it writes the .gz and .br copies too)."""
     result = subprocess.run(
         [sys.executable, "-m", "flask", "freeze", "--destination", str(build)],
         cwd=ROOT,
@@ -122,7 +121,6 @@ def freeze(env: dict[str, str], build: Path) -> None:
     )
     if result.returncode:
         raise SystemExit(f"flask freeze failed:\n{result.stderr}")
-    precompress(build)
 
 
 def localise(text: str, directory: Path) -> str:

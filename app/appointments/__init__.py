@@ -14,12 +14,10 @@ def init_app(app: Flask) -> None:
     A damaged or unusable outbox stops the start with one message saying
     what to do (no traceback).
     """
-    from . import delivery
     from . import health
     from .views import init_app as init_views
 
     config = app.config
-    config["OUTBOX_LEASE_SECONDS"] = delivery.lease_seconds(config)
     outbox = Outbox(
         config["OUTBOX_PATH"],
         lease_seconds=float(config["OUTBOX_LEASE_SECONDS"]),
