@@ -179,9 +179,36 @@ def test_yaml_syntax_error_names_the_file_and_line(content_copy):
     lines[number - 1] = "\t" + lines[number - 1].lstrip()
     write(content_copy, TOPIC, lines)
 
+    assert problems_of(content_copy) == [
+        f"{TOPIC}:{number}: not valid YAML: line {number} has a tab; "
+        "indent with spaces, not tabs"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mistake", "advice"),
+    [
+        # An unclosed quote: named where it opens, not at the end of the file.
+        (lambda line: line.replace(": ", ': "', 1), "a quote opened on line {n}"),
+        (lambda line: line + ": more", "has a colon and a space inside a value"),
+        (lambda line: " " + line, "check the quotes, colons and indentation"),
+    ],
+    ids=["open quote", "colon in a value", "indentation"],
+)
+def test_yaml_syntax_errors_say_what_to_check_in_plain_words(
+    content_copy, mistake, advice
+):
+    lines = read(content_copy, PRIVACY)
+    number = line_of(lines, r"^\s+title:")
+    lines[number - 1] = mistake(lines[number - 1].rstrip("\n")) + "\n"
+    write(content_copy, PRIVACY, lines)
+
     [problem] = problems_of(content_copy)
-    assert problem.startswith(f"{TOPIC}:{number}: not valid YAML: ")
-    assert problem.endswith("; indent with spaces, not tabs")
+    assert problem.startswith(f"{PRIVACY}:"), problem
+    assert advice.format(n=number) in problem
+    assert "scalar" not in problem and "block" not in problem, "PyYAML's words"
+    line = int(problem.split(":")[1])
+    assert f"line {line}" in problem
 
 
 def test_a_key_given_twice_is_reported(content_copy):
@@ -234,11 +261,37 @@ def test_every_problem_in_every_file_is_reported_at_once(content_copy):
     assert problems[2] == (
         f"{TOPIC}:{sub_line}: {where(i, section, j, sub)} > heading: missing"
     )
-    assert problems[3].startswith(f"{PRIVACY}:2: not valid YAML: ")
+    # Named where the [ opens, not where PyYAML noticed (line 2).
+    assert problems[3] == (
+        f"{PRIVACY}:1: not valid YAML: a [ or {{ opened on line 1 is never closed"
+    )
     assert len(problems) == 4
 
 
 # --- English/Spanish parity and rules between files (issue 9.8). ------------
+
+
+def test_a_misspelt_key_does_not_hide_a_missing_spanish_subsection(content_copy):
+    """Both in one run, also from `flask content check`."""
+    i, section, j, sub = nested_section(content_copy)
+    lines = read(content_copy, TOPIC)
+    first = subsection_line(content_copy, sub["id"])
+    end = line_of(lines, r"^\s+- id: ", first)
+    del lines[first - 1 : end - 1]  # the Spanish subsection
+    description = line_of(lines, r"^description:|^  description:")
+    lines[description - 1] = lines[description - 1].replace(
+        "description:", "descripton:"
+    )
+    write(content_copy, TOPIC, lines)
+
+    misspelt = 'descripton: unknown key; did you mean "description"?'
+    missing = f'sections: subsection "{sub["id"]}" is missing (en has it)'
+    problems = problems_of(content_copy)
+    assert len(problems) == 2, problems
+    assert problems[0].endswith(misspelt) and problems[1].endswith(missing)
+    result = run_flask("content", "check", str(content_copy))
+    assert result.returncode == 1
+    assert misspelt in result.stderr and missing in result.stderr
 
 
 def test_spanish_must_have_as_many_lead_paragraphs(content_copy):
@@ -456,7 +509,7 @@ def test_flask_content_check_prints_every_problem_and_fails(content_copy):
     assert result.returncode == 1
     lines = result.stderr.splitlines()
     assert lines[0] == problem
-    assert lines[1].startswith(f"{PRIVACY}:2: not valid YAML: ")
+    assert lines[1].startswith(f"{PRIVACY}:1: not valid YAML: ")
     assert lines[2] == f"2 problems in {content_copy}"
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
