@@ -54,7 +54,7 @@ stress: setup
 	$(BIN)/python -m tools.stress
 
 # Throughput and latency (wrk): the preview's nginx against a bare nginx, gunicorn
-# against bare Flask, the form POST; plus page weight.
+# alone, the form POST; plus page weight (docs/performance.md).
 bench: setup
 	$(BIN)/python -m tools.bench
 

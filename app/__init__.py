@@ -6,20 +6,20 @@ from typing import Any
 
 from flask import Flask
 from flask import current_app
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import appointments
 from . import config
-from . import content_reload
-from . import encoding
 from . import errors
 from . import i18n
 from . import observability
-from . import proxy
 from . import security
+from . import site_content
 from . import static_errors
 from . import static_files
 from .cli import outbox_group
-from .content import ContentError
+from .encoding import AcceptedEncodings
+from .extensions import compress
 from .extensions import csrf
 from .extensions import limiter
 from .freeze import freeze_command
@@ -27,7 +27,14 @@ from .pages import bp as pages_bp
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: defaults, then FLASK_* environment, then ``test_config``."""
+    """Build the app: defaults, then FLASK_* environment, then ``test_config``.
+
+    Two orders matter, and only these: the content is loaded before the
+    blueprints, because the pages blueprint makes one URL rule per page slug;
+    and Flask-Limiter before Flask-WTF, so its before_request check runs first
+    and a flood of token-less POSTs is limited too. The rest may come in any
+    order.
+    """
     app = Flask(__name__, instance_relative_config=True)
     # Smaller pages for slow connections: drop template-only whitespace.
     app.jinja_env.trim_blocks = True
@@ -38,33 +45,29 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     config.check(app)
 
-    try:
-        # In debug, content problems are shown per request instead.
-        content_reload.init_app(app)
-    except ContentError as error:
-        raise config.StartupError(
-            "The content folder has problems:", error.problems
-        ) from None
+    app.extensions["content"] = site_content.load(app)
 
-    # Before CSRF: Flask-Limiter's check then runs first, so a flood of
-    # token-less POSTs is limited too.
     limiter.init_app(app)
     csrf.init_app(app)
-    # Flask runs after_request hooks last-registered first, so compression,
-    # registered early, sees each response with every header already set.
-    encoding.init_app(app)
+    compress.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     observability.init_app(app)
     static_files.init_app(app)
-    proxy.init_app(app)
     app.register_blueprint(pages_bp)
     app.register_blueprint(static_errors.bp)
     appointments.init_app(app)
     app.cli.add_command(outbox_group)
     app.cli.add_command(freeze_command)
     app.context_processor(_site_context)
+
+    compressions = ("COMPRESS_ALGORITHM", "COMPRESS_ALGORITHM_STREAMING")
+    offered = [name for key in compressions for name in app.config[key]]
+    app.wsgi_app = AcceptedEncodings(app.wsgi_app, offered)
+    if hops := app.config["TRUSTED_PROXIES"]:
+        # The address, scheme and host the nearest trusted proxy saw.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
 
 

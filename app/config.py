@@ -13,6 +13,7 @@ import ipaddress
 import json
 import os
 import secrets
+import sys
 import tempfile
 from collections.abc import Iterable
 from email.utils import formataddr
@@ -31,7 +32,6 @@ from jinja2 import TemplateNotFound
 from werkzeug.sansio.utils import host_is_trusted
 
 from .content import LANGUAGES
-from .proxy import trusted_proxies
 from .static_files import manifest_problem
 
 PACKAGE = Path(__file__).resolve().parent
@@ -72,6 +72,8 @@ DEFAULTS: dict[str, Any] = {
     "COMPRESS_ALGORITHM_STREAMING": ["br", "gzip"],
     # No .gz/.br copies in app/static: nginx serves the frozen build.
     "FLASK_STATIC_DIGEST_COMPRESSION": [],
+    # `flask freeze`: pages have no extension (/en/immunotherapy); they are HTML.
+    "FREEZER_DEFAULT_MIMETYPE": "text/html",
     # The SMTP relay; names as Flask-Mail uses them.
     "MAIL_SERVER": None,  # required outside debug and testing
     "MAIL_PORT": None,  # 25, or 465 with MAIL_USE_SSL
@@ -91,7 +93,8 @@ DEFAULTS: dict[str, Any] = {
     # first encrypts, all decrypt). Debug: a key kept in the instance folder.
     "OUTBOX_KEY": None,
     # A sender that dies mid-send holds its request this long; default
-    # 3 x MAIL_TIMEOUT (appointments/delivery.py).
+    # 3 x MAIL_TIMEOUT, set by the check. A sender renews its lease every third
+    # of it, so a slow relay never lets it run out under a live sender.
     "OUTBOX_LEASE_SECONDS": None,
     # A request waiting longer makes /healthz/delivery 503 and
     # `flask outbox deliver` exit non-zero.
@@ -103,6 +106,10 @@ DEFAULTS: dict[str, Any] = {
     # Per client: accepted requests only, then every POST (stops floods).
     "APPOINTMENT_RATE_LIMIT": "5 per minute;30 per hour",
     "APPOINTMENT_FLOOD_LIMIT": "20 per minute;100 per hour",
+    # How many proxies (nginx, a CDN) sit in front and write X-Forwarded-*
+    # headers. With 0 the headers are ignored, so a client cannot forge its
+    # address or scheme; with N, ProxyFix trusts the Nth value from the right.
+    "TRUSTED_PROXIES": 0,
 }
 
 MAKE_KEY = (
@@ -160,6 +167,8 @@ def check(app: Flask) -> None:
     local = app.debug or app.testing
     if not config["OUTBOX_PATH"]:
         config["OUTBOX_PATH"] = str(Path(app.instance_path) / "outbox.sqlite3")
+    if not config["OUTBOX_LEASE_SECONDS"]:
+        config["OUTBOX_LEASE_SECONDS"] = 3 * float(config["MAIL_TIMEOUT"] or 10)
     if local:
         # Sessions (and form tokens) then end with the process.
         config["SECRET_KEY"] = config["SECRET_KEY"] or secrets.token_hex(32)
@@ -176,7 +185,7 @@ def check(app: Flask) -> None:
     problems += _plaintext_relay_problems(config)
     problems += _install_problems(app)
     try:
-        trusted_proxies(config.get("TRUSTED_PROXIES"))
+        config["TRUSTED_PROXIES"] = trusted_proxies(config.get("TRUSTED_PROXIES"))
     except ValueError as error:
         problems.append(str(error))
     try:
@@ -186,8 +195,15 @@ def check(app: Flask) -> None:
             f"CLINIC_TIMEZONE: {config.get('CLINIC_TIMEZONE')!r} is not a time zone;"
             " use a name such as America/Los_Angeles"
         )
-    outbox = outbox_problem(config["OUTBOX_PATH"], create=local)
-    if outbox and not local:
+    outbox_path = config["OUTBOX_PATH"]
+    if not local and _inside_virtualenv(outbox_path):
+        problems.append(
+            f"OUTBOX_PATH: {outbox_path} is inside the virtual environment "
+            f"{sys.prefix}, so rebuilding it would delete requests not yet sent; "
+            "set FLASK_OUTBOX_PATH to a file outside it, such as "
+            "/var/lib/clinic-site/outbox.sqlite3"
+        )
+    elif (outbox := outbox_problem(outbox_path, create=local)) and not local:
         problems.append(outbox)
     if problems:
         raise StartupError("The site cannot start:", problems)
@@ -233,6 +249,28 @@ def _install_problems(app: Flask) -> list[str]:
             )
     static = manifest_problem(app)
     return problems + ([static] if static else [])
+
+
+def trusted_proxies(value: object) -> int:
+    """TRUSTED_PROXIES as a count (unset: none); ValueError, with a message for
+    the operator, on anything else (True is no count)."""
+    if value in (None, ""):
+        return 0
+    text = str(value).strip()
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
+        raise ValueError(
+            "TRUSTED_PROXIES must be the number of proxies in front of the site "
+            f"(0, 1, 2...), not {value!r}"
+        )
+    return int(text)
+
+
+def _inside_virtualenv(path: str) -> bool:
+    """Whether ``path`` lies in the running virtual environment: where an
+    installed wheel's instance folder (the default outbox) would be."""
+    if sys.prefix == sys.base_prefix:
+        return False
+    return Path(path).resolve().is_relative_to(Path(sys.prefix).resolve())
 
 
 def outbox_problem(path: str, *, create: bool) -> str | None:

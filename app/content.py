@@ -9,6 +9,7 @@ in the words of the person editing the YAML::
 
 from __future__ import annotations
 
+import copy
 import datetime
 import difflib
 import functools
@@ -174,15 +175,6 @@ class PageFile(_Model):
     en: PageText
     es: PageText
 
-    @model_validator(mode="after")
-    def _check_ids_and_parity(self) -> PageFile:
-        # Raised with their own locations, these read like pydantic's own.
-        problems = (*_duplicate_ids(self), *_parity(self))
-        if problems:
-            errors = [_error(loc, text) for loc, text in problems]
-            raise ValidationError.from_exception_data("PageFile", errors)
-        return self
-
 
 class Page(PageFile):
     """A page file, known by its file name (``id``) as in URLs and links."""
@@ -251,48 +243,74 @@ class Content:
     pages: Mapping[str, Page]
 
 
-# --- Rules across sections and languages (PageFile's validator). ----------
+# --- Rules across sections and languages. ---------------------------------
+# They read the YAML data as it is, not the validated page, so they run even
+# when a key elsewhere is misspelt: every problem is listed in one run.
 
 
-def _error(loc: Loc, text: str) -> dict[str, Any]:
-    # The text goes in as a value: braces in it are not template fields.
-    error = PydanticCustomError("page", "{text}", {"text": text})
-    return {"type": error, "loc": loc, "input": None}
+def cross_checks(data: Any) -> Iterator[tuple[Loc, str]]:
+    """Section ids unique per language, and Spanish matching English."""
+    if isinstance(data, dict):
+        yield from _duplicate_ids(data)
+        yield from _parity(data)
 
 
-def _sections(text: PageText, lang: str) -> Iterator[tuple[Loc, Subsection]]:
-    for i, section in enumerate(text.sections):
-        yield (lang, "sections", i), section
-        for j, sub in enumerate(section.sections):
-            yield (lang, "sections", i, "sections", j), sub
+def _items(value: Any) -> list:
+    return value if isinstance(value, list) else []
 
 
-def _duplicate_ids(page: PageFile) -> Iterator[tuple[Loc, str]]:
+def _text(data: dict, lang: str) -> dict:
+    text = data.get(lang)
+    return text if isinstance(text, dict) else {}
+
+
+def _sections(text: dict, lang: str) -> Iterator[tuple[Loc, dict]]:
+    for i, section in enumerate(_items(text.get("sections"))):
+        if isinstance(section, dict):
+            yield (lang, "sections", i), section
+            for j, sub in enumerate(_items(section.get("sections"))):
+                if isinstance(sub, dict):
+                    yield (lang, "sections", i, "sections", j), sub
+
+
+def _duplicate_ids(data: dict) -> Iterator[tuple[Loc, str]]:
     """Section ids are the targets of "On this page": one element each."""
     for lang in LANGUAGES:
         first: dict[str, Loc] = {}
-        for loc, section in _sections(getattr(page, lang), lang):
-            if section.id in _TEMPLATE_IDS:
+        for loc, section in _sections(_text(data, lang), lang):
+            section_id = section.get("id")
+            if not isinstance(section_id, str):
+                continue  # missing or not text: the schema says so
+            if section_id in _TEMPLATE_IDS:
                 taken = "is used by the page itself; rename it"
-                yield (*loc, "id"), f'"{section.id}" {taken}'
-            elif section.id in first:
-                other = _context(page, first[section.id])
-                yield (*loc, "id"), f'"{section.id}" is already the id of {other}'
+                yield (*loc, "id"), f'"{section_id}" {taken}'
+            elif section_id in first:
+                other = _context(data, first[section_id])
+                yield (*loc, "id"), f'"{section_id}" is already the id of {other}'
             else:
-                first[section.id] = loc
+                first[section_id] = loc
 
 
-def _parity(page: PageFile) -> Iterator[tuple[Loc, str]]:
+def _parity(data: dict) -> Iterator[tuple[Loc, str]]:
     """The Spanish text has the English structure, paragraph for paragraph."""
-    for key, noun in (("lead", "paragraph"), ("sources", "source")):
-        en, es = getattr(page.en, key), getattr(page.es, key)
-        if len(en) != len(es):
-            yield ("es", key), f"{_count(es, noun)}; en has {_count(en, noun)}"
-    yield from _compare_sections(page.en.sections, page.es.sections, ("es",))
+    en, es = _text(data, "en"), _text(data, "es")
+    if not (en and es):
+        return  # a language missing altogether: the schema says so
+    for key, noun, default in (("lead", "paragraph", None), ("sources", "source", [])):
+        en_items, es_items = en.get(key, default), es.get(key, default)
+        if not (isinstance(en_items, list) and isinstance(es_items, list)):
+            continue  # missing or not a list: the schema says so
+        if len(en_items) != len(es_items):
+            counts = f"{_count(es_items, noun)}; en has {_count(en_items, noun)}"
+            yield ("es", key), counts
+    yield from _compare_sections(en.get("sections"), es.get("sections"), ("es",))
 
 
-def _compare_sections(en: tuple, es: tuple, parent: Loc) -> Iterator[tuple[Loc, str]]:
-    en_ids, es_ids = [s.id for s in en], [s.id for s in es]
+def _compare_sections(en: Any, es: Any, parent: Loc) -> Iterator[tuple[Loc, str]]:
+    en, es = _items(en), _items(es)
+    en_ids, es_ids = _ids(en), _ids(es)
+    if en_ids is None or es_ids is None:
+        return  # a section without an id: the schema says so
     noun = "subsection" if len(parent) > 1 else "section"
     loc = (*parent, "sections")
     if en_ids != es_ids:
@@ -306,25 +324,32 @@ def _compare_sections(en: tuple, es: tuple, parent: Loc) -> Iterator[tuple[Loc, 
             yield loc, f"{noun}s are in a different order from en: {', '.join(en_ids)}"
         return
     for i, (a, b) in enumerate(zip(en, es, strict=True)):
-        if _shape(a.body) != _shape(b.body):
-            yield (*loc, i, "body"), f"has {_shape(b.body)}; en has {_shape(a.body)}"
-        subsections = getattr(a, "sections", ()), getattr(b, "sections", ())
-        yield from _compare_sections(*subsections, (*loc, i))
+        a_shape, b_shape = _shape(a.get("body")), _shape(b.get("body"))
+        if a_shape and b_shape and a_shape != b_shape:
+            yield (*loc, i, "body"), f"has {b_shape}; en has {a_shape}"
+        yield from _compare_sections(a.get("sections"), b.get("sections"), (*loc, i))
 
 
-def _shape(body: tuple) -> str:
-    """``paragraph, list of 4 items``: what must match between languages."""
+def _ids(sections: list) -> list[str] | None:
+    """Each section's id, or None when one has none to compare."""
+    ids = [s.get("id") if isinstance(s, dict) else None for s in sections]
+    return ids if all(isinstance(i, str) for i in ids) else None
+
+
+def _shape(body: Any) -> str:
+    """``paragraph, list of 4 items``: what must match between languages
+    ("" when there is no body to compare)."""
     return ", ".join(
-        f"{b.kind} alert of {_count(b.items, 'item')}"
-        if isinstance(b, Alert)
-        else f"list of {_count(b.items, 'item')}"
-        if isinstance(b, BulletList)
+        f"{block['alert']} alert of {_count(_items(block.get('list')), 'item')}"
+        if isinstance(block, dict) and "alert" in block
+        else f"list of {_count(_items(block.get('list')), 'item')}"
+        if isinstance(block, dict)
         else "paragraph"
-        for b in body
+        for block in _items(body)
     )
 
 
-def _count(items: tuple, noun: str) -> str:
+def _count(items: list, noun: str) -> str:
     return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
 
 
@@ -342,6 +367,8 @@ class _Document:
     data: Any = None
     lines: dict[Loc, int] = field(default_factory=dict)
     problems: list[tuple[int, str]] = field(default_factory=list)
+    # Unknown keys and the known key each was probably meant to be.
+    guesses: dict[Loc, str] = field(default_factory=dict)
 
     @classmethod
     def read(cls, path: Path, root: Path) -> _Document:
@@ -412,6 +439,7 @@ class _Document:
             for loc, e in errors
             if e["type"] == "extra_forbidden"
         }
+        self.guesses = {loc: guess for loc, guess in guesses.items() if guess}
         # A misspelt required key is also missing: say it once, with the guess.
         meant = {(*loc[:-1], guess) for loc, guess in guesses.items()}
         for loc, e in errors:
@@ -419,20 +447,75 @@ class _Document:
                 self.problem(loc, _message(model, loc, e, guesses.get(loc)))
         return None
 
+    def as_meant(self) -> Any:
+        """The data with each misspelt key under the name it was meant to
+        have, so the rules across sections see what the editor meant."""
+        data = copy.deepcopy(self.data)
+        for loc, guess in self.guesses.items():
+            parent = functools.reduce(_child, loc[:-1], data)
+            if isinstance(parent, dict) and guess not in parent:
+                parent[guess] = parent.pop(loc[-1])
+        return data
+
+
+# PyYAML's words -> what to check, and whether the line to name is where the
+# trouble began (an open quote, a key with no colon) rather than where PyYAML
+# noticed it.
+_UNCLOSED_QUOTE = (
+    "a quote opened on this line is never closed; close it, or use the other "
+    "kind of quote around text that holds one"
+)
+_YAML_ADVICE = (
+    ("quoted scalar", True, _UNCLOSED_QUOTE),
+    (
+        "could not find expected ':'",
+        True,
+        "this line needs a colon after its key (key: value), or a quote on it "
+        "is not closed",
+    ),
+    (
+        "mapping values are not allowed",
+        False,
+        "this line has a colon and a space inside a value; put the whole value "
+        "in double quotes",
+    ),
+    ("flow", True, "a [ or { opened on this line is never closed"),
+    ("alias", False, "this line has a value starting with * or &; put it in quotes"),
+)
+_CHECK = "check the quotes, colons and indentation"
+
 
 def _syntax_problem(
     file: str, text: str, error: yaml.MarkedYAMLError
 ) -> tuple[int, str]:
-    mark = error.problem_mark or error.context_mark
-    line = mark.line + 1 if mark else 0
-    message = f"{file}:{line}: not valid YAML: {error.problem or error.context}"
-    started = error.context_mark.line + 1 if error.context_mark else line
-    if error.problem and error.context and started != line:
-        message += f" ({error.context} from line {started})"
+    """One line in plain words: where, and what to check there."""
     lines = text.splitlines()
-    if mark and mark.line < len(lines) and "\t" in lines[mark.line]:
-        message += "; indent with spaces, not tabs"
-    return line, message
+    index, advice = _yaml_advice(error, lines)
+    if index < len(lines) and "\t" in lines[index]:
+        advice = "this line has a tab; indent with spaces, not tabs"
+    line = index + 1
+    advice = advice.replace("this line", f"line {line}")
+    return line, f"{file}:{line}: not valid YAML: {advice}"
+
+
+def _yaml_advice(error: yaml.MarkedYAMLError, lines: list[str]) -> tuple[int, str]:
+    """The (0-based) line to name, and what to check there."""
+    mark = error.problem_mark or error.context_mark
+    noticed = mark.line if mark else 0
+    began = error.context_mark.line if error.context_mark else noticed
+    said = f"{error.problem} {error.context}"
+    for words, at_start, advice in _YAML_ADVICE:
+        if words in said:
+            return (began if at_start else noticed), advice
+    for index in range(began, min(noticed + 1, len(lines))):
+        if lines[index].count('"') % 2:  # closed by a quote on a later line
+            return index, _UNCLOSED_QUOTE
+    if began < noticed:
+        return noticed, (
+            f"this line does not line up with the lines above it (from line "
+            f"{began + 1}); {_CHECK} on this line and the one before"
+        )
+    return noticed, f"{_CHECK} on this line"
 
 
 # --- Pydantic's errors in the editor's words. ------------------------------
@@ -566,6 +649,8 @@ def load_content(directory: str | Path) -> Content:
                 (), "the file name must be lowercase letters, digits and hyphens"
             )
         page = doc.validate(PageFile)
+        for loc, message in cross_checks(doc.as_meant()):
+            doc.problem(loc, message)
         if page is not None and not doc.problems:
             pages[page_id] = Page.model_construct(id=page_id, **dict(page))
     docs = [site_doc, *page_docs.values()]

@@ -6,14 +6,19 @@ import logging
 
 from flask import Flask
 from flask import Request
+from flask import g
 from flask import render_template
-from flask.globals import request_ctx
+from flask import request
 from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
+from werkzeug.exceptions import SecurityError
 
 from .error_texts import error_text
+from .i18n import add_localized_rule
+from .i18n import home_url
+from .i18n import other_language
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +27,17 @@ log = logging.getLogger(__name__)
 # broken multipart body (ValueError).
 _UNREADABLE_BODY = (ParseException, OSError, ValueError)
 
+# Where nginx's error_page finds the not-found page of each language (frozen
+# by `flask freeze`; deploy/nginx maps /es/ URLs to the Spanish one).
+NOT_FOUND_PATHS = {"en": "/404.html", "es": "/es/404.html"}
+
 
 class BodyCheckedRequest(Request):
     """A request whose unreadable body is the client's mistake: a 400 page,
     never a 500 with a traceback and an ERROR line anyone could trigger."""
 
+    # Private Werkzeug API, as no public hook sees the body being parsed;
+    # tests/test_plain_flask.py fails if Werkzeug stops calling it.
     def _load_form_data(self) -> None:
         try:
             super()._load_form_data()
@@ -41,6 +52,7 @@ def init_app(app: Flask) -> None:
     app.request_class = BodyCheckedRequest
     app.register_error_handler(HTTPException, render_error)
     app.register_error_handler(Exception, _unhandled)
+    add_localized_rule(app, NOT_FOUND_PATHS, "not_found_page", not_found_page)
 
 
 def error_headers(code: int) -> dict[str, str]:
@@ -55,16 +67,33 @@ def render_error(error: HTTPException) -> tuple[str, int, dict[str, str]]:
     """The page for ``error``; it never echoes what the visitor sent."""
     code = error.code or 500
     headers = error_headers(code)
-    if request_ctx.url_adapter is None:
-        # No URLs can be built (e.g. a Host outside TRUSTED_HOSTS), so no
+    if isinstance(request.routing_exception, SecurityError):
+        # A Host outside TRUSTED_HOSTS: Flask built no URL adapter, so no
         # layout either: a short plain answer rather than a second error.
         headers["Content-Type"] = "text/plain; charset=utf-8"
         return f"{code} {error.name}\n", code, headers
+    return _error_page(code), code, headers
+
+
+def _error_page(code: int, **context: str) -> str:
+    """The site's page for HTTP status ``code``, in the visitor's language."""
     heading, message = error_text(code)
-    page = render_template(
-        "errors/page.html", code=code, heading=heading, message=message
+    return render_template(
+        "errors/page.html", code=code, heading=heading, message=message, **context
     )
-    return page, code, headers
+
+
+def not_found_page() -> tuple[str, int, dict[str, str]]:
+    """The not-found page of this language, for ``flask freeze`` to write.
+
+    200, as Frozen-Flask writes only those; nginx's error_page keeps the 404
+    of the request it answers. The page is what render_error gives for 404,
+    with the toggle leading to the other language's topic page, not to
+    another error page.
+    """
+    other = other_language(g.lang_code)
+    html = _error_page(404, other_lang_url=home_url(other))
+    return html, 200, error_headers(404)
 
 
 def _unhandled(error: Exception):

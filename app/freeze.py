@@ -1,18 +1,21 @@
 """``flask freeze``: the site's documents as static files, for nginx or a CDN.
 
 Frozen-Flask requests each content page (both languages), the sitemap,
-robots.txt and every static file from the app, through its public API, and
-writes the responses to ``build/``. Pages keep extension-less names
-(``build/en/immunotherapy``), served as text/html. The not-found pages for the
-web server's ``error_page`` are rendered by the app's own error handler, one
-per language; nginx's other error pages come from app/static_errors.py.
-The form, its POST, the redirects and the health checks stay with the app.
+robots.txt, the not-found pages, nginx's own error pages and every static
+file from the app, as ordinary requests, and writes the responses to
+``build/``. Pages keep extension-less names (``build/en/immunotherapy``),
+served as text/html. Then every text file gets its .br and .gz copies
+(app/precompress.py). The form, its POST, the redirects and the health checks
+stay with the app.
 """
 
 from __future__ import annotations
 
+import json
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 from flask import Flask
@@ -20,43 +23,46 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_frozen import Freezer
 from flask_frozen import MissingURLGeneratorWarning
-from werkzeug.exceptions import default_exceptions
+from werkzeug.routing import MapAdapter
 
 from . import static_errors
 from .content import LANGUAGES
-from .i18n import DEFAULT_LANGUAGE
+from .precompress import precompress
+from .static_files import MANIFEST
 
 DEFAULT_DESTINATION = Path("build")
 
 
-def error_page_urls(code: int) -> tuple[str, ...]:
-    """Where the page for ``code`` goes: /404.html for the default language,
-    /es/404.html for the others, for the web server's ``error_page``."""
-    return tuple(
-        f"/{code}.html" if lang == DEFAULT_LANGUAGE else f"/{lang}/{code}.html"
-        for lang in LANGUAGES
-    )
+def site_paths(app: Flask) -> Iterator[str]:
+    """The path of every document nginx serves from the build.
+
+    Built with the URL map bound to SITE_URL's host rather than ``url_for``:
+    Frozen-Flask calls ``url_for`` in a request for "localhost", which
+    TRUSTED_HOSTS rightly refuses.
+    """
+    urls = app.url_map.bind(urlsplit(app.config["SITE_URL"]).netloc)
+    for page in app.extensions["content"].pages.values():
+        for lang in page.slugs:
+            yield urls.build("pages.page", {"page_id": page.id, "lang_code": lang})
+    yield urls.build("pages.sitemap")
+    yield urls.build("pages.robots")
+    for lang in LANGUAGES:  # nginx's error_page for 404, one per language
+        yield urls.build("not_found_page", {"lang_code": lang})
+    for code in static_errors.CODES:  # nginx's own error pages, never linked
+        yield urls.build("static_errors.page", {"code": code})
+    yield from _static_paths(app, urls)
 
 
-def site_freezer(app: Flask) -> Freezer:
-    """Frozen-Flask, given the site's URLs rather than every url_for call
-    (which would include the form linked from every page)."""
-    freezer = Freezer(app, with_no_argument_rules=False, log_url_for=False)
-
-    @freezer.register_generator
-    def documents():
-        """Every content page in every language, the sitemap, robots.txt and
-        nginx's own error pages."""
-        for page in current_app.extensions["content"].pages.values():
-            for lang in page.slugs:
-                yield "pages.page", {"page_id": page.id, "lang_code": lang}
-        yield "pages.sitemap", {}
-        yield "pages.robots", {}
-        # nginx's own error pages, never linked (app/static_errors.py).
-        for code in static_errors.CODES:
-            yield "static_errors.page", {"code": code}
-
-    return freezer
+def _static_paths(app: Flask, urls: MapAdapter) -> Iterator[str]:
+    """Each static file the pages link: the content-hashed copy of a digested
+    file (app/static_files.py), never its plain name or the manifest."""
+    folder = Path(app.static_folder or "")
+    manifest = folder / MANIFEST
+    digested = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    for path in sorted(folder.rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        if path.is_file() and name != MANIFEST and name not in digested:
+            yield urls.build("static", {"filename": name})
 
 
 def freeze(app: Flask, destination: Path) -> list[str]:
@@ -69,48 +75,25 @@ def freeze(app: Flask, destination: Path) -> list[str]:
             f"{destination} is not empty and holds no earlier build; "
             "choose an empty or new folder"
         )
+    # Frozen-Flask takes its arguments through the config; these two are
+    # this run's (the others are in config.DEFAULTS).
     app.config.update(
         FREEZER_DESTINATION=str(destination),
         # The one public address: frozen pages are what the app serves there.
         FREEZER_BASE_URL=app.config["SITE_URL"],
-        # Pages have no extension (/en/immunotherapy); they are HTML.
-        FREEZER_DEFAULT_MIMETYPE="text/html",
-        # Flask-Static-Digest's manifest is for the app, not for visitors.
-        FREEZER_STATIC_IGNORE=["cache_manifest.json"],
-        # Frozen-Flask builds URLs in a request context for "localhost"; every
-        # request here is our own, so the visitors' Host check has no job.
-        TRUSTED_HOSTS=None,
     )
+    freezer = Freezer(
+        app, with_static_files=False, with_no_argument_rules=False, log_url_for=False
+    )
+    freezer.register_generator(lambda: site_paths(app))
     with warnings.catch_warnings():
         # It names every endpoint with nothing frozen, and the form, redirects
         # and health checks are meant to stay with the app. What must be in the
         # build is checked by tests/test_freeze.py against the sitemap.
         warnings.simplefilter("ignore", MissingURLGeneratorWarning)
-        urls = sorted(site_freezer(app).freeze())
-    for url in error_page_urls(404):
-        target = destination / url.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(render_error_page(app, 404, url))
-        urls.append(url)
+        urls = sorted(freezer.freeze())
+    precompress(destination)
     return urls
-
-
-def render_error_page(app: Flask, code: int, url: str) -> bytes:
-    """The body the app answers with for ``code`` at ``url``, the way a live
-    request there would get it: in a fresh context (inside the command's app
-    context requests would share one ``g``, where Flask-Babel keeps the first
-    page's language), in the language of the URL's prefix."""
-    if code not in default_exceptions:
-        raise click.ClickException(f"{code} is not an HTTP error code")
-    with (
-        app.app_context(),
-        app.test_request_context(url, base_url=app.config["SITE_URL"]),
-    ):
-        error = default_exceptions[code]()
-        response = app.make_response(app.handle_http_exception(error))
-        if response.status_code != code:
-            raise click.ClickException(f"{url}: answered {response.status_code}")
-        return response.get_data()
 
 
 @click.command("freeze")
@@ -123,7 +106,8 @@ def render_error_page(app: Flask, code: int, url: str) -> bytes:
 )
 @with_appcontext
 def freeze_command(destination: Path) -> None:
-    """Write the content pages, sitemap, robots.txt, error pages and static files.
+    """Write the content pages, sitemap, robots.txt, error pages and static
+    files, each text file with its .br and .gz copies.
 
     Absolute URLs come from SITE_URL (FLASK_SITE_URL).
     """

@@ -15,6 +15,7 @@ from flask import has_request_context
 from flask import request
 from flask import url_for
 from flask.wrappers import Response
+from flask_babel import refresh
 
 from .content import LANGUAGES
 from .extensions import babel
@@ -38,8 +39,14 @@ def init_app(app: Flask) -> None:
 
 
 def pull_lang_code(endpoint: str | None, values: dict | None) -> None:
-    """URL value preprocessor: the URL's language goes to ``g.lang_code``."""
+    """URL value preprocessor: the URL's language goes to ``g.lang_code``.
+
+    Flask-Babel keeps the locale it chose in ``g``, and requests made inside
+    one app context share it (Frozen-Flask freezes every page in one), so the
+    locale is chosen afresh for each request.
+    """
     g.lang_code = values.pop("lang_code", None) if values else None
+    refresh()
 
 
 def _add_lang_code(endpoint: str, values: dict) -> None:

@@ -6,6 +6,7 @@ from flask import Blueprint
 from flask import Response
 from flask import current_app
 from flask import g
+from flask import make_response
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -15,7 +16,6 @@ from .content import Content
 from .content import Page
 from .i18n import home_url
 from .i18n import public_url
-from .i18n import pull_lang_code
 from .i18n import twin_urls
 from .i18n import visitor_language
 
@@ -49,53 +49,27 @@ _SCHEMA_TYPES = {"topic": "MedicalWebPage", "notice": "WebPage"}
 def show_page(page_id: str) -> Response:
     """A topic or notice page from content/pages/<page_id>.yaml.
 
-    The HTML is a pure function of the content and the config, so outside
-    debug it is rendered once per page and language and kept until the
-    content object is replaced (a reload). The response around it still goes
-    through every hook, like any other.
+    Rendered per request, like any view. Nothing in it comes from the visitor:
+    absolute URLs start with SITE_URL and the language is the URL's, so the
+    page is the same bytes for everyone (nginx serves the frozen copy).
     """
-    content = _content()
-    key = (page_id, g.lang_code)
-    kept = current_app.extensions.setdefault("rendered_pages", {})
-    entry = kept.get(key)
-    if entry is None or entry[0] is not content:
-        # Two threads may both render a new page; they render the same bytes.
-        entry = (content, _render_for_everyone(page_id))
-        if not current_app.debug:
-            kept[key] = entry
-    response = current_app.make_response(entry[1])
+    page: Page = _content().pages[page_id]
+    text = page.text[g.lang_code]
+    twins = twin_urls(public=True)
+    html = render_template(
+        "pages/page.html",
+        page=page,
+        text=text,
+        twins=twins,
+        og_locales=OG_LOCALES,
+        structured_data=_structured_data(page, text, twins[g.lang_code]),
+    )
+    response = make_response(html)
     # Browsers may keep a page but must ask whether it changed (a 304 costs a
     # few hundred bytes), so a content edit reaches every reader at once.
     response.cache_control.no_cache = True
     response.add_etag()
     return response.make_conditional(request)
-
-
-def _render_for_everyone(page_id: str) -> str:
-    """Render this page as a visitor with no cookies at SITE_URL would get it.
-
-    A fresh app context (its own ``g``) and a request with nothing from the
-    visitor (no session, no cookies, no Host), so nothing one visitor sends
-    or is told (a flash message, a remembered choice) can reach another.
-    """
-    app = current_app._get_current_object()
-    path = request.path
-    with (
-        app.app_context(),
-        app.test_request_context(path, base_url=app.config["SITE_URL"]),
-    ):
-        pull_lang_code(request.endpoint, request.view_args)
-        page: Page = _content().pages[page_id]
-        text = page.text[g.lang_code]
-        twins = twin_urls(public=True)
-        return render_template(
-            "pages/page.html",
-            page=page,
-            text=text,
-            twins=twins,
-            og_locales=OG_LOCALES,
-            structured_data=_structured_data(page, text, twins[g.lang_code]),
-        )
 
 
 def _structured_data(page: Page, text, url: str) -> dict:

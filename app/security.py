@@ -68,15 +68,11 @@ def add_security_headers(response: Response) -> Response:
 
 
 class HttpsSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, marked Secure on every HTTPS request.
-
-    Flask's SESSION_COOKIE_SECURE is fixed at start-up, but the same app serves
-    HTTPS behind nginx and plain HTTP on a developer's machine. So the cookie
-    is Secure whenever the request came over HTTPS (as ProxyFix reports it with
-    TRUSTED_PROXIES), like the ``lang`` cookie; SESSION_COOKIE_SECURE=true
-    still forces it everywhere.
-    """
+    """Flask's signed-cookie sessions, Secure on every HTTPS request (as
+    ProxyFix reports it), like the ``lang`` cookie: one app serves HTTPS
+    behind nginx and plain HTTP on a developer's machine, and Flask's own
+    SESSION_COOKIE_SECURE is one value for both."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
-        """Secure when configured so, or when this request is HTTPS."""
+        """Secure when SESSION_COOKIE_SECURE says so, or on HTTPS."""
         return bool(super().get_cookie_secure(app)) or request.is_secure

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 import warnings
 from pathlib import Path
 
+import brotli
 import pytest
 from flask_frozen import FrozenFlaskWarning
 from helpers import SITE_URL
@@ -87,10 +89,34 @@ def test_every_frozen_file_is_what_the_app_serves(build, app_config):
     # A fresh app, as gunicorn would run it, serves each URL over HTTPS.
     client = create_app(app_config).test_client()
     for url in sorted(frozen_urls(build)):
+        if url.endswith(tuple(DECOMPRESS)):
+            continue  # the copies nginx sends compressed: see the next test
         response = client.get(url, base_url="http://another-host.example:8080")
-        expected_status = 404 if url.endswith("/404.html") else 200
-        assert response.status_code == expected_status, url
+        assert response.status_code == 200, url
         assert (build / url.lstrip("/")).read_bytes() == response.get_data(), url
+
+
+DECOMPRESS = {".br": brotli.decompress, ".gz": gzip.decompress}
+
+
+def test_freeze_writes_a_br_and_a_gz_copy_of_every_text_file(build):
+    """For nginx's brotli_static and gzip_static: no request pays to compress."""
+    for path in [build / "en" / "immunotherapy", build / "sitemap.xml"]:
+        for suffix, decompress in DECOMPRESS.items():
+            copy = path.with_name(path.name + suffix)
+            assert decompress(copy.read_bytes()) == path.read_bytes(), copy
+    for path in build.rglob("*"):
+        if path.suffix in DECOMPRESS:
+            original = path.with_suffix("").read_bytes()
+            assert DECOMPRESS[path.suffix](path.read_bytes()) == original, path
+
+
+def test_the_frozen_404_pages_are_what_an_unknown_address_gets(build, client):
+    """nginx's error_page shows them for any address the build lacks."""
+    for url, page in (("/no-such-page", "404.html"), ("/es/no-such", "es/404.html")):
+        response = client.get(url)
+        assert response.status_code == 404
+        assert response.get_data() == (build / page).read_bytes(), url
 
 
 def test_frozen_pages_point_at_the_public_address(build):

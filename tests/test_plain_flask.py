@@ -4,20 +4,27 @@ nothing one visitor sends or is told reaches another visitor's page."""
 from __future__ import annotations
 
 import importlib
+import io
 import sys
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 from conftest import OUTBOX_KEY
+from flask import Flask
 from flask import flash
 from flask import request
+from flask_compress import Compress
 from helpers import FORM_PATHS
 from helpers import SITE_URL
 from jinja2 import ChoiceLoader
 from jinja2 import DictLoader
+from werkzeug.exceptions import BadRequest
+from werkzeug.test import EnvironBuilder
 
+from app import create_app
 from app.content import load_content
+from app.errors import BodyCheckedRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = load_content("content")
@@ -169,3 +176,47 @@ def test_a_refused_encoding_is_never_sent(client, path, accept, allowed):
     assert response.status_code == 200
     assert response.headers.get("Content-Encoding") in allowed
     assert "Accept-Encoding" in response.headers["Vary"]
+
+
+# --- What the app relies on upstream, each a test that fails when it changes.
+
+
+def test_werkzeug_still_reads_the_form_through_load_form_data():
+    """app/errors.py overrides this private method: an unreadable body must
+    become our 400, not an OSError (a 500) from Werkzeug's parser."""
+
+    class Unreadable(io.RawIOBase):
+        def readinto(self, buffer):
+            raise OSError("client went away")
+
+    environ = EnvironBuilder(
+        method="POST",
+        data=b"name=x",
+        content_type="application/x-www-form-urlencoded",
+    ).get_environ()
+    environ["wsgi.input"] = Unreadable()
+    with pytest.raises(BadRequest):
+        BodyCheckedRequest(environ).form  # noqa: B018
+
+
+def test_flask_compress_still_sends_a_refused_encoding():
+    """app/encoding.py exists for this bug: when this test fails, Flask-Compress
+    honours q=0 itself and the middleware can go."""
+    bare = Flask(__name__)
+    bare.config["COMPRESS_ALGORITHM"] = ["br"]
+    Compress(bare)
+    bare.add_url_rule("/", "page", lambda: "x" * 2000)
+    response = bare.test_client().get("/", headers={"Accept-Encoding": "br;q=0"})
+    assert response.headers.get("Content-Encoding") == "br"
+
+
+def test_an_untrusted_host_posting_the_form_gets_a_plain_400(app_config):
+    """Flask builds no URLs for a Host outside TRUSTED_HOSTS; the error page
+    must not need them, whichever check fails first (here, CSRF)."""
+    app = create_app({**app_config, "TRUSTED_HOSTS": ["immunotherapy.example.org"]})
+    client = app.test_client()
+    response = client.post(
+        FORM_PATHS["en"], data={"name": "x"}, base_url="http://evil.example"
+    )
+    assert response.status_code == 400
+    assert response.mimetype == "text/plain"

@@ -357,3 +357,29 @@ def test_a_missing_template_stops_the_start(tmp_path, monkeypatch):
     assert problems == [
         "template pages/gone.html is missing: the install is incomplete"
     ]
+
+
+def test_no_setting_changes_after_the_start_up_check(tmp_path, monkeypatch):
+    """What the check let through (and normalised) is what the app runs with,
+    through start-up and `flask freeze` alike."""
+    checked = {}
+    check = site_config.check
+
+    def check_and_remember(app):
+        check(app)
+        checked.update(app.config)
+
+    monkeypatch.setattr(site_config, "check", check_and_remember)
+    config = production_config(
+        tmp_path, TRUSTED_HOSTS=["immunotherapy.example.org"], TRUSTED_PROXIES="1"
+    )
+    app = create_app(config)
+    # Values the check normalises or derives, once.
+    assert checked["TRUSTED_PROXIES"] == 1
+    assert checked["OUTBOX_LEASE_SECONDS"] == 3 * checked["MAIL_TIMEOUT"]
+    result = app.test_cli_runner().invoke(
+        args=["freeze", "--destination", str(tmp_path / "build")]
+    )
+    assert result.exit_code == 0, result.output
+    changed = [key for key, value in checked.items() if app.config[key] != value]
+    assert changed == []

@@ -86,8 +86,9 @@ def test_the_installed_site_serves_every_page_from_another_folder(installed, tmp
     env.pop("FLASK_APP")
     log = (tmp_path / "gunicorn.log").open("w")
     server = subprocess.Popen(
-        [installed, "-m", "gunicorn", "--workers", "1"]
-        + ["--bind", f"127.0.0.1:{port}", "app:create_app()"],
+        # As the deploy guide starts it: the settings and app the wheel ships.
+        [installed, "-m", "gunicorn", "-c", "python:app.gunicorn_conf"]
+        + ["--workers", "1", "--bind", f"127.0.0.1:{port}"],
         cwd=tmp_path,  # no repository here: no content/, translations/, wsgi.py
         env=env,
         stdout=log,
@@ -133,6 +134,48 @@ def test_the_installed_site_serves_every_page_from_another_folder(installed, tmp
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+def test_the_wheels_gunicorn_settings_stop_once_without_settings(installed, tmp_path):
+    """The documented start, with no settings at all: one message and a
+    non-zero exit, not workers restarting in a loop under systemd."""
+    home = tmp_path / "home"
+    home.mkdir()
+    started = time.monotonic()
+    result = subprocess.run(
+        [installed, "-m", "gunicorn", "-c", "python:app.gunicorn_conf"]
+        + ["--bind", f"127.0.0.1:{free_port()}"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=15,  # fails the test, rather than waiting on a crash loop
+    )
+    assert result.returncode != 0
+    assert time.monotonic() - started < 15
+    assert "The site cannot start:" in result.stderr
+    assert "SECRET_KEY is not set" in result.stderr
+    assert result.stderr.count("The site cannot start:") == 1, "restarted"
+    assert "Traceback" not in result.stderr
+    assert not (home / ".gunicorn").exists(), "gunicorn made a control socket"
+
+
+def test_the_installed_site_keeps_no_outbox_inside_its_environment(installed, tmp_path):
+    """A rebuilt virtualenv must not take unsent requests with it."""
+    env = production_env(tmp_path, FLASK_OUTBOX_PATH=None)
+    result = subprocess.run(
+        [installed, "-m", "flask", "--app", "app", "routes"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "is inside the virtual environment" in result.stderr
+    assert "FLASK_OUTBOX_PATH" in result.stderr
+    venv = installed.parent.parent
+    assert not list(venv.rglob("outbox.sqlite3"))
 
 
 def _wait_for(base: str, server: subprocess.Popen, log_path: Path) -> None:

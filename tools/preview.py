@@ -30,7 +30,6 @@ from cryptography.fernet import Fernet
 from tools.devserver import PrintingHandler
 from tools.devserver import dev_environment
 from tools.devserver import require_free_port
-from tools.precompress import precompress
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY_NGINX = ROOT / "deploy" / "nginx"
@@ -130,10 +129,9 @@ def flask(env: dict[str, str], *args: str) -> None:
 
 
 def freeze(env: dict[str, str], build: Path) -> None:
-    """``flask freeze`` into ``build``, then the .gz and .br copies."""
+    """``flask freeze`` into ``build`` (it writes the .gz and .br copies too)."""
     warn_until_ready_to_launch(env)
     flask(env, "freeze", "--destination", str(build))
-    precompress(build)
 
 
 def warn_until_ready_to_launch(env: dict[str, str]) -> None:

@@ -19,12 +19,10 @@ def init_app(app: Flask) -> None:
     A damaged outbox, or one OUTBOX_KEY cannot open, stops the start with
     one message saying what to do (no traceback).
     """
-    from . import delivery
     from . import health
     from .views import init_app as init_views
 
     config = app.config
-    config["OUTBOX_LEASE_SECONDS"] = delivery.lease_seconds(config)
     outbox = Outbox(
         config["OUTBOX_PATH"],
         config["OUTBOX_KEY"],

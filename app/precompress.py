@@ -2,14 +2,11 @@
 
 nginx's gzip_static and brotli_static then send the copy the browser accepts,
 so no request pays for compression, and the copies use the best (slowest)
-levels once at build time. Run after every ``flask freeze``:
-
-    python -m tools.precompress build/
+levels once at build time. ``flask freeze`` (app/freeze.py) runs it last.
 """
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import os
 import tempfile
@@ -66,17 +63,3 @@ def _write_atomically(target: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-def main() -> None:
-    """Command line: ``python -m tools.precompress BUILD``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("build", type=Path, help="the folder `flask freeze` wrote")
-    args = parser.parse_args()
-    if not (args.build / "sitemap.xml").is_file():
-        parser.error(f"{args.build} is not a frozen build (no sitemap.xml)")
-    print(f"Wrote {precompress(args.build)} compressed copies in {args.build}")
-
-
-if __name__ == "__main__":
-    main()
