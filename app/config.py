@@ -61,7 +61,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "WTF_CSRF_TIME_LIMIT": 4 * 3600,
     "RATELIMIT_ENABLED": True,
-    "RATELIMIT_STORAGE_URI": "memory://",
+    # Default: sqlite:// in the instance folder, shared by every worker
+    # (appointments/limit_store.py); redis://... for several servers.
+    "RATELIMIT_STORAGE_URI": None,
     "RATELIMIT_HEADERS_ENABLED": False,
     # brotli first when the browser accepts both equally: it is smaller.
     # Streamed responses are static files.
@@ -95,6 +97,9 @@ DEFAULTS: dict[str, Any] = {
     # Per client: accepted requests only, then every POST (stops floods).
     "APPOINTMENT_RATE_LIMIT": "5 per minute;30 per hour",
     "APPOINTMENT_FLOOD_LIMIT": "20 per minute;100 per hour",
+    # Everyone together, accepted requests only: a cap on what can reach the
+    # clinic's inbox, however many addresses send.
+    "APPOINTMENT_TOTAL_LIMIT": "200 per hour",
 }
 
 # What each required key is for and how to set it, in the operator's words.
@@ -142,6 +147,9 @@ def check(app: Flask) -> None:
     local = app.debug or app.testing
     if not config["OUTBOX_PATH"]:
         config["OUTBOX_PATH"] = str(Path(app.instance_path) / "outbox.sqlite3")
+    if not config["RATELIMIT_STORAGE_URI"]:
+        limits_file = Path(app.instance_path) / "ratelimits.sqlite3"
+        config["RATELIMIT_STORAGE_URI"] = f"sqlite://{limits_file}"
     if local:
         # Sessions (and form tokens) then end with the process.
         config["SECRET_KEY"] = config["SECRET_KEY"] or secrets.token_hex(32)

@@ -9,6 +9,8 @@ import requests
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
+from app.appointments.forms import AppointmentForm
+
 SPANISH_CATALOG = (
     Path(__file__).resolve().parent.parent / "translations/es/LC_MESSAGES/messages.po"
 )
@@ -16,21 +18,8 @@ FORM_PATHS = {"en": "/en/request-appointment", "es": "/es/solicitar-cita"}
 # The public address the test apps are configured with (SITE_URL).
 SITE_URL = "https://immunotherapy.example.org"
 
-VALID_ANSWERS = {
-    "first_name": "Maria",
-    "last_name": "Lopez",
-    "phone": "(559) 555-0123",
-    "email": "maria@example.com",
-    "contact_method": "call",
-    "best_time": "morning",
-    "language": "en",
-    "requester": "self",
-    "patient_status": "new",
-    "reason": "second_opinion",
-    "referring_doctor": "Dr. Smith",
-    "message": "Mornings before 10 are best.",
-    "consent": "y",
-}
+# One answer to every question the form asks, as the form itself declares it.
+VALID_ANSWERS = AppointmentForm.example_post()
 
 
 def csrf_token(html: str) -> str:

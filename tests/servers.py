@@ -35,6 +35,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "FLASK_MAIL_DEFAULT_SENDER": "Website <website@example.org>",
         "FLASK_CLINIC_INBOX": "appointments@example.org",
         "FLASK_OUTBOX_PATH": str(tmp_path / "outbox" / "outbox.sqlite3"),
+        "FLASK_RATELIMIT_STORAGE_URI": f"sqlite://{tmp_path / 'ratelimits.sqlite3'}",
     }
     env.update(overrides)
     return {key: value for key, value in env.items() if value is not None}

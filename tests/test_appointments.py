@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import html
+import logging
 import re
 from datetime import date
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -17,6 +21,7 @@ from helpers import submit
 from helpers import wait_until
 
 from app import create_app
+from app.appointments import fields
 
 
 def outbox_status(app):
@@ -72,21 +77,20 @@ def test_a_full_request_reaches_the_inbox_with_every_field(
     # In English for staff, whatever the page language; every field labelled.
     for line in (
         "Patient name: Maria Lopez",
-        "Phone: (559) 555-0123 (+15595550123)",
+        "Request is for: a family member or friend: Ana Lopez, Daughter",
+        # Whose number it is: the receptionist knows who will answer.
+        "Phone (Ana Lopez, Daughter): (559) 555-0123",
         "Email: maria@example.com",
         "Preferred contact: Text message",
         "Best time to reach: Afternoon",
         "Language for the call: Spanish",
-        "Interpreter needed: Yes",
-        "Request is for: A family member or friend",
-        "Requested by: Ana Lopez",
-        "Relationship to patient: Daughter",
+        "Interpreter needed: Yes (Spanish)",
         "Date of birth: —",
         "New or returning: Returning patient",
         "Reason: Questions about immunotherapy",
         "Referring doctor: Dr. Smith",
         f"Form language: {'Spanish' if lang == 'es' else 'English'}",
-        "Mornings before 10 are best.",
+        "> Mornings before 10 are best.",
     ):
         assert line in text, line
     assert "Questions about immunotherapy" in html_part(mail)
@@ -237,13 +241,44 @@ def test_missing_or_expired_token_keeps_the_typed_data(app, server_url, smtp_ser
     assert smtp_server.received == []
 
 
-def test_honeypot_gets_a_neutral_answer_and_nothing_is_stored(
-    app, server_url, smtp_server
+def test_the_trap_field_gets_a_neutral_answer_a_log_line_and_a_count(
+    app, server_url, smtp_server, caplog
 ):
-    response = submit(server_url, website="http://spam.example")
+    caplog.set_level(logging.INFO)
+    response = submit(server_url, leave_blank="http://spam.example")
     assert response.status_code == 303
     assert wait_until(lambda: outbox_status(app).queued == 0)
     assert smtp_server.handler.wait_for(1, timeout=1) == []
+    [line] = [r.getMessage() for r in caplog.records if "trap" in r.getMessage()]
+    assert "nothing stored" in line
+    for answer in ("Maria", "Lopez", "555", "spam.example", "maria@"):
+        assert answer not in caplog.text
+    # The monitor sees it: /healthz/delivery counts trap hits (and stays 200).
+    health = requests.get(server_url + "/healthz/delivery", timeout=10)
+    assert health.status_code == 200
+    assert health.json()["trap_hits"] == 1
+    submit(server_url, leave_blank="x")
+    assert (
+        requests.get(server_url + "/healthz/delivery", timeout=10).json()["trap_hits"]
+        == 2
+    )
+
+
+def test_no_person_can_reach_the_trap_field(client):
+    """Hidden without the stylesheet (``hidden``), out of focus and autofill
+    (``inert``, tabindex -1, autocomplete off), and not announced."""
+    body = client.get(FORM_PATHS["en"]).get_data(as_text=True)
+    container = re.search(r'<div class="hp"([^>]*)>(.*?)</div>', body, re.S)
+    assert container, "the trap field's container"
+    attributes, inside = container.groups()
+    for attribute in (" hidden", " inert", 'aria-hidden="true"'):
+        assert attribute in attributes, attribute
+    [field] = re.findall(r"<input[^>]*>", inside)
+    assert 'tabindex="-1"' in field and 'autocomplete="off"' in field
+    # No word an autofill rule looks for (name, email, phone, url, address...).
+    name = re.search(r'name="([^"]+)"', field).group(1)
+    for word in ("name", "mail", "phone", "tel", "url", "web", "site", "address"):
+        assert word not in name.lower(), word
 
 
 @pytest.fixture
@@ -394,13 +429,13 @@ def test_a_request_for_a_relative_names_who_asks_and_flags_the_interpreter(
     for line in (
         "Patient name: Maria Lopez",
         "Date of birth: March 27, 1958",
-        "Request is for: A family member or friend",
-        "Requested by: Mai Vang",
-        "Relationship to patient: Daughter",
+        "Request is for: a family member or friend: Mai Vang, Daughter",
+        "Phone (Mai Vang, Daughter): (559) 555-0123",
         "Language for the call: Another language: Hmong",
+        "Interpreter needed: Yes (Hmong)",
     ):
         assert line in text, line
-    assert "Doctor’s office" not in text
+    assert "office" not in text
     for value in ("Mai Vang", "Daughter", "March 27, 1958", "Hmong"):
         assert value in html_body, value
 
@@ -420,12 +455,12 @@ def test_a_request_from_a_doctors_office_names_the_office(server_url, smtp_serve
     assert subject.endswith("[Spanish]"), subject
     assert "Interpreter:" not in subject
     for line in (
-        "Request is for: A patient of the doctor’s office where I work",
-        "Doctor’s office: Valley Family Medicine",
+        "Request is for: a patient of a doctor’s office: Valley Family Medicine",
+        "Phone (Valley Family Medicine, doctor’s office): (559) 555-0123",
         "Date of birth: December 1, 1970",
     ):
         assert line in text, line
-    assert "Requested by" not in text and "Relationship" not in text
+    assert "family" not in text
     assert "Valley Family Medicine" in html_body
 
 
@@ -437,6 +472,11 @@ def test_a_request_from_a_doctors_office_names_the_office(server_url, smtp_serve
         ({"language": "es"}, " [Spanish]"),
         ({"language": "es", "interpreter": "y"}, " [Spanish] [Interpreter: Spanish]"),
         ({"language": "other", "other_language": "Mixteco"}, " [Interpreter: Mixteco]"),
+        # As the clinic's list in content/site.yaml writes it, however typed.
+        ({"language": "other", "other_language": " hmoob. "}, " [Interpreter: Hmong]"),
+        ({"language": "other", "other_language": "ਪੰਜਾਬੀ"}, " [Interpreter: Punjabi]"),
+        ({"language": "other", "other_language": "Español"}, " [Interpreter: Spanish]"),
+        ({"language": "other", "other_language": "Klingon"}, " [Interpreter: other]"),
     ],
 )
 def test_the_subject_flags_only_what_was_chosen(
@@ -541,10 +581,56 @@ def test_date_of_birth_errors_are_translated(client):
     assert ">Mes</label>" in body and ">Día</label>" in body and ">Año</label>" in body
 
 
-def test_today_is_a_valid_date_of_birth(client):
-    today = date.today()
-    answers = date_answers(str(today.month), str(today.day), str(today.year))
-    assert post_form(client, "en", **answers).status_code == 303
+@pytest.mark.parametrize(
+    "today", [date(2026, 12, 31), date(2027, 1, 1), date(2028, 2, 29), date(2026, 6, 5)]
+)
+def test_today_is_a_valid_date_of_birth_and_tomorrow_is_not(client, monkeypatch, today):
+    # "Today" pinned, so the test holds on 31 December and on a leap day.
+    monkeypatch.setattr(fields, "clinic_today", lambda: today)
+    on_the_day = date_answers(str(today.month), str(today.day), str(today.year))
+    assert post_form(client, "en", **on_the_day).status_code == 303
+    tomorrow = today + timedelta(days=1)
+    answers = date_answers(str(tomorrow.month), str(tomorrow.day), str(tomorrow.year))
+    response = post_form(client, "en", **answers)
+    assert response.status_code == 422
+    assert "The date of birth must be today or in the past." in html.unescape(
+        response.get_data(as_text=True)
+    )
+
+
+def test_today_is_where_the_clinic_is(app):
+    """At 23:30 in Fresno on 4 December the server's clock (UTC) already
+    says 5 December; a baby born "today" is born on the 4th."""
+    with app.app_context():
+        zone = ZoneInfo(app.config["CLINIC_TIMEZONE"])
+        assert fields.clinic_today() == datetime.now(zone).date()
+
+
+@pytest.mark.parametrize(
+    ("lang", "message"),
+    [
+        ("en", "The month comes first, then the day. Did you mean 5 13 1948?"),
+        ("es", "Primero va el mes y luego el día. ¿Quiso decir 5 13 1948?"),
+    ],
+)
+def test_a_day_and_month_swapped_gets_the_order_explained(client, lang, message):
+    response = post_form(client, lang, **date_answers("13", "5", "1948"))
+    assert response.status_code == 422
+    body = html.unescape(response.get_data(as_text=True))
+    assert f'<a href="#date_of_birth-month">{message}</a>' in body
+    marked = re.findall(r'id="date_of_birth-(\w+)"[^>]*aria-invalid="true"', body)
+    assert marked == ["month", "day"]
+
+
+@pytest.mark.parametrize(
+    ("lang", "hint"),
+    [
+        ("en", "Enter the month first, then the day, then the year."),
+        ("es", "Escriba primero el mes, luego el día y luego el año."),
+    ],
+)
+def test_the_date_hint_says_month_day_year(client, lang, hint):
+    assert hint in client.get(FORM_PATHS[lang]).get_data(as_text=True)
 
 
 def test_the_date_of_birth_is_a_grouped_three_part_question(client):

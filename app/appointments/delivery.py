@@ -72,7 +72,7 @@ def _deliver(
     keeper = None
     try:
         content = app.extensions["content"]
-        message = mailer.build_message(request, app.config, content.site.locations)
+        message = mailer.build_message(request, app.config, content.site)
         with LeaseKeeper(outbox, request) as keeper:
             mailer.send(message, app.config, guard=keeper)
     except Exception as error:

@@ -18,6 +18,7 @@ from flask import Response
 from flask import current_app
 from flask import jsonify
 
+from . import limits
 from .delivery import outbox_for
 from .outbox import OutboxStatus
 
@@ -76,7 +77,12 @@ def delivery() -> Response:
     except (sqlite3.Error, OSError) as error:
         return _answer({"reason": f"outbox cannot be read: {error}"}, healthy=False)
     problems = delivery_problems(status, alert_after)
+    counters = limits.counters(current_app)
+    if counters.everyone_limited():
+        problems.append("APPOINTMENT_TOTAL_LIMIT is reached: the form refuses requests")
     body: dict[str, Any] = {"outbox": _counts(status), "alert_seconds": alert_after}
+    # Posts caught by the form's hidden trap field (scripts), in the last day.
+    body["trap_hits"] = counters.trap_hits()
     if problems:
         body["reason"] = "; ".join(problems)
     return _answer(body, healthy=not problems)
