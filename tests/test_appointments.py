@@ -14,14 +14,18 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 import yaml
+from flask_babel import force_locale
 from helpers import FORM_PATHS
 from helpers import VALID_ANSWERS
 from helpers import csrf_token
 from helpers import submit
 from helpers import wait_until
+from wtforms import RadioField
 
 from app import create_app
 from app.appointments import fields
+from app.appointments.forms import AppointmentForm
+from app.appointments.forms import for_staff
 
 
 def outbox_status(app):
@@ -77,7 +81,7 @@ def test_a_full_request_reaches_the_inbox_with_every_field(
     # In English for staff, whatever the page language; every field labelled.
     for line in (
         "Patient name: Maria Lopez",
-        "Request is for: a family member or friend: Ana Lopez, Daughter",
+        "Request is for: A family member or friend: Ana Lopez, Daughter",
         # Whose number it is: the receptionist knows who will answer.
         "Phone (Ana Lopez, Daughter): (559) 555-0123",
         "Email: maria@example.com",
@@ -429,7 +433,7 @@ def test_a_request_for_a_relative_names_who_asks_and_flags_the_interpreter(
     for line in (
         "Patient name: Maria Lopez",
         "Date of birth: March 27, 1958",
-        "Request is for: a family member or friend: Mai Vang, Daughter",
+        "Request is for: A family member or friend: Mai Vang, Daughter",
         "Phone (Mai Vang, Daughter): (559) 555-0123",
         "Language for the call: Another language: Hmong",
         "Interpreter needed: Yes (Hmong)",
@@ -455,7 +459,8 @@ def test_a_request_from_a_doctors_office_names_the_office(server_url, smtp_serve
     assert subject.endswith("[Spanish]"), subject
     assert "Interpreter:" not in subject
     for line in (
-        "Request is for: a patient of a doctor’s office: Valley Family Medicine",
+        "Request is for: A patient of the doctor’s office where I work: "
+        "Valley Family Medicine",
         "Phone (Valley Family Medicine, doctor’s office): (559) 555-0123",
         "Date of birth: December 1, 1970",
     ):
@@ -920,3 +925,155 @@ def test_the_303_and_error_pages_are_never_cached(app, client):
     for name, response in answers.items():
         assert response.status_code == int(name), name
         assert "no-store" in response.headers.get("Cache-Control", ""), name
+
+
+# --- The email says only what the clinic wrote (issue 15.5, 17.5) ---
+
+# The subject's shape: the reference, then fixed flags only.
+SUBJECT = re.compile(
+    r"Appointment request [A-Z0-9]{3}-[A-Z0-9]{3}"
+    r"( \[(Spanish|Interpreter(: ([A-Z][A-Za-z ]+|other))?)\])*"
+)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Hmong] [URGENT: call 1-900-555-0199",
+        "ਪੰਜਾਬੀ - my mom has stage 4 cancer",
+        "(559) 555-0199",
+    ],
+)
+def test_what_was_typed_never_reaches_the_subject(server_url, smtp_server, typed):
+    response = submit(server_url, language="other", other_language=typed)
+    assert response.status_code == 303
+    subject, text, html_body = mail_text(smtp_server)
+    assert SUBJECT.fullmatch(subject), subject
+    assert subject.endswith(" [Interpreter: other]"), subject
+    # Staff still read what was typed, in the body only.
+    assert f"Language for the call: Another language: {typed}" in text
+    assert html.escape(typed, quote=False) in html_body
+
+
+def test_the_message_cannot_pass_for_the_forms_own_lines(server_url, smtp_server):
+    fake = "Call my cell instead.\nPhone: (559) 555-0199\nDate of birth: May 1, 1950"
+    assert submit(server_url, message=fake).status_code == 303
+    _, text, html_body = mail_text(smtp_server)
+    lines = text.replace("\r\n", "\n").split("\n")
+    # One "Phone" line and one "Date of birth" line: the form's own.
+    assert [line for line in lines if line.startswith("Phone")] == [
+        "Phone (the patient): (559) 555-0123"
+    ]
+    assert [line for line in lines if line.startswith("Date of birth")] == [
+        "Date of birth: —"
+    ]
+    for line in fake.split("\n"):
+        assert f"> {line}" in lines, line
+    # In the HTML, the message is a quotation after the table, not a row of it.
+    table, after = html_body.split("</table>")
+    assert "555-0199" not in table
+    quote = re.search(r"<blockquote[^>]*>(.*?)</blockquote>", after, re.S).group(1)
+    assert "Phone: (559) 555-0199" in quote
+
+
+@pytest.mark.parametrize(
+    ("lang", "message"),
+    [
+        ("en", "We cannot call this kind of number (such as a 1-900 number)."),
+        (
+            "es",
+            "No podemos llamar a este tipo de número (por ejemplo, un número 1-900).",
+        ),
+    ],
+)
+@pytest.mark.parametrize("number", ["1-900-555-0199", "(900) 555 0199"])
+def test_a_premium_rate_number_is_refused_with_a_clear_message(
+    server_url, smtp_server, lang, message, number
+):
+    response = submit(server_url, lang, phone=number)
+    assert response.status_code == 422
+    text = html.unescape(response.text)
+    assert f'<a href="#phone">{message}' in text
+    assert smtp_server.handler.wait_for(1, timeout=1) == []
+
+
+def test_a_phone_extension_is_kept_and_shown(server_url, smtp_server):
+    assert submit(server_url, phone="559-555-0123 x45").status_code == 303
+    _, text, html_body = mail_text(smtp_server)
+    assert "Phone (the patient): (559) 555-0123 ext. 45" in text
+    assert '<a href="tel:+1-559-555-0123;ext=45">(559) 555-0123 ext. 45</a>' in (
+        html.unescape(html_body)
+    )
+
+
+def test_a_request_for_oneself_says_so_and_whose_phone_it_is(server_url, smtp_server):
+    assert submit(server_url, requester="self").status_code == 303
+    _, text, _ = mail_text(smtp_server)
+    assert "Request is for: the patient themself" in text
+    assert "Phone (the patient): (559) 555-0123" in text
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("first_name", "\u3164"),
+        ("last_name", "\u2800\u2800"),
+        ("first_name", "\u3164 \u2800"),
+        ("last_name", "..."),
+        ("requester_name", "\u3164"),
+    ],
+)
+def test_a_name_needs_at_least_one_letter(client, field, value):
+    response = post_form(
+        client, "es", requester="family", relationship="Hijo", **{field: value}
+    )
+    assert response.status_code == 422
+    body = html.unescape(response.get_data(as_text=True))
+    assert f'<a href="#{field}">Escriba un nombre con al menos una letra.</a>' in body
+
+
+@pytest.mark.parametrize("name", ["Ng", "O'Brien", "李", "Nguyễn"])
+def test_short_and_non_latin_names_are_names(client, name):
+    assert post_form(client, first_name=name, last_name=name).status_code == 303
+
+
+def test_every_answer_the_form_declares_is_stored_and_shown_to_staff(app):
+    """A new question added to the form and forgotten in the staff email
+    fails here: the form is the one place answers are declared."""
+    answers = {
+        **AppointmentForm.example_post(),
+        "requester": "family",
+        "requester_name": "Tom Price",
+        "relationship": "son",
+        "language": "other",
+        "other_language": "Hmong",
+        "interpreter": "y",
+        "date_of_birth-month": "3",
+        "date_of_birth-day": "27",
+        "date_of_birth-year": "1958",
+    }
+    site = app.extensions["content"].site
+    with app.test_request_context(method="POST", data=answers):
+        form = AppointmentForm(meta={"csrf": False})
+        assert form.validate(), form.errors
+        stored = form.answers()
+        asked = [field for field in form if field.name not in form.MACHINERY]
+        assert sorted(stored) == sorted(field.name for field in asked)
+        with force_locale("en"):
+            staff = for_staff(stored, site)
+            shown = "\n".join(f"{line.label}: {line.text}" for line in staff.lines)
+            for field in asked:
+                if stored[field.name] is None:
+                    continue  # a follow-up not asked
+                if isinstance(field, RadioField):
+                    expected = next(str(o.label.text) for o in field if o.checked)
+                elif field.type in ("BooleanField", "DateInputField", "PhoneField"):
+                    continue  # shown in words, checked by the tests above
+                else:
+                    expected = stored[field.name]
+                where = shown if field.name != "message" else staff.message
+                assert expected in where, field.name
+    assert "Phone (Tom Price, son): (559) 555-0123" in shown
+    assert "Request is for: A family member or friend: Tom Price, son" in shown
+    assert "Interpreter needed: Yes (Hmong)" in shown
+    assert "Date of birth: March 27, 1958" in shown

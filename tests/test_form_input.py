@@ -70,7 +70,7 @@ def test_invisible_characters_are_removed_from_every_one_line_answer(
         "Referring doctor: Dr. Smith",
         "Phone (Ana Lopez, Daughter): (559) 555-0123",
         "Email: maria@example.com",
-        "Request is for: a family member or friend: Ana Lopez, Daughter",
+        "Request is for: A family member or friend: Ana Lopez, Daughter",
         "Language for the call: Another language: Hmong",
     ):
         assert line in text, line

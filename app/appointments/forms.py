@@ -504,11 +504,11 @@ def _requester(answers: Mapping[str, Any]) -> str:
 
 
 def _requested_for(answers: Mapping[str, Any]) -> str:
+    """The choice as the form words it, and who asked; "Me" would not say
+    who to staff."""
     requester = answers.get("requester")
-    if requester == "family":
-        return f"a family member or friend: {_requester(answers)}"
-    if requester == "office":
-        return f"a patient of a doctor’s office: {_requester(answers)}"
+    if requester in ("family", "office"):
+        return f"{_label(REQUESTERS, requester)}: {_requester(answers)}"
     return "the patient themself"
 
 
