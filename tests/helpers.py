@@ -43,6 +43,15 @@ def submit(
     return session.post(url, data=data, allow_redirects=False, timeout=10)
 
 
+def post_form(client, lang: str = "en", **answers: str | None):
+    """POST the form from a Flask test client with a real CSRF token and
+    ``answers`` over VALID_ANSWERS (None removes a field)."""
+    page = client.get(FORM_PATHS[lang]).get_data(as_text=True)
+    data = {**VALID_ANSWERS, **answers, "csrf_token": csrf_token(page)}
+    data = {key: value for key, value in data.items() if value is not None}
+    return client.post(FORM_PATHS[lang], data=data)
+
+
 def wait_until(condition, timeout: float = 10) -> bool:
     """Poll ``condition`` (delivery happens after the response is sent)."""
     import time

@@ -68,7 +68,10 @@ class Server:
 
 @contextmanager
 def gunicorn(
-    env: dict[str, str], log_path: Path, unix_socket: Path | None = None
+    env: dict[str, str],
+    log_path: Path,
+    unix_socket: Path | None = None,
+    workers: int = 1,
 ) -> Iterator[Server]:
     """gunicorn serving the site until the block ends, on TCP or a Unix socket."""
     if unix_socket:
@@ -79,7 +82,7 @@ def gunicorn(
         url = f"http://127.0.0.1:{port}"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            gunicorn_command("--bind", bind),
+            gunicorn_command("--bind", bind, "--workers", str(workers)),
             cwd=ROOT,
             env=env,
             stdout=log,

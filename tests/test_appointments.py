@@ -18,6 +18,7 @@ from flask_babel import force_locale
 from helpers import FORM_PATHS
 from helpers import VALID_ANSWERS
 from helpers import csrf_token
+from helpers import post_form
 from helpers import submit
 from helpers import wait_until
 from wtforms import RadioField
@@ -655,14 +656,6 @@ def test_the_date_of_birth_is_a_grouped_three_part_question(client):
 # --- Follow-up questions without JavaScript (GOV.UK conditional reveal) ---
 
 
-def post_form(client, lang: str = "en", **answers):
-    """POST the form from the test client with a real CSRF token."""
-    page = client.get(FORM_PATHS[lang]).get_data(as_text=True)
-    data = {**VALID_ANSWERS, **answers, "csrf_token": csrf_token(page)}
-    data = {key: value for key, value in data.items() if value is not None}
-    return client.post(FORM_PATHS[lang], data=data)
-
-
 def test_without_javascript_every_follow_up_is_on_the_page_under_its_choice(client):
     body = client.get(FORM_PATHS["en"]).get_data(as_text=True)
     for choice, follow_ups in (
@@ -1077,3 +1070,53 @@ def test_every_answer_the_form_declares_is_stored_and_shown_to_staff(app):
     assert "Request is for: A family member or friend: Tom Price, son" in shown
     assert "Interpreter needed: Yes (Hmong)" in shown
     assert "Date of birth: March 27, 1958" in shown
+
+
+# --- A browser that blocks cookies (issue 15.7) ---
+
+
+@pytest.mark.parametrize(
+    ("lang", "notice", "phone"),
+    [
+        (
+            "en",
+            "Your browser blocks cookies",
+            "You can also call us at (559) 555-0100.",
+        ),
+        ("es", "Su navegador bloquea las cookies", "llamarnos al (559) 555-0100."),
+    ],
+)
+def test_a_browser_that_blocks_cookies_is_told_so_and_offered_the_phone(
+    clinic_details, app, server_url, lang, notice, phone
+):
+    page = requests.get(server_url + FORM_PATHS[lang], timeout=10)
+    answers = {
+        **VALID_ANSWERS,
+        "first_name": "Lucía",
+        "csrf_token": csrf_token(page.text),
+    }
+    # The browser drops the cookie it was given: every try ends the same way,
+    # with a message that says why, never "open for a long time".
+    for _ in range(2):
+        response = requests.post(
+            server_url + FORM_PATHS[lang], data=answers, timeout=10
+        )
+        assert response.status_code == 400
+        text = html.unescape(response.text)
+        assert notice in text and phone in text
+        assert 'value="Lucía"' in text
+        assert "open for a long time" not in text and "mucho tiempo" not in text
+
+
+def test_a_page_with_its_cookie_and_a_stale_token_is_told_to_send_again(server_url):
+    session = requests.Session()
+    session.get(server_url + FORM_PATHS["en"], timeout=10)
+    response = session.post(
+        server_url + FORM_PATHS["en"],
+        data={**VALID_ANSWERS, "csrf_token": "stale"},
+        timeout=10,
+    )
+    assert response.status_code == 400
+    text = html.unescape(response.text)
+    assert "Your page was open for a long time" in text
+    assert "blocks cookies" not in text
