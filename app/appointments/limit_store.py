@@ -14,7 +14,9 @@ default strategy).
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 import time
 from contextlib import closing
 from pathlib import Path
@@ -49,18 +51,27 @@ class SQLiteStorage(Storage):
         self.path = Path(path)
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._local = threading.local()
         with closing(self._connect()) as db:
             # WAL: a worker counting never waits for a worker reading.
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        # A connection per call: gunicorn forks after loading the app, and a
-        # SQLite connection must not cross a fork.
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         # A counter lost in a power cut costs nothing; fsyncs would.
         db.execute("PRAGMA synchronous=NORMAL")
         return db
+
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection, kept open: closing the last connection
+        to a WAL file checkpoints it with an fsync (6 ms a count on this machine,
+        25 µs kept open). A process forked from this one (a gunicorn worker) opens
+        its own: a SQLite connection must not cross a fork."""
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            local.db, local.pid = self._connect(), os.getpid()
+        return local.db
 
     @property
     def base_exceptions(self) -> type[Exception]:
@@ -69,31 +80,34 @@ class SQLiteStorage(Storage):
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """Add ``amount``; a new window starts ``expiry`` seconds long."""
         now = time.time()
-        with closing(self._connect()) as db:
-            # IMMEDIATE: the write lock first, so two workers never both
-            # read the old count.
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.execute("DELETE FROM counters WHERE expires_at <= ?", (now,))
-                (count,) = db.execute(
-                    "INSERT INTO counters (key, count, expires_at) VALUES (?, ?, ?)"
-                    " ON CONFLICT (key) DO UPDATE SET count = count + excluded.count"
-                    " RETURNING count",
-                    (key, amount, now + expiry),
-                ).fetchone()
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        db = self._db()
+        # IMMEDIATE: the write lock first, so two workers never both read the
+        # old count.
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM counters WHERE expires_at <= ?", (now,))
+            (count,) = db.execute(
+                "INSERT INTO counters (key, count, expires_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET count = count + excluded.count"
+                " RETURNING count",
+                (key, amount, now + expiry),
+            ).fetchone()
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
         return int(count)
 
     def _row(self, key: str) -> tuple[int, float] | None:
-        with closing(self._connect()) as db:
-            return db.execute(
+        return (
+            self._db()
+            .execute(
                 "SELECT count, expires_at FROM counters"
                 " WHERE key = ? AND expires_at > ?",
                 (key, time.time()),
-            ).fetchone()
+            )
+            .fetchone()
+        )
 
     def get(self, key: str) -> int:
         row = self._row(key)
@@ -105,16 +119,13 @@ class SQLiteStorage(Storage):
 
     def check(self) -> bool:
         try:
-            with closing(self._connect()) as db:
-                db.execute("SELECT 1 FROM counters LIMIT 1")
+            self._db().execute("SELECT 1 FROM counters LIMIT 1")
         except sqlite3.Error:
             return False
         return True
 
     def reset(self) -> int | None:
-        with closing(self._connect()) as db:
-            return db.execute("DELETE FROM counters").rowcount
+        return self._db().execute("DELETE FROM counters").rowcount
 
     def clear(self, key: str) -> None:
-        with closing(self._connect()) as db:
-            db.execute("DELETE FROM counters WHERE key = ?", (key,))
+        self._db().execute("DELETE FROM counters WHERE key = ?", (key,))
