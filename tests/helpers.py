@@ -43,6 +43,17 @@ def submit(
     return session.post(url, data=data, allow_redirects=False, timeout=10)
 
 
+def hidden_inputs(html: str) -> dict[str, str]:
+    """Every hidden input of a page, name to value, as a browser sends them."""
+    inputs = re.findall(r'<input [^>]*type="hidden"[^>]*>', html)
+    return {
+        re.search(r'name="([^"]+)"', tag).group(1): re.search(
+            r'value="([^"]*)"', tag
+        ).group(1)
+        for tag in inputs
+    }
+
+
 def post_form(client, lang: str = "en", **answers: str | None):
     """POST the form from a Flask test client with a real CSRF token and
     ``answers`` over VALID_ANSWERS (None removes a field)."""

@@ -45,6 +45,8 @@ RECEIVED_PATHS = {
     "es": "/es/solicitar-cita/recibida",
 }
 _SESSION_REFERENCE = "appointment_reference"
+# Posted by a form shown again because its session cookie did not come back.
+_SESSION_LOST_FIELD = "session_lost"
 _EXPIRED_MESSAGE = _l(
     "Your page was open for a long time, so for your security we could not send it."
     " Please check your answers and send the form again."
@@ -97,10 +99,19 @@ def _new_form(**kwargs: Any) -> AppointmentForm:
     return AppointmentForm(formdata=formdata, locations=locations, **kwargs)
 
 
-def _render_form(form: AppointmentForm, status: int = 200, notice: str | None = None):
-    response = current_app.make_response(
-        (render_template("appointments/form.html", form=form, notice=notice), status)
+def _render_form(
+    form: AppointmentForm,
+    status: int = 200,
+    notice: str | None = None,
+    session_lost: bool = False,
+):
+    page = render_template(
+        "appointments/form.html",
+        form=form,
+        notice=notice,
+        session_lost_field=_SESSION_LOST_FIELD if session_lost else None,
     )
+    response = current_app.make_response((page, status))
     response.cache_control.no_store = True
     return response
 
@@ -226,15 +237,19 @@ def _csrf_failed(error: CSRFError):
         return render_error(error)
     description = (error.description or "").lower()
     session_cookie = current_app.config["SESSION_COOKIE_NAME"]
+    # No session came back. Once, that is a session that ended while the page
+    # was open; again, on the page sent with a new one, the browser refuses
+    # cookies, and sending again would loop.
+    no_session = "session token is missing" in description and (
+        session_cookie not in request.cookies
+    )
     if "referrer" in description:
         notice = _with_phone(_NO_REFERRER_MESSAGE)
-    elif "session token is missing" in description and (
-        session_cookie not in request.cookies
-    ):
+    elif no_session and request.form.get(_SESSION_LOST_FIELD):
         notice = _with_phone(_NO_COOKIE_MESSAGE)
     else:
         notice = _EXPIRED_MESSAGE
-    return _render_form(_new_form(), 400, notice=notice)
+    return _render_form(_new_form(), 400, notice=notice, session_lost=no_session)
 
 
 add_localized_rule(bp, FORM_PATHS, "form", form, methods=["GET", "POST"])
