@@ -18,6 +18,12 @@ FORM_PATHS = {"en": "/en/request-appointment", "es": "/es/solicitar-cita"}
 # The public address the test apps are configured with (SITE_URL).
 SITE_URL = "https://immunotherapy.example.org"
 
+# The clinic's email subject: the reference and fixed flags (the call
+# language as content/site.yaml names it, or "other"), never anything typed.
+EMAIL_SUBJECT = re.compile(
+    r"Appointment request [A-Z0-9]{3}-[A-Z0-9]{3}"
+    r"( \[(Spanish|Interpreter(: ([A-Z][A-Za-z ]+|other))?)\])*"
+)
 # One answer to every question the form asks, as the form itself declares it.
 VALID_ANSWERS = AppointmentForm.example_post()
 
