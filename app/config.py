@@ -65,6 +65,9 @@ DEFAULTS: dict[str, Any] = {
     # (appointments/limit_store.py); redis://... for several servers.
     "RATELIMIT_STORAGE_URI": None,
     "RATELIMIT_HEADERS_ENABLED": False,
+    # A rate-limit store that cannot be reached lets requests through (and
+    # /healthz/delivery says so) rather than turn patients away with a 500.
+    "RATELIMIT_SWALLOW_ERRORS": True,
     # brotli first when the browser accepts both equally: it is smaller.
     # Streamed responses are static files.
     "COMPRESS_ALGORITHM": ["br", "gzip"],

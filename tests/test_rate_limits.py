@@ -8,6 +8,7 @@ import html
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -148,8 +149,8 @@ def test_three_workers_and_five_per_minute_let_one_client_send_five(tmp_path):
 # --- Several servers sharing Redis ---
 
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory) -> Iterator[str]:
+@contextmanager
+def running_redis(folder: Path) -> Iterator[str]:
     """A real redis-server of its own, on a free port, saving nothing."""
     import redis
 
@@ -157,7 +158,6 @@ def redis_url(tmp_path_factory) -> Iterator[str]:
     if binary is None:
         skip_or_fail("redis-server is missing: apt-get install redis-server")
     port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
         + ["--appendonly", "no", "--dir", str(folder)],
@@ -177,6 +177,12 @@ def redis_url(tmp_path_factory) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    with running_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 def test_servers_sharing_redis_share_the_limits(app_config, redis_url):
@@ -200,3 +206,20 @@ def test_servers_sharing_redis_share_the_limits(app_config, redis_url):
     assert post_form(client_at(two, "203.0.113.5")).status_code == 303
     assert post_form(client_at(one, "192.0.2.8")).status_code == 429
     assert two.test_client().get("/healthz/delivery").status_code == 503
+
+
+def test_a_store_that_goes_away_lets_patients_through_and_fails_the_alert(
+    app_config, tmp_path, caplog
+):
+    app_config.update(RATELIMIT_ENABLED=True, APPOINTMENT_RATE_LIMIT="1 per minute")
+    with running_redis(tmp_path) as url:
+        app = create_app({**app_config, "RATELIMIT_STORAGE_URI": url})
+        assert post_form(client_at(app, "198.51.100.1")).status_code == 303
+        assert app.test_client().get("/healthz/delivery").status_code == 200
+    # Redis is gone: a request is still taken (never a 500 for a patient)...
+    assert post_form(client_at(app, "198.51.100.2")).status_code == 303
+    assert "the store cannot be used" in caplog.text
+    # ...and the monitor hears that the limits are off.
+    monitor = app.test_client().get("/healthz/delivery")
+    assert monitor.status_code == 503
+    assert "the form's limits are off" in monitor.get_json()["reason"]

@@ -77,12 +77,11 @@ def delivery() -> Response:
     except (sqlite3.Error, OSError) as error:
         return _answer({"reason": f"outbox cannot be read: {error}"}, healthy=False)
     problems = delivery_problems(status, alert_after)
-    counters = limits.counters(current_app)
-    if counters.everyone_limited():
-        problems.append("APPOINTMENT_TOTAL_LIMIT is reached: the form refuses requests")
+    form_limits = limits.counters(current_app).report()
+    problems += form_limits.problems
     body: dict[str, Any] = {"outbox": _counts(status), "alert_seconds": alert_after}
     # Posts caught by the form's hidden trap field (scripts), in the last day.
-    body["trap_hits"] = counters.trap_hits()
+    body["trap_hits"] = form_limits.trap_hits
     if problems:
         body["reason"] = "; ".join(problems)
     return _answer(body, healthy=not problems)

@@ -41,6 +41,8 @@ from werkzeug.exceptions import TooManyRequests
 from ..config import StartupError
 from ..extensions import limiter
 
+log = logging.getLogger(__name__)
+
 _ACCEPTED = "appointment_accepted"
 # Keys of this module's own counters in the shared store.
 _EVERYONE_KEY = "appointments/everyone"
@@ -106,9 +108,22 @@ def limit_posts(bp: Blueprint) -> None:
     )(bp)
 
 
+@dataclass(frozen=True)
+class FormLimitsReport:
+    """What the monitor learns about the form's limits (no client data)."""
+
+    problems: list[str]
+    trap_hits: int | None
+
+
 @dataclass
 class Counters:
-    """The counts this module keeps itself, in the shared store."""
+    """The counts this module keeps itself, in the shared store.
+
+    A store that cannot be reached never costs a patient a request: the
+    limits let everything through (as Flask-Limiter does with
+    RATELIMIT_SWALLOW_ERRORS), the log says so, and /healthz/delivery fails.
+    """
 
     storage: Storage
     total: list[RateLimitItem]
@@ -119,21 +134,54 @@ class Counters:
 
     def everyone_limited(self) -> bool:
         """Whether APPOINTMENT_TOTAL_LIMIT is reached right now."""
-        return self.enabled and not all(
-            self._windows.test(item, _EVERYONE_KEY) for item in self.total
-        )
+        if not self.enabled:
+            return False
+        try:
+            return not all(
+                self._windows.test(item, _EVERYONE_KEY) for item in self.total
+            )
+        except self.storage.base_exceptions as error:
+            _log_store_error(error)
+            return False
 
     def count_accepted(self) -> None:
-        if self.enabled:
+        if not self.enabled:
+            return
+        try:
             for item in self.total:
                 self._windows.hit(item, _EVERYONE_KEY)
+        except self.storage.base_exceptions as error:
+            _log_store_error(error)
 
     def count_trap_hit(self) -> None:
-        self.storage.incr(_TRAP_KEY, TRAP_WINDOW_SECONDS)
+        try:
+            self.storage.incr(_TRAP_KEY, TRAP_WINDOW_SECONDS)
+        except self.storage.base_exceptions as error:
+            _log_store_error(error)
 
-    def trap_hits(self) -> int:
-        """Trap hits in the current day-long window (it starts at the first)."""
-        return self.storage.get(_TRAP_KEY)
+    def report(self) -> FormLimitsReport:
+        """For /healthz/delivery: what stops or lets through too much, and
+        the trap hits of the current day-long window (it starts at the
+        first)."""
+        try:
+            trap_hits = self.storage.get(_TRAP_KEY)
+            limited = self.everyone_limited()
+        except self.storage.base_exceptions as error:
+            reason = f"the rate-limit store cannot be used ({type(error).__name__})"
+            return FormLimitsReport([f"{reason}: the form's limits are off"], None)
+        problems = []
+        if limited:
+            problems.append(
+                "APPOINTMENT_TOTAL_LIMIT is reached: the form refuses requests"
+            )
+        return FormLimitsReport(problems, trap_hits)
+
+
+def _log_store_error(error: Exception) -> None:
+    log.error(
+        "rate limits: the store cannot be used (%s); requests are let through",
+        type(error).__name__,
+    )
 
 
 def counters(app: Flask | None = None) -> Counters:

@@ -51,8 +51,9 @@ _EXPIRED_MESSAGE = _l(
     "Your page was open for a long time, so for your security we could not send it."
     " Please check your answers and send the form again."
 )
-# No session cookie came back: the browser blocks cookies, and sending again
-# cannot help, so say so and offer the phone.
+# The form came back once without its session cookie and was sent again
+# still without it: the browser blocks cookies, and sending again cannot
+# help, so say so and offer the phone.
 _NO_COOKIE_MESSAGE = _l(
     "Your browser blocks cookies, so for your security we could not send this"
     " form. Please allow cookies for our site and send it again, or call us."
