@@ -17,6 +17,7 @@ import yaml
 from flask_babel import force_locale
 from helpers import EMAIL_SUBJECT
 from helpers import FORM_PATHS
+from helpers import STORED_ANSWERS
 from helpers import VALID_ANSWERS
 from helpers import csrf_token
 from helpers import hidden_inputs
@@ -26,6 +27,7 @@ from helpers import wait_until
 from wtforms import RadioField
 
 from app import create_app
+from app.appointments import delivery
 from app.appointments import fields
 from app.appointments.forms import AppointmentForm
 from app.appointments.forms import for_staff
@@ -1120,3 +1122,15 @@ def test_a_page_with_its_cookie_and_a_stale_token_is_told_to_send_again(server_u
     text = html.unescape(response.text)
     assert "Your page was open for a long time" in text
     assert "blocks cookies" not in text
+
+
+def test_a_request_stored_before_the_phone_checks_is_still_delivered(app, smtp_server):
+    """A 1-900 number queued before this version refused them: the clinic
+    still gets the request, with the number as stored."""
+    outbox = app.extensions["outbox"]
+    outbox.add(
+        {**STORED_ANSWERS, "phone": "+19005550199"}, mail_domain="clinic.example"
+    )
+    assert delivery.deliver_due(app).delivered == 1
+    [mail] = smtp_server.handler.wait_for(1)
+    assert "Phone (the patient): +19005550199" in text_part(mail)

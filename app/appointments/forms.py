@@ -39,6 +39,7 @@ from wtforms.validators import Optional
 from wtforms.validators import StopValidation
 
 from ..content import Site
+from ..phone_numbers import PhoneNumberError
 from ..phone_numbers import parse_phone
 from .fields import DateInputField
 from .fields import PhoneField
@@ -450,12 +451,11 @@ class ForStaff:
 def for_staff(answers: Mapping[str, Any], site: Site) -> ForStaff:
     """What staff read, in the order they need it. English: call it under
     ``force_locale("en")``, so the choices' labels are the form's own."""
-    phone = parse_phone(answers["phone"])
     lines = [
         StaffLine("Patient name", f"{answers['first_name']} {answers['last_name']}"),
         StaffLine("Date of birth", _spelled_date(answers.get("date_of_birth"))),
         StaffLine("Request is for", _requested_for(answers)),
-        StaffLine(f"Phone ({_whose_phone(answers)})", phone.display, phone.tel),
+        _phone_line(answers),
         StaffLine("Email", answers.get("email") or "—"),
         StaffLine(
             "Preferred contact", _label(CONTACT_METHODS, answers.get("contact_method"))
@@ -481,6 +481,17 @@ def for_staff(answers: Mapping[str, Any], site: Site) -> ForStaff:
         reply_to=answers.get("email"),
         flags=_subject_flags(answers, site),
     )
+
+
+def _phone_line(answers: Mapping[str, Any]) -> StaffLine:
+    label = f"Phone ({_whose_phone(answers)})"
+    try:
+        phone = parse_phone(answers["phone"])
+    except PhoneNumberError:
+        # Stored before today's checks: still the clinic's to read, never a
+        # request stuck in the outbox.
+        return StaffLine(label, answers["phone"])
+    return StaffLine(label, phone.display, phone.tel)
 
 
 def _label(options: Mapping[str, Any], value: str | None) -> str:
