@@ -205,10 +205,21 @@ class Location(_Model):
     address: Text | None = None
 
 
-class CallLanguage(_Model):
-    """A language the clinic's patients speak, as staff name it."""
+def _plain_words(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z]+( [A-Za-z]+)*", name):
+        raise PydanticCustomError(
+            "plain_words",
+            "must be English letters and spaces only, such as Hmong: it goes"
+            " into the subject of the clinic's emails",
+        )
+    return name
 
-    name: Text
+
+class CallLanguage(_Model):
+    """A language the clinic's patients speak, as staff name it. The name
+    goes into email subjects, so it is plain English letters and spaces."""
+
+    name: Annotated[Text, AfterValidator(_plain_words)]
     also: tuple[Text, ...] = ()
 
 

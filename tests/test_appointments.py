@@ -1134,3 +1134,15 @@ def test_a_request_stored_before_the_phone_checks_is_still_delivered(app, smtp_s
     assert delivery.deliver_due(app).delivered == 1
     [mail] = smtp_server.handler.wait_for(1)
     assert "Phone (the patient): +19005550199" in text_part(mail)
+
+
+def test_a_call_language_that_could_bend_the_subject_is_a_content_error(
+    app_config, content_copy
+):
+    edit_site(content_copy, call_languages=[{"name": "Hmong] [URGENT"}])
+    app_config["CONTENT_DIR"] = str(content_copy)
+    with pytest.raises(SystemExit) as stopped:
+        create_app(app_config)
+    assert "call_languages item 1 > name: must be English letters and spaces" in str(
+        stopped.value
+    )
