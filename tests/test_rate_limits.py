@@ -223,3 +223,16 @@ def test_a_store_that_goes_away_lets_patients_through_and_fails_the_alert(
     monitor = app.test_client().get("/healthz/delivery")
     assert monitor.status_code == 503
     assert "the form's limits are off" in monitor.get_json()["reason"]
+
+
+def test_a_store_file_that_cannot_be_written_never_stops_a_request(app_config):
+    # /proc takes no new folders, even for root.
+    app_config.update(
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI="sqlite:///proc/no-such-folder/ratelimits.sqlite3",
+    )
+    app = create_app(app_config)  # starts: the store is opened on first use
+    assert post_form(client_at(app, "198.51.100.1")).status_code == 303
+    monitor = app.test_client().get("/healthz/delivery")
+    assert monitor.status_code == 503
+    assert "the form's limits are off" in monitor.get_json()["reason"]

@@ -18,7 +18,6 @@ import os
 import sqlite3
 import threading
 import time
-from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -35,7 +34,9 @@ CREATE TABLE IF NOT EXISTS counters (
 
 
 class SQLiteStorage(Storage):
-    """``sqlite:///absolute/path/to/file.sqlite3`` (the folder must exist)."""
+    """``sqlite:///absolute/path/to/file.sqlite3``; the file (and its folder)
+    is made on first use, so a store that cannot be written is a failing
+    count (let through, logged, /healthz/delivery red), not a failed start."""
 
     STORAGE_SCHEME = ["sqlite"]
 
@@ -50,28 +51,32 @@ class SQLiteStorage(Storage):
             )
         self.path = Path(path)
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._local = threading.local()
-        with closing(self._connect()) as db:
-            # WAL: a worker counting never waits for a worker reading.
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(_SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        # A counter lost in a power cut costs nothing; fsyncs would.
-        db.execute("PRAGMA synchronous=NORMAL")
-        return db
 
     def _db(self) -> sqlite3.Connection:
         """This thread's connection, kept open: closing the last connection
-        to a WAL file checkpoints it with an fsync (6 ms a count on this machine,
-        25 µs kept open). A process forked from this one (a gunicorn worker) opens
-        its own: a SQLite connection must not cross a fork."""
+        to a WAL file checkpoints it with an fsync (6 ms a count on this
+        machine, 25 µs kept open). A process forked from this one (a gunicorn
+        worker) opens its own: a SQLite connection must not cross a fork."""
         local = self._local
         if getattr(local, "pid", None) != os.getpid():
             local.db, local.pid = self._connect(), os.getpid()
         return local.db
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as error:
+            raise sqlite3.OperationalError(
+                f"cannot create {self.path.parent}"
+            ) from error
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        # WAL: a worker counting never waits for a worker reading. A counter
+        # lost in a power cut costs nothing; fsyncs would.
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(_SCHEMA)
+        return db
 
     @property
     def base_exceptions(self) -> type[Exception]:
