@@ -15,7 +15,6 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 from datetime import date
 from typing import Any
 
@@ -445,7 +444,7 @@ class ForStaff:
     message: str | None
     reply_to: str | None
     # Fixed words for the subject; never anything typed.
-    flags: list[str] = dataclass_field(default_factory=list)
+    flags: list[str]
 
 
 def for_staff(answers: Mapping[str, Any], site: Site) -> ForStaff:
@@ -507,7 +506,7 @@ def _spelled_date(iso_date: str | None) -> str:
 
 
 def _requester(answers: Mapping[str, Any]) -> str:
-    """ "Tom Price, son" or the office's name: who asked for the patient."""
+    """Who asked for the patient: "Tom Price, son", or the office's name."""
     if answers.get("requester") == "family":
         parts = (answers.get("requester_name"), answers.get("relationship"))
         return ", ".join(part for part in parts if part) or "—"
