@@ -64,8 +64,13 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "WTF_CSRF_TIME_LIMIT": 4 * 3600,
     "RATELIMIT_ENABLED": True,
-    "RATELIMIT_STORAGE_URI": "memory://",
+    # Default: sqlite:// in the instance folder, shared by every worker
+    # (appointments/limit_store.py); redis://... for several servers.
+    "RATELIMIT_STORAGE_URI": None,
     "RATELIMIT_HEADERS_ENABLED": False,
+    # A rate-limit store that cannot be reached lets requests through (and
+    # /healthz/delivery says so) rather than turn patients away with a 500.
+    "RATELIMIT_SWALLOW_ERRORS": True,
     # brotli first when the browser accepts both equally: it is smaller.
     # Streamed responses are static files.
     "COMPRESS_ALGORITHM": ["br", "gzip"],
@@ -110,6 +115,9 @@ DEFAULTS: dict[str, Any] = {
     # headers. With 0 the headers are ignored, so a client cannot forge its
     # address or scheme; with N, ProxyFix trusts the Nth value from the right.
     "TRUSTED_PROXIES": 0,
+    # Everyone together, accepted requests only: a cap on what can reach the
+    # clinic's inbox, however many addresses send.
+    "APPOINTMENT_TOTAL_LIMIT": "200 per hour",
 }
 
 MAKE_KEY = (
@@ -169,6 +177,9 @@ def check(app: Flask) -> None:
         config["OUTBOX_PATH"] = str(Path(app.instance_path) / "outbox.sqlite3")
     if not config["OUTBOX_LEASE_SECONDS"]:
         config["OUTBOX_LEASE_SECONDS"] = 3 * float(config["MAIL_TIMEOUT"] or 10)
+    if not config["RATELIMIT_STORAGE_URI"]:
+        limits_file = Path(app.instance_path) / "ratelimits.sqlite3"
+        config["RATELIMIT_STORAGE_URI"] = f"sqlite://{limits_file}"
     if local:
         # Sessions (and form tokens) then end with the process.
         config["SECRET_KEY"] = config["SECRET_KEY"] or secrets.token_hex(32)

@@ -28,7 +28,6 @@ from typing import TypeVar
 from typing import get_args
 from typing import get_origin
 
-import phonenumbers
 import yaml
 from pydantic import AfterValidator
 from pydantic import AnyUrl
@@ -45,6 +44,9 @@ from pydantic import with_config
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 from typing_extensions import is_typeddict
+
+from .phone_numbers import PhoneNumberError
+from .phone_numbers import parse_phone
 
 LANGUAGES = ("en", "es")
 PRIVACY_PAGE = "privacy"
@@ -198,17 +200,13 @@ class Phone(_Model):
     def _parse(cls, value: Any) -> dict[str, str]:
         """Any format phonenumbers understands; US when there is no +code."""
         try:
-            number = phonenumbers.parse(str(value), "US")
-        except phonenumbers.NumberParseException:
-            number = None
-        if number is None or not phonenumbers.is_valid_number(number):
+            number = parse_phone(str(value))
+        except PhoneNumberError:
             example = "such as +1 559 555 0100"
             raise PydanticCustomError(
                 "phone", f"must be a valid phone number, {example}"
-            )
-        as_ = functools.partial(phonenumbers.format_number, number)
-        formats = phonenumbers.PhoneNumberFormat
-        return {"e164": as_(formats.E164), "display": as_(formats.NATIONAL)}
+            ) from None
+        return {"e164": number.e164, "display": number.display}
 
 
 class Location(_Model):
@@ -217,6 +215,24 @@ class Location(_Model):
     id: Ident
     name: Text
     address: Text | None = None
+
+
+def _plain_words(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z]+( [A-Za-z]+)*", name):
+        raise PydanticCustomError(
+            "plain_words",
+            "must be English letters and spaces only, such as Hmong: it goes"
+            " into the subject of the clinic's emails",
+        )
+    return name
+
+
+class CallLanguage(_Model):
+    """A language the clinic's patients speak, as staff name it. The name
+    goes into email subjects, so it is plain English letters and spaces."""
+
+    name: Annotated[Text, AfterValidator(_plain_words)]
+    also: tuple[Text, ...] = ()
 
 
 class Site(_Model):
@@ -231,6 +247,9 @@ class Site(_Model):
     response_time: Bilingual[Text] | None = None
     locations: tuple[Location, ...] = ()
     privacy_practices_url: Bilingual[HttpsUrl] | None = None
+    # The languages staff book interpreters for, in English; "also" lists
+    # other ways a patient may type one (its own name, its Spanish name).
+    call_languages: tuple[CallLanguage, ...] = ()
 
 
 # eq=False: compared and hashed by identity, so a cache kept for one loaded

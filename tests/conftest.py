@@ -59,6 +59,8 @@ def app_config(tmp_path: Path) -> dict:
         "OUTBOX_PATH": str(tmp_path / "outbox.sqlite3"),
         "OUTBOX_KEY": OUTBOX_KEY,
         "RATELIMIT_ENABLED": False,
+        # Each test's own counters, in the production default's kind of store.
+        "RATELIMIT_STORAGE_URI": f"sqlite://{tmp_path / 'ratelimits.sqlite3'}",
         "MAIL_SERVER": "127.0.0.1",
         # Nothing listens here unless a test starts `smtp_server`.
         "MAIL_PORT": free_port(),

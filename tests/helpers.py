@@ -9,6 +9,8 @@ import requests
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
+from app.appointments.forms import AppointmentForm
+
 SPANISH_CATALOG = (
     Path(__file__).resolve().parent.parent / "translations/es/LC_MESSAGES/messages.po"
 )
@@ -16,21 +18,14 @@ FORM_PATHS = {"en": "/en/request-appointment", "es": "/es/solicitar-cita"}
 # The public address the test apps are configured with (SITE_URL).
 SITE_URL = "https://immunotherapy.example.org"
 
-VALID_ANSWERS = {
-    "first_name": "Maria",
-    "last_name": "Lopez",
-    "phone": "(559) 555-0123",
-    "email": "maria@example.com",
-    "contact_method": "call",
-    "best_time": "morning",
-    "language": "en",
-    "requester": "self",
-    "patient_status": "new",
-    "reason": "second_opinion",
-    "referring_doctor": "Dr. Smith",
-    "message": "Mornings before 10 are best.",
-    "consent": "y",
-}
+# The clinic's email subject: the reference and fixed flags (the call
+# language as content/site.yaml names it, or "other"), never anything typed.
+EMAIL_SUBJECT = re.compile(
+    r"Appointment request [A-Z0-9]{3}-[A-Z0-9]{3}"
+    r"( \[(Spanish|Interpreter(: ([A-Z][A-Za-z ]+|other))?)\])*"
+)
+# One answer to every question the form asks, as the form itself declares it.
+VALID_ANSWERS = AppointmentForm.example_post()
 
 
 def csrf_token(html: str) -> str:
@@ -52,6 +47,26 @@ def submit(
     data = {**VALID_ANSWERS, **answers, "csrf_token": csrf_token(page.text)}
     data = {key: value for key, value in data.items() if value is not None}
     return session.post(url, data=data, allow_redirects=False, timeout=10)
+
+
+def hidden_inputs(html: str) -> dict[str, str]:
+    """Every hidden input of a page, name to value, as a browser sends them."""
+    inputs = re.findall(r'<input [^>]*type="hidden"[^>]*>', html)
+    return {
+        re.search(r'name="([^"]+)"', tag).group(1): re.search(
+            r'value="([^"]*)"', tag
+        ).group(1)
+        for tag in inputs
+    }
+
+
+def post_form(client, lang: str = "en", **answers: str | None):
+    """POST the form from a Flask test client with a real CSRF token and
+    ``answers`` over VALID_ANSWERS (None removes a field)."""
+    page = client.get(FORM_PATHS[lang]).get_data(as_text=True)
+    data = {**VALID_ANSWERS, **answers, "csrf_token": csrf_token(page)}
+    data = {key: value for key, value in data.items() if value is not None}
+    return client.post(FORM_PATHS[lang], data=data)
 
 
 def wait_until(condition, timeout: float = 10) -> bool:

@@ -41,6 +41,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "FLASK_CLINIC_INBOX": "appointments@example.org",
         "FLASK_OUTBOX_PATH": str(tmp_path / "outbox" / "outbox.sqlite3"),
         "FLASK_OUTBOX_KEY": Fernet.generate_key().decode(),
+        "FLASK_RATELIMIT_STORAGE_URI": f"sqlite://{tmp_path / 'ratelimits.sqlite3'}",
     }
     env.update(overrides)
     return {key: value for key, value in env.items() if value is not None}
@@ -82,7 +83,10 @@ class Server:
 
 @contextmanager
 def gunicorn(
-    env: dict[str, str], log_path: Path, unix_socket: Path | None = None
+    env: dict[str, str],
+    log_path: Path,
+    unix_socket: Path | None = None,
+    workers: int = 1,
 ) -> Iterator[Server]:
     """gunicorn serving the site until the block ends, on TCP or a Unix socket."""
     init_outbox(env)
@@ -94,7 +98,7 @@ def gunicorn(
         url = f"http://127.0.0.1:{port}"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            gunicorn_command("--bind", bind),
+            gunicorn_command("--bind", bind, "--workers", str(workers)),
             cwd=ROOT,
             env=env,
             stdout=log,

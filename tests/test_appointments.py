@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 import html
+import logging
 import re
 from datetime import date
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 import yaml
+from flask_babel import force_locale
+from helpers import EMAIL_SUBJECT
 from helpers import FORM_PATHS
+from helpers import STORED_ANSWERS
 from helpers import VALID_ANSWERS
 from helpers import csrf_token
+from helpers import hidden_inputs
+from helpers import post_form
 from helpers import submit
 from helpers import wait_until
+from wtforms import RadioField
 
 from app import create_app
+from app.appointments import delivery
+from app.appointments import fields
+from app.appointments.forms import AppointmentForm
+from app.appointments.forms import for_staff
 
 
 def outbox_status(app):
@@ -72,21 +86,20 @@ def test_a_full_request_reaches_the_inbox_with_every_field(
     # In English for staff, whatever the page language; every field labelled.
     for line in (
         "Patient name: Maria Lopez",
-        "Phone: (559) 555-0123 (+15595550123)",
+        "Request is for: A family member or friend: Ana Lopez, Daughter",
+        # Whose number it is: the receptionist knows who will answer.
+        "Phone (Ana Lopez, Daughter): (559) 555-0123",
         "Email: maria@example.com",
         "Preferred contact: Text message",
         "Best time to reach: Afternoon",
         "Language for the call: Spanish",
-        "Interpreter needed: Yes",
-        "Request is for: A family member or friend",
-        "Requested by: Ana Lopez",
-        "Relationship to patient: Daughter",
+        "Interpreter needed: Yes (Spanish)",
         "Date of birth: —",
         "New or returning: Returning patient",
         "Reason: Questions about immunotherapy",
         "Referring doctor: Dr. Smith",
         f"Form language: {'Spanish' if lang == 'es' else 'English'}",
-        "Mornings before 10 are best.",
+        "> Mornings before 10 are best.",
     ):
         assert line in text, line
     assert "Questions about immunotherapy" in html_part(mail)
@@ -237,13 +250,44 @@ def test_missing_or_expired_token_keeps_the_typed_data(app, server_url, smtp_ser
     assert smtp_server.received == []
 
 
-def test_honeypot_gets_a_neutral_answer_and_nothing_is_stored(
-    app, server_url, smtp_server
+def test_the_trap_field_gets_a_neutral_answer_a_log_line_and_a_count(
+    app, server_url, smtp_server, caplog
 ):
-    response = submit(server_url, website="http://spam.example")
+    caplog.set_level(logging.INFO)
+    response = submit(server_url, leave_blank="http://spam.example")
     assert response.status_code == 303
     assert wait_until(lambda: outbox_status(app).queued == 0)
     assert smtp_server.handler.wait_for(1, timeout=1) == []
+    [line] = [r.getMessage() for r in caplog.records if "trap" in r.getMessage()]
+    assert "nothing stored" in line
+    for answer in ("Maria", "Lopez", "555", "spam.example", "maria@"):
+        assert answer not in caplog.text
+    # The monitor sees it: /healthz/delivery counts trap hits (and stays 200).
+    health = requests.get(server_url + "/healthz/delivery", timeout=10)
+    assert health.status_code == 200
+    assert health.json()["trap_hits"] == 1
+    submit(server_url, leave_blank="x")
+    assert (
+        requests.get(server_url + "/healthz/delivery", timeout=10).json()["trap_hits"]
+        == 2
+    )
+
+
+def test_no_person_can_reach_the_trap_field(client):
+    """Hidden without the stylesheet (``hidden``), out of focus and autofill
+    (``inert``, tabindex -1, autocomplete off), and not announced."""
+    body = client.get(FORM_PATHS["en"]).get_data(as_text=True)
+    container = re.search(r'<div class="hp"([^>]*)>(.*?)</div>', body, re.S)
+    assert container, "the trap field's container"
+    attributes, inside = container.groups()
+    for attribute in (" hidden", " inert", 'aria-hidden="true"'):
+        assert attribute in attributes, attribute
+    [field] = re.findall(r"<input[^>]*>", inside)
+    assert 'tabindex="-1"' in field and 'autocomplete="off"' in field
+    # No word an autofill rule looks for (name, email, phone, url, address...).
+    name = re.search(r'name="([^"]+)"', field).group(1)
+    for word in ("name", "mail", "phone", "tel", "url", "web", "site", "address"):
+        assert word not in name.lower(), word
 
 
 @pytest.fixture
@@ -394,13 +438,13 @@ def test_a_request_for_a_relative_names_who_asks_and_flags_the_interpreter(
     for line in (
         "Patient name: Maria Lopez",
         "Date of birth: March 27, 1958",
-        "Request is for: A family member or friend",
-        "Requested by: Mai Vang",
-        "Relationship to patient: Daughter",
+        "Request is for: A family member or friend: Mai Vang, Daughter",
+        "Phone (Mai Vang, Daughter): (559) 555-0123",
         "Language for the call: Another language: Hmong",
+        "Interpreter needed: Yes (Hmong)",
     ):
         assert line in text, line
-    assert "Doctor’s office" not in text
+    assert "office" not in text
     for value in ("Mai Vang", "Daughter", "March 27, 1958", "Hmong"):
         assert value in html_body, value
 
@@ -420,12 +464,13 @@ def test_a_request_from_a_doctors_office_names_the_office(server_url, smtp_serve
     assert subject.endswith("[Spanish]"), subject
     assert "Interpreter:" not in subject
     for line in (
-        "Request is for: A patient of the doctor’s office where I work",
-        "Doctor’s office: Valley Family Medicine",
+        "Request is for: A patient of the doctor’s office where I work: "
+        "Valley Family Medicine",
+        "Phone (Valley Family Medicine, doctor’s office): (559) 555-0123",
         "Date of birth: December 1, 1970",
     ):
         assert line in text, line
-    assert "Requested by" not in text and "Relationship" not in text
+    assert "family" not in text
     assert "Valley Family Medicine" in html_body
 
 
@@ -437,6 +482,11 @@ def test_a_request_from_a_doctors_office_names_the_office(server_url, smtp_serve
         ({"language": "es"}, " [Spanish]"),
         ({"language": "es", "interpreter": "y"}, " [Spanish] [Interpreter: Spanish]"),
         ({"language": "other", "other_language": "Mixteco"}, " [Interpreter: Mixteco]"),
+        # As the clinic's list in content/site.yaml writes it, however typed.
+        ({"language": "other", "other_language": " hmoob. "}, " [Interpreter: Hmong]"),
+        ({"language": "other", "other_language": "ਪੰਜਾਬੀ"}, " [Interpreter: Punjabi]"),
+        ({"language": "other", "other_language": "Español"}, " [Interpreter: Spanish]"),
+        ({"language": "other", "other_language": "Klingon"}, " [Interpreter: other]"),
     ],
 )
 def test_the_subject_flags_only_what_was_chosen(
@@ -541,10 +591,56 @@ def test_date_of_birth_errors_are_translated(client):
     assert ">Mes</label>" in body and ">Día</label>" in body and ">Año</label>" in body
 
 
-def test_today_is_a_valid_date_of_birth(client):
-    today = date.today()
-    answers = date_answers(str(today.month), str(today.day), str(today.year))
-    assert post_form(client, "en", **answers).status_code == 303
+@pytest.mark.parametrize(
+    "today", [date(2026, 12, 31), date(2027, 1, 1), date(2028, 2, 29), date(2026, 6, 5)]
+)
+def test_today_is_a_valid_date_of_birth_and_tomorrow_is_not(client, monkeypatch, today):
+    # "Today" pinned, so the test holds on 31 December and on a leap day.
+    monkeypatch.setattr(fields, "clinic_today", lambda: today)
+    on_the_day = date_answers(str(today.month), str(today.day), str(today.year))
+    assert post_form(client, "en", **on_the_day).status_code == 303
+    tomorrow = today + timedelta(days=1)
+    answers = date_answers(str(tomorrow.month), str(tomorrow.day), str(tomorrow.year))
+    response = post_form(client, "en", **answers)
+    assert response.status_code == 422
+    assert "The date of birth must be today or in the past." in html.unescape(
+        response.get_data(as_text=True)
+    )
+
+
+def test_today_is_where_the_clinic_is(app):
+    """At 23:30 in Fresno on 4 December the server's clock (UTC) already
+    says 5 December; a baby born "today" is born on the 4th."""
+    with app.app_context():
+        zone = ZoneInfo(app.config["CLINIC_TIMEZONE"])
+        assert fields.clinic_today() == datetime.now(zone).date()
+
+
+@pytest.mark.parametrize(
+    ("lang", "message"),
+    [
+        ("en", "The month comes first, then the day. Did you mean 5 13 1948?"),
+        ("es", "Primero va el mes y luego el día. ¿Quiso decir 5 13 1948?"),
+    ],
+)
+def test_a_day_and_month_swapped_gets_the_order_explained(client, lang, message):
+    response = post_form(client, lang, **date_answers("13", "5", "1948"))
+    assert response.status_code == 422
+    body = html.unescape(response.get_data(as_text=True))
+    assert f'<a href="#date_of_birth-month">{message}</a>' in body
+    marked = re.findall(r'id="date_of_birth-(\w+)"[^>]*aria-invalid="true"', body)
+    assert marked == ["month", "day"]
+
+
+@pytest.mark.parametrize(
+    ("lang", "hint"),
+    [
+        ("en", "Enter the month first, then the day, then the year."),
+        ("es", "Escriba primero el mes, luego el día y luego el año."),
+    ],
+)
+def test_the_date_hint_says_month_day_year(client, lang, hint):
+    assert hint in client.get(FORM_PATHS[lang]).get_data(as_text=True)
 
 
 def test_the_date_of_birth_is_a_grouped_three_part_question(client):
@@ -562,14 +658,6 @@ def test_the_date_of_birth_is_a_grouped_three_part_question(client):
 
 
 # --- Follow-up questions without JavaScript (GOV.UK conditional reveal) ---
-
-
-def post_form(client, lang: str = "en", **answers):
-    """POST the form from the test client with a real CSRF token."""
-    page = client.get(FORM_PATHS[lang]).get_data(as_text=True)
-    data = {**VALID_ANSWERS, **answers, "csrf_token": csrf_token(page)}
-    data = {key: value for key, value in data.items() if value is not None}
-    return client.post(FORM_PATHS[lang], data=data)
 
 
 def test_without_javascript_every_follow_up_is_on_the_page_under_its_choice(client):
@@ -834,3 +922,227 @@ def test_the_303_and_error_pages_are_never_cached(app, client):
     for name, response in answers.items():
         assert response.status_code == int(name), name
         assert "no-store" in response.headers.get("Cache-Control", ""), name
+
+
+# --- The email says only what the clinic wrote (issue 15.5, 17.5) ---
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Hmong] [URGENT: call 1-900-555-0199",
+        "ਪੰਜਾਬੀ - my mom has stage 4 cancer",
+        "(559) 555-0199",
+    ],
+)
+def test_what_was_typed_never_reaches_the_subject(server_url, smtp_server, typed):
+    response = submit(server_url, language="other", other_language=typed)
+    assert response.status_code == 303
+    subject, text, html_body = mail_text(smtp_server)
+    assert EMAIL_SUBJECT.fullmatch(subject), subject
+    assert subject.endswith(" [Interpreter: other]"), subject
+    # Staff still read what was typed, in the body only.
+    assert f"Language for the call: Another language: {typed}" in text
+    assert html.escape(typed, quote=False) in html_body
+
+
+def test_the_message_cannot_pass_for_the_forms_own_lines(server_url, smtp_server):
+    fake = "Call my cell instead.\nPhone: (559) 555-0199\nDate of birth: May 1, 1950"
+    assert submit(server_url, message=fake).status_code == 303
+    _, text, html_body = mail_text(smtp_server)
+    lines = text.replace("\r\n", "\n").split("\n")
+    # One "Phone" line and one "Date of birth" line: the form's own.
+    assert [line for line in lines if line.startswith("Phone")] == [
+        "Phone (the patient): (559) 555-0123"
+    ]
+    assert [line for line in lines if line.startswith("Date of birth")] == [
+        "Date of birth: —"
+    ]
+    for line in fake.split("\n"):
+        assert f"> {line}" in lines, line
+    # In the HTML, the message is a quotation after the table, not a row of it.
+    table, after = html_body.split("</table>")
+    assert "555-0199" not in table
+    quote = re.search(r"<blockquote[^>]*>(.*?)</blockquote>", after, re.S).group(1)
+    assert "Phone: (559) 555-0199" in quote
+
+
+@pytest.mark.parametrize(
+    ("lang", "message"),
+    [
+        ("en", "We cannot call this kind of number (such as a 1-900 number)."),
+        (
+            "es",
+            "No podemos llamar a este tipo de número (por ejemplo, un número 1-900).",
+        ),
+    ],
+)
+@pytest.mark.parametrize("number", ["1-900-555-0199", "(900) 555 0199"])
+def test_a_premium_rate_number_is_refused_with_a_clear_message(
+    server_url, smtp_server, lang, message, number
+):
+    response = submit(server_url, lang, phone=number)
+    assert response.status_code == 422
+    text = html.unescape(response.text)
+    assert f'<a href="#phone">{message}' in text
+    assert smtp_server.handler.wait_for(1, timeout=1) == []
+
+
+def test_a_phone_extension_is_kept_and_shown(server_url, smtp_server):
+    assert submit(server_url, phone="559-555-0123 x45").status_code == 303
+    _, text, html_body = mail_text(smtp_server)
+    assert "Phone (the patient): (559) 555-0123 ext. 45" in text
+    assert '<a href="tel:+1-559-555-0123;ext=45">(559) 555-0123 ext. 45</a>' in (
+        html.unescape(html_body)
+    )
+
+
+def test_a_request_for_oneself_says_so_and_whose_phone_it_is(server_url, smtp_server):
+    assert submit(server_url, requester="self").status_code == 303
+    _, text, _ = mail_text(smtp_server)
+    assert "Request is for: the patient themself" in text
+    assert "Phone (the patient): (559) 555-0123" in text
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("first_name", "\u3164"),
+        ("last_name", "\u2800\u2800"),
+        ("first_name", "\u3164 \u2800"),
+        ("last_name", "..."),
+        ("requester_name", "\u3164"),
+    ],
+)
+def test_a_name_needs_at_least_one_letter(client, field, value):
+    response = post_form(
+        client, "es", requester="family", relationship="Hijo", **{field: value}
+    )
+    assert response.status_code == 422
+    body = html.unescape(response.get_data(as_text=True))
+    assert f'<a href="#{field}">Escriba un nombre con al menos una letra.</a>' in body
+
+
+@pytest.mark.parametrize("name", ["Ng", "O'Brien", "李", "Nguyễn"])
+def test_short_and_non_latin_names_are_names(client, name):
+    assert post_form(client, first_name=name, last_name=name).status_code == 303
+
+
+def test_every_answer_the_form_declares_is_stored_and_shown_to_staff(app):
+    """A new question added to the form and forgotten in the staff email
+    fails here: the form is the one place answers are declared."""
+    answers = {
+        **AppointmentForm.example_post(),
+        "requester": "family",
+        "requester_name": "Tom Price",
+        "relationship": "son",
+        "language": "other",
+        "other_language": "Hmong",
+        "interpreter": "y",
+        "date_of_birth-month": "3",
+        "date_of_birth-day": "27",
+        "date_of_birth-year": "1958",
+    }
+    site = app.extensions["content"].site
+    with app.test_request_context(method="POST", data=answers):
+        form = AppointmentForm(meta={"csrf": False})
+        assert form.validate(), form.errors
+        stored = form.answers()
+        asked = [field for field in form if field.name not in form.MACHINERY]
+        assert sorted(stored) == sorted(field.name for field in asked)
+        with force_locale("en"):
+            staff = for_staff(stored, site)
+            shown = "\n".join(f"{line.label}: {line.text}" for line in staff.lines)
+            for field in asked:
+                if stored[field.name] is None:
+                    continue  # a follow-up not asked
+                if isinstance(field, RadioField):
+                    expected = next(str(o.label.text) for o in field if o.checked)
+                elif field.type in ("BooleanField", "DateInputField", "PhoneField"):
+                    continue  # shown in words, checked by the tests above
+                else:
+                    expected = stored[field.name]
+                where = shown if field.name != "message" else staff.message
+                assert expected in where, field.name
+    assert "Phone (Tom Price, son): (559) 555-0123" in shown
+    assert "Request is for: A family member or friend: Tom Price, son" in shown
+    assert "Interpreter needed: Yes (Hmong)" in shown
+    assert "Date of birth: March 27, 1958" in shown
+
+
+# --- A browser that blocks cookies (issue 15.7) ---
+
+
+@pytest.mark.parametrize(
+    ("lang", "notice", "expired", "phone"),
+    [
+        (
+            "en",
+            "Your browser blocks cookies",
+            "Your page was open for a long time",
+            "You can also call us at (559) 555-0100.",
+        ),
+        (
+            "es",
+            "Su navegador bloquea las cookies",
+            "La página estuvo abierta mucho tiempo",
+            "También puede llamarnos al (559) 555-0100.",
+        ),
+    ],
+)
+def test_a_browser_that_blocks_cookies_is_told_so_and_offered_the_phone(
+    clinic_details, app, server_url, lang, notice, expired, phone
+):
+    url = server_url + FORM_PATHS[lang]
+    page = requests.get(url, timeout=10).text
+    # The browser drops every cookie it is given. Once, that could be a
+    # session that ended; sent again with the page that came back, it is not:
+    # no loop of "open for a long time".
+    for attempt in range(3):
+        answers = {**VALID_ANSWERS, "first_name": "Lucía", **hidden_inputs(page)}
+        response = requests.post(url, data=answers, timeout=10)
+        assert response.status_code == 400
+        page = html.unescape(response.text)
+        assert 'value="Lucía"' in page
+        if attempt == 0:
+            assert expired in page and notice not in page
+        else:
+            assert notice in page and phone in page and expired not in page
+
+
+def test_a_page_with_its_cookie_and_a_stale_token_is_told_to_send_again(server_url):
+    session = requests.Session()
+    session.get(server_url + FORM_PATHS["en"], timeout=10)
+    response = session.post(
+        server_url + FORM_PATHS["en"],
+        data={**VALID_ANSWERS, "csrf_token": "stale"},
+        timeout=10,
+    )
+    assert response.status_code == 400
+    text = html.unescape(response.text)
+    assert "Your page was open for a long time" in text
+    assert "blocks cookies" not in text
+
+
+def test_a_request_stored_before_the_phone_checks_is_still_delivered(app, smtp_server):
+    """A 1-900 number queued before this version refused them: the clinic
+    still gets the request, with the number as stored."""
+    outbox = app.extensions["outbox"]
+    outbox.add(
+        {**STORED_ANSWERS, "phone": "+19005550199"}, mail_domain="clinic.example"
+    )
+    assert delivery.deliver_due(app).delivered == 1
+    [mail] = smtp_server.handler.wait_for(1)
+    assert "Phone (the patient): +19005550199" in text_part(mail)
+
+
+def test_a_call_language_that_could_bend_the_subject_is_a_content_error(
+    app_config, content_copy
+):
+    edit_site(content_copy, call_languages=[{"name": "Hmong] [URGENT"}])
+    app_config["CONTENT_DIR"] = str(content_copy)
+    with pytest.raises(SystemExit) as stopped:
+        create_app(app_config)
+    assert "call_languages item 1 > name: must be English letters and spaces" in str(
+        stopped.value
+    )

@@ -174,19 +174,17 @@ def test_the_form_can_be_sent_with_the_keyboard_alone(
     text = text.replace("\r\n", "\n")
     for line in (
         f"Patient name: {first} {last}",
-        "Phone: (559) 555-0123 (+15595550123)",
+        "Phone (Ana Ruiz, Daughter): (559) 555-0123",
         "Preferred contact: Phone call",
         "Best time to reach: Any time",
         f"Language for the call: {CALL_LANGUAGE[lang]}",
         "Interpreter needed: Yes",
         "Date of birth: March 27, 1958",
-        "Request is for: A family member or friend",
-        "Requested by: Ana Ruiz",
-        "Relationship to patient: Daughter",
+        "Request is for: A family member or friend: Ana Ruiz, Daughter",
         "New or returning: Returning patient",
         "Reason: A second opinion",
         "Referring doctor: Dr. Ana Ruiz",
-        "Mornings are best.\nThank you.",
+        "> Mornings are best.\n> Thank you.",
     ):
         assert line in text, line
 
@@ -396,7 +394,7 @@ def test_without_javascript_every_follow_up_shows_and_the_form_still_works(
     reference = page.locator(".reference").inner_text()
     mail = mail_about(live_smtp_server, reference)
     text = mail.message.get_body(preferencelist=("plain",)).get_content()
-    assert "Doctor’s office: Valley Family Medicine" in text
+    assert "doctor’s office where I work: Valley Family Medicine" in text
     assert "Klingon" not in text
 
 

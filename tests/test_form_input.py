@@ -68,10 +68,9 @@ def test_invisible_characters_are_removed_from_every_one_line_answer(
     for line in (
         "Patient name: Maria Lopez",
         "Referring doctor: Dr. Smith",
-        "Phone: (559) 555-0123",
+        "Phone (Ana Lopez, Daughter): (559) 555-0123",
         "Email: maria@example.com",
-        "Requested by: Ana Lopez",
-        "Relationship to patient: Daughter",
+        "Request is for: A family member or friend: Ana Lopez, Daughter",
         "Language for the call: Another language: Hmong",
     ):
         assert line in text, line

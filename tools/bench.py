@@ -36,6 +36,7 @@ from dataclasses import field
 from pathlib import Path
 from urllib.parse import urlencode
 
+from app.appointments.forms import AppointmentForm
 from tools import preview
 from tools.page_weight import MAX_REQUESTS
 from tools.page_weight import MAX_TRANSFER_BYTES
@@ -50,18 +51,7 @@ FORM_PATH = "/en/request-appointment"
 # is added by tools/bench_post.lua): each one goes through the outbox
 # (committed with synchronous=FULL) and on to the SMTP sink, as a patient's
 # would.
-POST_FIELDS: dict[str, str] = {
-    "first_name": "Bench",
-    "last_name": "Mark",
-    "phone": "(559) 555-0123",
-    "contact_method": "call",
-    "best_time": "any",
-    "language": "en",
-    "requester": "self",
-    "patient_status": "new",
-    "reason": "immunotherapy_questions",
-    "consent": "y",
-}
+POST_FIELDS: dict[str, str] = AppointmentForm.example_post()
 # Issue 8's targets, at TARGET_CONNECTIONS.
 TARGET_CONNECTIONS = 16
 # The topic page through the preview's nginx (security headers, language

@@ -4,6 +4,7 @@ health checks."""
 from flask import Flask
 
 from ..config import StartupError
+from . import limit_store  # noqa: F401 (RATELIMIT_STORAGE_URI=sqlite://...)
 from .outbox import Outbox
 from .outbox import OutboxNotMade
 from .outbox import OutboxUnusable

@@ -78,7 +78,7 @@ def _deliver(
     keeper = None
     try:
         content = app.extensions["content"]
-        message = mailer.build_message(request, app.config, content.site.locations)
+        message = mailer.build_message(request, app.config, content.site)
         remaining = [
             inbox
             for inbox in app.config["CLINIC_INBOX"]

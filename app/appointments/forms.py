@@ -1,16 +1,24 @@
-"""The appointment-request form: fields, choices and validation.
+"""The appointment-request form: each answer declared once.
+
+Everything about an answer starts here: its question and checks (the page),
+how it is stored (``AppointmentForm.answers``), how staff read it
+(``for_staff``, the clinic's email) and an answer it accepts
+(``AppointmentForm.example_post``, for the tests and the benchmark).
 
 Labels are questions, in the page's language (``_l`` resolves at render
-time). Choice labels are reused in English for the clinic's email, so each
-choice list is defined once here.
+time). Choice labels are shown to staff in English (the mailer renders under
+``force_locale("en")``).
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-import phonenumbers
+from email_validator import validate_email
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
@@ -19,16 +27,26 @@ from wtforms import Field
 from wtforms import HiddenField
 from wtforms import RadioField
 from wtforms import StringField
-from wtforms import TelField
 from wtforms import TextAreaField
 from wtforms.fields.choices import SelectChoice
+from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired
 from wtforms.validators import Email
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
 from wtforms.validators import Optional
 from wtforms.validators import StopValidation
-from wtforms.validators import ValidationError
+
+from ..content import Site
+from ..phone_numbers import PhoneNumberError
+from ..phone_numbers import parse_phone
+from .fields import DateInputField
+from .fields import PhoneField
+from .fields import clean_line
+from .fields import clean_message
+from .fields import has_a_letter
+from .fields import plain_text
+from .fields import single_line
 
 CONTACT_METHODS = {
     "call": _l("Phone call"),
@@ -40,7 +58,7 @@ BEST_TIMES = {
     "afternoon": _l("Afternoon"),
     "any": _l("Any time"),
 }
-LANGUAGES = {
+CALL_LANGUAGES = {
     "en": _l("English"),
     "es": _l("Spanish"),
     "other": _l("Another language"),
@@ -64,187 +82,6 @@ REASONS = {
 
 NAME_MAX = 100
 MESSAGE_MAX = 1000
-# The oldest year of birth the form accepts; anything earlier is a typo.
-OLDEST_BIRTH_YEAR = 1900
-# Characters a person can type into a message box; other control characters
-# (NUL, escape sequences) only come from scripts.
-_MESSAGE_CONTROLS_ALLOWED = {"\n", "\r", "\t"}
-# Invisible format characters (U+202E right-to-left override, zero-width
-# spaces and joiners, the BOM) can make a name display reversed or hide text.
-_FORMAT = "Cf"
-# U+2028 and U+2029 are line breaks to anything that renders them.
-_SEPARATORS = {"Zl", "Zp"}
-
-
-def _has_control(value: str, allowed: set[str] = frozenset()) -> bool:
-    return any(
-        (unicodedata.category(c) == "Cc" and c not in allowed)
-        or unicodedata.category(c) in _SEPARATORS
-        for c in value
-    )
-
-
-def clean_line(value: str | None) -> str | None:
-    """A filter for one-line answers: drop invisible format characters, NFC.
-
-    Removing them changes nothing a person sees; NFC makes "José" typed two
-    ways the same text. Line and paragraph separators are left for
-    ``single_line`` to refuse, like any other line break.
-    """
-    if not value:
-        return value
-    visible = "".join(c for c in value if unicodedata.category(c) != _FORMAT)
-    return unicodedata.normalize("NFC", visible)
-
-
-def clean_message(value: str | None) -> str | None:
-    """A filter for the message: line and paragraph separators become plain
-    line breaks, invisible format characters go, and the text is NFC."""
-    if not value:
-        return value
-    kept = []
-    for character in value:
-        category = unicodedata.category(character)
-        if category in _SEPARATORS:
-            kept.append("\n")
-        elif category != _FORMAT:
-            kept.append(character)
-    return unicodedata.normalize("NFC", "".join(kept))
-
-
-def single_line(form: FlaskForm, field: Field) -> None:
-    """Reject line breaks, NUL and other control characters in one-line fields.
-
-    They have no place in a name or phone number, and a line break is how a
-    header injection starts.
-    """
-    if field.data and _has_control(field.data):
-        raise StopValidation(
-            _l("Use one line, without line breaks or special characters.")
-        )
-
-
-def plain_text(form: FlaskForm, field: Field) -> None:
-    """Allow line breaks in the message, but no other control characters."""
-    if field.data and _has_control(field.data, _MESSAGE_CONTROLS_ALLOWED):
-        raise StopValidation(_l("Remove the special characters from your message."))
-
-
-def us_phone_number(form: FlaskForm, field: Field) -> None:
-    """Parse with phonenumbers (US by default) and keep the E.164 form."""
-    try:
-        number = phonenumbers.parse(field.data, "US")
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise ValidationError(
-            _l("Enter a phone number we can call, like (559) 555-0123.")
-        )
-    field.e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def checked(form: FlaskForm, field: Field) -> None:
-    """The box must be ticked: "false" or "off" in the POST is no consent."""
-    if field.data is not True:
-        raise StopValidation(_l("Confirm that we may contact you."))
-
-
-def required_for_email_contact(form: FlaskForm, field: Field) -> None:
-    """Email is optional, unless it is how the patient wants to be contacted."""
-    if form.contact_method.data == "email" and not (field.data or "").strip():
-        raise StopValidation(_l("Enter your email address, so we can email you."))
-
-
-def asked(form: FlaskForm, field: Field) -> None:
-    """Validate a follow-up question only when its choice was made.
-
-    Without JavaScript every follow-up is on the page; an answer left in one
-    that does not apply is ignored (and not sent), never an error.
-    """
-    if not form.applies(field.name):
-        field.errors[:] = []
-        raise StopValidation()
-
-
-_MISSING_DATE_PARTS = {
-    ("month",): _l("The date of birth must include a month."),
-    ("day",): _l("The date of birth must include a day."),
-    ("year",): _l("The date of birth must include a year."),
-    ("month", "day"): _l("The date of birth must include a month and a day."),
-    ("month", "year"): _l("The date of birth must include a month and a year."),
-    ("day", "year"): _l("The date of birth must include a day and a year."),
-}
-
-
-class DateInputField(Field):
-    """GOV.UK's date input: month, day and year as three text inputs.
-
-    Posted as ``<name>-month``, ``<name>-day`` and ``<name>-year``. ``data``
-    is a ``date``, or None when all three are empty (the date is optional).
-    ``invalid_parts`` names the inputs an error is about, so the page marks
-    only those and the error summary leads to the first.
-    """
-
-    PARTS = ("month", "day", "year")
-
-    def __init__(self, label=None, validators=None, **kwargs) -> None:
-        super().__init__(label, validators, **kwargs)
-        self.parts: dict[str, str] = dict.fromkeys(self.PARTS, "")
-        self.invalid_parts: tuple[str, ...] = ()
-
-    def part_id(self, part: str) -> str:
-        """The id (and name) of one of the three inputs."""
-        return f"{self.id}-{part}"
-
-    def process(self, formdata, data=None, extra_filters=None) -> None:
-        self.process_errors = []
-        self.data = data if isinstance(data, date) else None
-        if formdata is None:
-            return
-        for part in self.PARTS:
-            value = formdata.get(f"{self.name}-{part}", "")
-            self.parts[part] = (clean_line(value) or "").strip()[:10]
-        self.raw_data = [self.parts[part] for part in self.PARTS]
-
-    def pre_validate(self, form: FlaskForm) -> None:
-        """Turn the three parts into a date, or name what is wrong."""
-        given = {part: value for part, value in self.parts.items() if value}
-        if not given:
-            self.data = None
-            return
-        missing = [part for part in self.PARTS if part not in given]
-        if missing:
-            self.invalid_parts = tuple(missing)
-            raise StopValidation(_MISSING_DATE_PARTS[tuple(missing)])
-        # str.isdigit() alone would take digits such as "٣" or "³".
-        not_numbers = tuple(
-            part
-            for part, value in given.items()
-            if not (value.isascii() and value.isdigit())
-        )
-        if not_numbers:
-            self.invalid_parts = not_numbers
-            raise StopValidation(_l("Enter the date of birth using numbers only."))
-        if len(given["year"]) != 4:
-            self.invalid_parts = ("year",)
-            raise StopValidation(_l("The year must have 4 numbers, like 1958."))
-        try:
-            value = date(int(given["year"]), int(given["month"]), int(given["day"]))
-        except ValueError:
-            self.invalid_parts = self.PARTS
-            raise StopValidation(_l("The date of birth must be a real date.")) from None
-        if value > date.today():
-            self.invalid_parts = self.PARTS
-            raise StopValidation(_l("The date of birth must be today or in the past."))
-        if value.year < OLDEST_BIRTH_YEAR:
-            self.invalid_parts = ("year",)
-            raise StopValidation(
-                _l(
-                    "The date of birth must be in %(year)d or later.",
-                    year=OLDEST_BIRTH_YEAR,
-                )
-            )
-        self.data = value
 
 
 def _choices(options: dict) -> list[SelectChoice]:
@@ -274,7 +111,15 @@ def _line(label, validators: list, **kwargs) -> StringField:
     return StringField(label, validators=validators, filters=[clean_line], **kwargs)
 
 
-def _follow_up(label, missing_message, **kwargs) -> StringField:
+def _name(label, missing_message) -> StringField:
+    """A required name: one line, with at least one letter."""
+    return _line(
+        label,
+        [_filled(missing_message), single_line, _at_most(NAME_MAX), has_a_letter],
+    )
+
+
+def _follow_up(label, missing_message, extra: tuple = (), **kwargs) -> StringField:
     """A required one-line answer to a follow-up question (see FOLLOW_UPS)."""
     return _line(
         label,
@@ -283,6 +128,7 @@ def _follow_up(label, missing_message, **kwargs) -> StringField:
             _filled(missing_message),
             single_line,
             _at_most(NAME_MAX),
+            *extra,
         ],
         **kwargs,
     )
@@ -295,6 +141,35 @@ def _choice(label, options: dict, missing_message) -> RadioField:
     )
 
 
+def checked(form: FlaskForm, field: Field) -> None:
+    """The box must be ticked: "false" or "off" in the POST is no consent."""
+    if field.data is not True:
+        raise StopValidation(_l("Confirm that we may contact you."))
+
+
+def required_for_email_contact(form: FlaskForm, field: Field) -> None:
+    """Email is optional, unless it is how the patient wants to be contacted."""
+    if form.contact_method.data == "email" and not (field.data or "").strip():
+        raise StopValidation(_l("Enter your email address, so we can email you."))
+
+
+def asked(form: FlaskForm, field: Field) -> None:
+    """Validate a follow-up question only when its choice was made.
+
+    Without JavaScript every follow-up is on the page; an answer left in one
+    that does not apply is ignored (and not sent), never an error.
+    """
+    if not form.applies(field.name):
+        field.errors[:] = []
+        raise StopValidation()
+
+
+def _example(value: str, field: UnboundField) -> UnboundField:
+    """Mark ``field`` with an answer it accepts, for ``example_post``."""
+    field.example = value
+    return field
+
+
 class AppointmentForm(FlaskForm):
     """What a patient, a relative or a doctor's office tells the clinic.
 
@@ -302,37 +177,40 @@ class AppointmentForm(FlaskForm):
     lists its errors in this order, and must follow the page.
     """
 
-    first_name = _line(
-        _l("What is the patient’s first name?"),
-        [
-            _filled(_l("Enter the patient’s first name.")),
-            single_line,
-            _at_most(NAME_MAX),
-        ],
+    first_name = _example(
+        "Maria",
+        _name(
+            _l("What is the patient’s first name?"),
+            _l("Enter the patient’s first name."),
+        ),
     )
-    last_name = _line(
-        _l("What is the patient’s last name?"),
-        [
-            _filled(_l("Enter the patient’s last name.")),
-            single_line,
-            _at_most(NAME_MAX),
-        ],
+    last_name = _example(
+        "Lopez",
+        _name(
+            _l("What is the patient’s last name?"),
+            _l("Enter the patient’s last name."),
+        ),
     )
     date_of_birth = DateInputField(
         _l("What is the patient’s date of birth? (optional)"),
         description=_l(
-            "It helps us find the patient’s records. For example, 3 27 1958."
+            "It helps us find the patient’s records. Enter the month first, then"
+            " the day, then the year. For example, for March 27, 1958: 3 27 1958."
         ),
     )
-    requester = _choice(
-        _l("Who is this request for?"),
-        REQUESTERS,
-        _l("Choose who this request is for."),
+    requester = _example(
+        "self",
+        _choice(
+            _l("Who is this request for?"),
+            REQUESTERS,
+            _l("Choose who this request is for."),
+        ),
     )
     # Follow-ups of "requester", revealed under the choice they belong to.
     requester_name = _follow_up(
         _l("What is your full name?"),
         _l("Enter your full name."),
+        extra=[has_a_letter],
     )
     relationship = _follow_up(
         _l("What is your relationship to the patient?"),
@@ -343,63 +221,85 @@ class AppointmentForm(FlaskForm):
         _l("What is the name of the doctor’s office?"),
         _l("Enter the name of the doctor’s office."),
     )
-    patient_status = _choice(
-        _l("Is the patient new to our clinic?"),
-        PATIENT_STATUSES,
-        _l("Choose new or returning patient."),
+    patient_status = _example(
+        "new",
+        _choice(
+            _l("Is the patient new to our clinic?"),
+            PATIENT_STATUSES,
+            _l("Choose new or returning patient."),
+        ),
     )
-    reason = _choice(
-        _l("What is the main reason for the request?"),
-        REASONS,
-        _l("Choose the main reason for the request."),
+    reason = _example(
+        "second_opinion",
+        _choice(
+            _l("What is the main reason for the request?"),
+            REASONS,
+            _l("Choose the main reason for the request."),
+        ),
     )
-    referring_doctor = _line(
-        _l("Who is the referring doctor? (optional)"), _optional_line(NAME_MAX)
+    referring_doctor = _example(
+        "Dr. Smith",
+        _line(_l("Who is the referring doctor? (optional)"), _optional_line(NAME_MAX)),
     )
     location = RadioField(
         _l("Which of our offices would you prefer?"),
         validators=[_required(_l("Choose an office."))],
     )
-    phone = TelField(
-        _l("What phone number should we call?"),
-        validators=[
-            _filled(_l("Enter a phone number.")),
-            single_line,
-            _at_most(30),
-            us_phone_number,
-        ],
-        filters=[clean_line],
+    phone = _example(
+        "(559) 555-0123",
+        PhoneField(
+            _l("What phone number should we call?"),
+            description=_l("If it has an extension, add it, like 559-555-0123 x45."),
+            validators=[
+                _filled(_l("Enter a phone number.")),
+                single_line,
+                _at_most(40),
+            ],
+            filters=[clean_line],
+        ),
     )
-    email = EmailField(
-        _l("What is your email address? (optional)"),
-        description=_l("We only need it if you want us to contact you by email."),
-        validators=[
-            required_for_email_contact,
-            *_optional_line(254),
-            Email(
-                message=_l("Enter an email address like name@example.com."),
-                check_deliverability=False,
-                # Accents before the @ (josé@...) cannot go in a Reply-To
-                # that every mail server accepts; few providers allow them.
-                allow_smtputf8=False,
-            ),
-        ],
-        filters=[clean_line],
+    email = _example(
+        "maria@example.com",
+        EmailField(
+            _l("What is your email address? (optional)"),
+            description=_l("We only need it if you want us to contact you by email."),
+            validators=[
+                required_for_email_contact,
+                *_optional_line(254),
+                Email(
+                    message=_l("Enter an email address like name@example.com."),
+                    check_deliverability=False,
+                    # Accents before the @ (josé@...) cannot go in a Reply-To
+                    # that every mail server accepts; few providers allow them.
+                    allow_smtputf8=False,
+                ),
+            ],
+            filters=[clean_line],
+        ),
     )
-    contact_method = _choice(
-        _l("How should we contact you?"),
-        CONTACT_METHODS,
-        _l("Choose how we should contact you."),
+    contact_method = _example(
+        "call",
+        _choice(
+            _l("How should we contact you?"),
+            CONTACT_METHODS,
+            _l("Choose how we should contact you."),
+        ),
     )
-    best_time = _choice(
-        _l("When is the best time to reach you?"),
-        BEST_TIMES,
-        _l("Choose the best time to reach you."),
+    best_time = _example(
+        "morning",
+        _choice(
+            _l("When is the best time to reach you?"),
+            BEST_TIMES,
+            _l("Choose the best time to reach you."),
+        ),
     )
-    language = _choice(
-        _l("What language do you prefer for the call?"),
-        LANGUAGES,
-        _l("Choose a language for the call."),
+    language = _example(
+        "en",
+        _choice(
+            _l("What language do you prefer for the call?"),
+            CALL_LANGUAGES,
+            _l("Choose a language for the call."),
+        ),
     )
     # Revealed under "Another language".
     other_language = _line(
@@ -412,34 +312,44 @@ class AppointmentForm(FlaskForm):
         ],
     )
     interpreter = BooleanField(_l("I would like a medical interpreter."))
-    message = TextAreaField(
-        _l("Is there anything else we should know? (optional)"),
-        description=_l(
-            "Please don’t include medical details. "
-            "We will talk about them when we call."
+    message = _example(
+        "Mornings before 10 are best.",
+        TextAreaField(
+            _l("Is there anything else we should know? (optional)"),
+            description=_l(
+                "Please don’t include medical details. "
+                "We will talk about them when we call."
+            ),
+            validators=[
+                Optional(),
+                plain_text,
+                _at_most(MESSAGE_MAX),
+            ],
+            filters=[clean_message],
         ),
-        validators=[
-            Optional(),
-            plain_text,
-            _at_most(MESSAGE_MAX),
-        ],
-        filters=[clean_message],
     )
-    consent = BooleanField(
-        _l(
-            "It’s OK to contact me in the way I chose. I understand this form is "
-            "not for emergencies."
+    consent = _example(
+        "y",
+        BooleanField(
+            _l(
+                "It’s OK to contact me in the way I chose. I understand this form"
+                " is not for emergencies."
+            ),
+            validators=[checked],
+            # What a script might send for "no"; a browser sends nothing at all.
+            false_values=("false", "", "off", "0", "no"),
         ),
-        validators=[checked],
-        # What a script might send for "no"; a browser sends nothing at all.
-        false_values=("false", "", "off", "0", "no"),
     )
-    # Honeypot: hidden from people (CSS and aria), filled in by naive bots.
-    website = StringField(_l("Leave this field empty"))
+    # A trap for scripts that fill in every input. People never meet it: the
+    # page hides it from sight, focus, screen readers and autofill (a name
+    # no autofill rule matches); see form.html.
+    leave_blank = StringField(_l("Leave this field empty"))
     # A new random token each time the form is shown (outbox.py): a second
     # POST of the same page is the same request, never a second one.
     submission = HiddenField()
 
+    # The form's own machinery: not answers, never stored or sent.
+    MACHINERY = frozenset({"csrf_token", "leave_blank", "submission"})
     # The follow-up questions each choice reveals (GOV.UK conditional reveal).
     FOLLOW_UPS = {
         ("requester", "family"): ("requester_name", "relationship"),
@@ -466,6 +376,208 @@ class AppointmentForm(FlaskForm):
         return True
 
     @property
-    def is_bot(self) -> bool:
-        """True when the hidden honeypot field was filled in."""
-        return bool((self.website.data or "").strip())
+    def trap_filled(self) -> bool:
+        """True when the hidden trap field was filled in (by a script)."""
+        return bool((self.leave_blank.data or "").strip())
+
+    def answers(self) -> dict[str, Any]:
+        """The validated answers as stored for the clinic, by field name:
+        normalised, and None for a question left empty or not asked."""
+        return {
+            field.name: _stored(field) if self.applies(field.name) else None
+            for field in self
+            if field.name not in self.MACHINERY
+        }
+
+    @classmethod
+    def example_post(cls) -> dict[str, str]:
+        """A POST body (less the CSRF token) this form accepts."""
+        return {
+            name: value.example
+            for name, value in vars(cls).items()
+            if isinstance(value, UnboundField) and hasattr(value, "example")
+        }
+
+
+def _stored(field: Field) -> Any:
+    """One answer as the clinic gets it."""
+    if isinstance(field, DateInputField):
+        return field.data.isoformat() if field.data else None
+    if isinstance(field, BooleanField):
+        return bool(field.data)
+    if isinstance(field, PhoneField):
+        return field.number.canonical
+    if isinstance(field, EmailField):
+        return _ascii_email(field.data)
+    if isinstance(field, RadioField):
+        return field.data
+    return (field.data or "").strip() or None
+
+
+def _ascii_email(address: str | None) -> str | None:
+    """The address as every mail server accepts it (an accented domain in
+    its xn-- form), so staff can reply; None when not given."""
+    if not (address or "").strip():
+        return None
+    valid = validate_email(address.strip(), check_deliverability=False)
+    return valid.ascii_email or valid.normalized
+
+
+# --- What staff read: the clinic's email, in English. ----------------------
+
+
+@dataclass(frozen=True)
+class StaffLine:
+    """One line of the email: a label, the answer, and a link if it dials."""
+
+    label: str
+    text: str
+    href: str | None = None
+
+
+@dataclass(frozen=True)
+class ForStaff:
+    """A stored request as the clinic's email shows it."""
+
+    lines: list[StaffLine]
+    # The person's own words, shown apart from the form's lines.
+    message: str | None
+    reply_to: str | None
+    # Fixed words for the subject; never anything typed.
+    flags: list[str]
+
+
+def for_staff(answers: Mapping[str, Any], site: Site) -> ForStaff:
+    """What staff read, in the order they need it. English: call it under
+    ``force_locale("en")``, so the choices' labels are the form's own."""
+    lines = [
+        StaffLine("Patient name", f"{answers['first_name']} {answers['last_name']}"),
+        StaffLine("Date of birth", _spelled_date(answers.get("date_of_birth"))),
+        StaffLine("Request is for", _requested_for(answers)),
+        _phone_line(answers),
+        StaffLine("Email", answers.get("email") or "—"),
+        StaffLine(
+            "Preferred contact", _label(CONTACT_METHODS, answers.get("contact_method"))
+        ),
+        StaffLine("Best time to reach", _label(BEST_TIMES, answers.get("best_time"))),
+        StaffLine("Language for the call", _call_language(answers)),
+        StaffLine("Interpreter needed", _interpreter_needed(answers, site)),
+        StaffLine(
+            "New or returning", _label(PATIENT_STATUSES, answers.get("patient_status"))
+        ),
+        StaffLine("Reason", _label(REASONS, answers.get("reason"))),
+        StaffLine("Referring doctor", answers.get("referring_doctor") or "—"),
+    ]
+    offices = {location.id: location.name for location in site.locations}
+    if answers.get("location"):
+        office = offices.get(answers["location"], answers["location"])
+        lines.append(StaffLine("Preferred office", office))
+    form_language = "Spanish" if answers.get("page_language") == "es" else "English"
+    lines.append(StaffLine("Form language", form_language))
+    return ForStaff(
+        lines=lines,
+        message=answers.get("message"),
+        reply_to=answers.get("email"),
+        flags=_subject_flags(answers, site),
+    )
+
+
+def _phone_line(answers: Mapping[str, Any]) -> StaffLine:
+    label = f"Phone ({_whose_phone(answers)})"
+    try:
+        phone = parse_phone(answers["phone"])
+    except PhoneNumberError:
+        # Stored before today's checks: still the clinic's to read, never a
+        # request stuck in the outbox.
+        return StaffLine(label, answers["phone"])
+    return StaffLine(label, phone.display, phone.tel)
+
+
+def _label(options: Mapping[str, Any], value: str | None) -> str:
+    return str(options[value]) if value in options else "—"
+
+
+def _spelled_date(iso_date: str | None) -> str:
+    """Spelled out, so no one reads 3/4 as April 3."""
+    if not iso_date:
+        return "—"
+    value = date.fromisoformat(iso_date)
+    return f"{value:%B} {value.day}, {value.year}"
+
+
+def _requester(answers: Mapping[str, Any]) -> str:
+    """Who asked for the patient: "Tom Price, son", or the office's name."""
+    if answers.get("requester") == "family":
+        parts = (answers.get("requester_name"), answers.get("relationship"))
+        return ", ".join(part for part in parts if part) or "—"
+    return answers.get("office_name") or "—"
+
+
+def _requested_for(answers: Mapping[str, Any]) -> str:
+    """The choice as the form words it, and who asked; "Me" would not say
+    who to staff."""
+    requester = answers.get("requester")
+    if requester in ("family", "office"):
+        return f"{_label(REQUESTERS, requester)}: {_requester(answers)}"
+    return "the patient themself"
+
+
+def _whose_phone(answers: Mapping[str, Any]) -> str:
+    """Who answers the phone: the receptionist should not have to guess."""
+    if answers.get("requester") == "family":
+        return _requester(answers)
+    if answers.get("requester") == "office":
+        return f"{_requester(answers)}, doctor’s office"
+    return "the patient"
+
+
+def _call_language(answers: Mapping[str, Any]) -> str:
+    language = _label(CALL_LANGUAGES, answers.get("language"))
+    if answers.get("language") == "other" and answers.get("other_language"):
+        return f"{language}: {answers['other_language']}"
+    return language
+
+
+def _interpreter_language(answers: Mapping[str, Any], site: Site) -> str | None:
+    """The interpreter staff must book, named only from the clinic's list:
+    a listed language's name, "other", "" when the patient asked for one with
+    the call in English, None when none is needed. A call in another
+    language always needs one."""
+    if answers.get("language") == "other":
+        typed = _comparable(answers.get("other_language") or "")
+        for language in site.call_languages:
+            if typed in {_comparable(name) for name in (language.name, *language.also)}:
+                return language.name
+        return "other"
+    if not answers.get("interpreter"):
+        return None
+    return "Spanish" if answers.get("language") == "es" else ""
+
+
+def _interpreter_needed(answers: Mapping[str, Any], site: Site) -> str:
+    language = _interpreter_language(answers, site)
+    if language is None:
+        return "No"
+    return f"Yes ({language})" if language else "Yes"
+
+
+def _subject_flags(answers: Mapping[str, Any], site: Site) -> list[str]:
+    """What staff must arrange before calling: a Spanish speaker, an
+    interpreter and its language."""
+    flags = ["Spanish"] if answers.get("language") == "es" else []
+    language = _interpreter_language(answers, site)
+    if language is not None:
+        flags.append(f"Interpreter: {language}" if language else "Interpreter")
+    return flags
+
+
+def _comparable(text: str) -> str:
+    """Letters and spaces only, without accents or case: "Español." and
+    "espanol" compare equal."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    kept = "".join(
+        c if unicodedata.category(c)[0] in "LN" else " "
+        for c in decomposed
+        if unicodedata.category(c) != "Mn"
+    )
+    return " ".join(kept.split())

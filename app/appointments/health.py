@@ -17,6 +17,7 @@ from flask import Response
 from flask import current_app
 from flask import jsonify
 
+from . import limits
 from .delivery import outbox_for
 from .outbox import OUTBOX_ERRORS
 from .outbox import OutboxStatus
@@ -76,7 +77,11 @@ def delivery() -> Response:
     except OUTBOX_ERRORS as error:
         return _answer({"reason": f"outbox cannot be read: {error}"}, healthy=False)
     problems = delivery_problems(status, alert_after)
+    form_limits = limits.counters(current_app).report()
+    problems += form_limits.problems
     body: dict[str, Any] = {"outbox": _counts(status), "alert_seconds": alert_after}
+    # Posts caught by the form's hidden trap field (scripts), in the last day.
+    body["trap_hits"] = form_limits.trap_hits
     if problems:
         body["reason"] = "; ".join(problems)
     return _answer(body, healthy=not problems)

@@ -7,7 +7,6 @@ import smtplib
 import socket
 import ssl
 from collections.abc import Mapping
-from datetime import date
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -17,10 +16,10 @@ from typing import Any
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 from flask import render_template
 from flask_babel import force_locale
 
+from ..content import Site
 from . import forms
 from .outbox import QueuedRequest
 
@@ -43,100 +42,8 @@ def sender_domain(config: Mapping[str, Any]) -> str:
     return address.rpartition("@")[2] or "localhost"
 
 
-def _labelled(options: Mapping[str, Any], value: str | None) -> str:
-    return str(options[value]) if value in options else "—"
-
-
-def email_fields(
-    payload: Mapping[str, Any], locations: tuple = ()
-) -> list[tuple[str, str]]:
-    """Every field, labelled in English, in the order staff read them."""
-    names = {location.id: location.name for location in locations}
-    language = _labelled(forms.LANGUAGES, payload.get("language"))
-    if payload.get("language") == "other" and payload.get("other_language"):
-        language = f"{language}: {payload['other_language']}"
-    phone = payload["phone"]
-    national = phonenumbers.format_number(
-        phonenumbers.parse(phone), phonenumbers.PhoneNumberFormat.NATIONAL
-    )
-    fields = [
-        ("Patient name", f"{payload['first_name']} {payload['last_name']}"),
-        ("Date of birth", _birth_date(payload.get("date_of_birth"))),
-        ("Request is for", _labelled(forms.REQUESTERS, payload.get("requester"))),
-    ]
-    # Who is asking, when it is not the patient.
-    if payload.get("requester") == "family":
-        fields += [
-            ("Requested by", payload.get("requester_name") or "—"),
-            ("Relationship to patient", payload.get("relationship") or "—"),
-        ]
-    elif payload.get("requester") == "office":
-        fields.append(("Doctor’s office", payload.get("office_name") or "—"))
-    fields += [
-        ("Phone", f"{national} ({phone})"),
-        ("Email", payload.get("email") or "—"),
-        (
-            "Preferred contact",
-            _labelled(forms.CONTACT_METHODS, payload.get("contact_method")),
-        ),
-        ("Best time to reach", _labelled(forms.BEST_TIMES, payload.get("best_time"))),
-        ("Language for the call", language),
-        ("Interpreter needed", "Yes" if payload.get("interpreter") else "No"),
-        (
-            "New or returning",
-            _labelled(forms.PATIENT_STATUSES, payload.get("patient_status")),
-        ),
-        ("Reason", _labelled(forms.REASONS, payload.get("reason"))),
-        ("Referring doctor", payload.get("referring_doctor") or "—"),
-    ]
-    if payload.get("location"):
-        fields.append(
-            ("Preferred office", names.get(payload["location"], payload["location"]))
-        )
-    fields.append(
-        (
-            "Form language",
-            "Spanish" if payload.get("page_language") == "es" else "English",
-        )
-    )
-    return fields
-
-
-def _birth_date(iso_date: str | None) -> str:
-    """Spelled out, so no one reads 3/4 as April 3."""
-    if not iso_date:
-        return "—"
-    value = date.fromisoformat(iso_date)
-    return f"{value:%B} {value.day}, {value.year}"
-
-
-def _interpreter_language(payload: Mapping[str, Any]) -> str | None:
-    """The language staff must book an interpreter for, "" when the patient
-    asked for one in English (or did not say which), None when none is needed.
-
-    A call in another language always needs one.
-    """
-    if payload.get("language") == "other":
-        return payload.get("other_language") or ""
-    if not payload.get("interpreter"):
-        return None
-    return "Spanish" if payload.get("language") == "es" else ""
-
-
-def subject(request: QueuedRequest) -> str:
-    """Fixed, English, with the reference; flags what staff must arrange
-    before calling: a Spanish speaker, an interpreter and its language."""
-    text = f"Appointment request {request.reference}"
-    if request.payload.get("language") == "es":
-        text += " [Spanish]"
-    interpreter = _interpreter_language(request.payload)
-    if interpreter is not None:
-        text += f" [Interpreter: {interpreter}]" if interpreter else " [Interpreter]"
-    return text
-
-
 def build_message(
-    request: QueuedRequest, config: Mapping[str, Any], locations: tuple = ()
+    request: QueuedRequest, config: Mapping[str, Any], site: Site
 ) -> EmailMessage:
     """The clinic's email: plain text and HTML, in English whatever the page.
 
@@ -145,22 +52,25 @@ def build_message(
     """
     payload = request.payload
     with force_locale("en"):
-        fields = email_fields(payload, locations)
+        staff = forms.for_staff(payload, site)
         context = {
             "request": request,
-            "fields": fields,
-            "message": payload.get("message"),
+            "lines": staff.lines,
+            "message_lines": (staff.message or "").splitlines(),
             "received": _clinic_time(payload["received_at"], config),
         }
         text = render_template("email/request.txt", **context)
         html = render_template("email/request.html", **context)
     message = EmailMessage()
-    message["Subject"] = subject(request)
+    # Fixed words and the reference, never anything typed: phone
+    # notifications and mail logs show subjects.
+    flags = "".join(f" [{flag}]" for flag in staff.flags)
+    message["Subject"] = f"Appointment request {request.reference}{flags}"
     message["From"] = _setting(config, "MAIL_DEFAULT_SENDER")
     message["To"] = ", ".join(_setting(config, "CLINIC_INBOX"))
-    if payload.get("email"):
+    if staff.reply_to:
         # No display name: the address may be a relative's or an office's.
-        message["Reply-To"] = Address(addr_spec=payload["email"])
+        message["Reply-To"] = Address(addr_spec=staff.reply_to)
     message["Message-ID"] = request.message_id
     message["Date"] = format_datetime(datetime.fromisoformat(payload["received_at"]))
     message.set_content(text)

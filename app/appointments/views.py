@@ -8,7 +8,6 @@ from datetime import UTC
 from datetime import datetime
 from typing import Any
 
-from email_validator import validate_email
 from flask import Blueprint
 from flask import Flask
 from flask import abort
@@ -46,9 +45,18 @@ RECEIVED_PATHS = {
     "es": "/es/solicitar-cita/recibida",
 }
 _SESSION_REFERENCE = "appointment_reference"
+# Posted by a form shown again because its session cookie did not come back.
+_SESSION_LOST_FIELD = "session_lost"
 _EXPIRED_MESSAGE = _l(
     "Your page was open for a long time, so for your security we could not send it."
     " Please check your answers and send the form again."
+)
+# The form came back once without its session cookie and was sent again
+# still without it: the browser blocks cookies, and sending again cannot
+# help, so say so and offer the phone.
+_NO_COOKIE_MESSAGE = _l(
+    "Your browser blocks cookies, so for your security we could not send this"
+    " form. Please allow cookies for our site and send it again, or call us."
 )
 # Over HTTPS Flask-WTF also wants a same-site Referer; a browser set never to
 # send one cannot get through by retrying, so say so and offer the phone.
@@ -70,6 +78,11 @@ _NOTICES = {
         " Your answers are below: please try again in a few minutes."
     ),
 }
+# APPOINTMENT_TOTAL_LIMIT: everyone's requests together, not this person's.
+_EVERYONE_LIMITED_NOTICE = _l(
+    "We have received many requests in the last hour, so we could not take"
+    " yours now. Your answers are below: please send it again later, or call us."
+)
 
 
 def init_app(app: Flask) -> None:
@@ -87,10 +100,19 @@ def _new_form(**kwargs: Any) -> AppointmentForm:
     return AppointmentForm(formdata=formdata, locations=locations, **kwargs)
 
 
-def _render_form(form: AppointmentForm, status: int = 200, notice: str | None = None):
-    response = current_app.make_response(
-        (render_template("appointments/form.html", form=form, notice=notice), status)
+def _render_form(
+    form: AppointmentForm,
+    status: int = 200,
+    notice: str | None = None,
+    session_lost: bool = False,
+):
+    page = render_template(
+        "appointments/form.html",
+        form=form,
+        notice=notice,
+        session_lost_field=_SESSION_LOST_FIELD if session_lost else None,
     )
+    response = current_app.make_response((page, status))
     response.cache_control.no_store = True
     return response
 
@@ -102,10 +124,14 @@ def form() -> Response:
     )
     if not form.validate_on_submit():
         return _render_form(form, 422 if form.is_submitted() else 200)
-    if form.is_bot:
-        # Neutral answer: the bot learns nothing, nothing is stored.
+    if form.trap_filled:
+        # Only a script fills the hidden field (form.html keeps people and
+        # autofill away from it). Neutral answer: the script learns nothing.
         session.pop(_SESSION_REFERENCE, None)
+        limits.counters().count_trap_hit()
+        log.warning("form: the hidden trap field was filled in; nothing stored")
         return redirect(url_for("appointments.received"), code=303)
+    limits.refuse_when_everyone_limited()
     request_record = _store(form)
     session[_SESSION_REFERENCE] = request_record.reference
     response = redirect(url_for("appointments.received"), code=303)
@@ -154,50 +180,11 @@ def _submission_key(form: AppointmentForm) -> str | None:
 
 def _payload(form: AppointmentForm) -> dict[str, Any]:
     """What the clinic needs, normalised; nothing else is kept."""
-    data = {
+    return {
         "received_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "page_language": g.lang_code,
-        "first_name": _answer(form, "first_name"),
-        "last_name": _answer(form, "last_name"),
-        "date_of_birth": _iso_date(form.date_of_birth.data),
-        "phone": form.phone.e164,
-        "email": _ascii_email(form.email.data),
-        "contact_method": form.contact_method.data,
-        "best_time": form.best_time.data,
-        "language": form.language.data,
-        "other_language": _answer(form, "other_language"),
-        "interpreter": bool(form.interpreter.data),
-        "requester": form.requester.data,
-        "requester_name": _answer(form, "requester_name"),
-        "relationship": _answer(form, "relationship"),
-        "office_name": _answer(form, "office_name"),
-        "patient_status": form.patient_status.data,
-        "reason": form.reason.data,
-        "referring_doctor": _answer(form, "referring_doctor"),
-        "location": form.location.data if "location" in form else None,
-        "message": _answer(form, "message"),
+        **form.answers(),
     }
-    return data
-
-
-def _answer(form: AppointmentForm, name: str) -> str | None:
-    """A text answer, trimmed; None when empty or its question did not apply."""
-    if not form.applies(name):
-        return None
-    return (form[name].data or "").strip() or None
-
-
-def _iso_date(value) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _ascii_email(address: str | None) -> str | None:
-    """The address as every mail server accepts it (an accented domain in
-    its xn-- form), so staff can reply; None when not given."""
-    if not (address or "").strip():
-        return None
-    valid = validate_email(address.strip(), check_deliverability=False)
-    return valid.ascii_email or valid.normalized
 
 
 def _deliver_quietly(app: Flask, request_id: int) -> None:
@@ -227,22 +214,43 @@ def _form_again(error: HTTPException):
         request.form  # noqa: B018 (a flood may send a body that cannot be read)
     except HTTPException:
         return render_error(error)
-    notice = str(_NOTICES[error.code])
-    phone = current_app.extensions["content"].site.phone
-    if phone:
-        notice += " " + _("You can also call us at %(phone)s.", phone=phone.display)
-    response = _render_form(_new_form(), error.code, notice=notice)
+    if isinstance(error, limits.EveryoneLimited):
+        notice = _EVERYONE_LIMITED_NOTICE
+    else:
+        notice = _NOTICES[error.code]
+    response = _render_form(_new_form(), error.code, notice=_with_phone(notice))
     response.headers.update(error_headers(error.code))
     return response
 
 
+def _with_phone(notice: str) -> str:
+    """``notice``, and the clinic's phone when it is set."""
+    phone = current_app.extensions["content"].site.phone
+    if not phone:
+        return str(notice)
+    return f"{notice} " + _("You can also call us at %(phone)s.", phone=phone.display)
+
+
 def _csrf_failed(error: CSRFError):
-    """An expired or missing token: show the form again with what was typed."""
-    if request.endpoint == "appointments.form":
-        referrer = "referrer" in (error.description or "").lower()
-        notice = _NO_REFERRER_MESSAGE if referrer else _EXPIRED_MESSAGE
-        return _render_form(_new_form(), 400, notice=notice)
-    return render_error(error)
+    """An expired or missing token: show the form again with what was typed,
+    and a notice that says why."""
+    if request.endpoint != "appointments.form":
+        return render_error(error)
+    description = (error.description or "").lower()
+    session_cookie = current_app.config["SESSION_COOKIE_NAME"]
+    # No session came back. Once, that is a session that ended while the page
+    # was open; again, on the page sent with a new one, the browser refuses
+    # cookies, and sending again would loop.
+    no_session = "session token is missing" in description and (
+        session_cookie not in request.cookies
+    )
+    if "referrer" in description:
+        notice = _with_phone(_NO_REFERRER_MESSAGE)
+    elif no_session and request.form.get(_SESSION_LOST_FIELD):
+        notice = _with_phone(_NO_COOKIE_MESSAGE)
+    else:
+        notice = _EXPIRED_MESSAGE
+    return _render_form(_new_form(), 400, notice=notice, session_lost=no_session)
 
 
 add_localized_rule(bp, FORM_PATHS, "form", form, methods=["GET", "POST"])

@@ -1,0 +1,74 @@
+"""Phone numbers, parsed and formatted in one place: the clinic's own number
+(content/site.yaml) and the number a patient gives on the form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import PhoneNumberFormat
+from phonenumbers import PhoneNumberType
+
+# Numbers a receptionist can call back at no charge beyond a normal call.
+# Premium-rate (1-900), shared-cost, pagers, voicemail-only and unknown kinds
+# are refused: a call to them costs the clinic or reaches no one.
+CALLABLE = frozenset(
+    {
+        PhoneNumberType.FIXED_LINE,
+        PhoneNumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        PhoneNumberType.TOLL_FREE,
+        PhoneNumberType.VOIP,
+    }
+)
+# Numbers without a +country code are read as US numbers.
+DEFAULT_REGION = "US"
+
+
+class PhoneNumberError(ValueError):
+    """Not a phone number; ``not_callable`` when it is one the clinic cannot
+    call (premium rate and the like)."""
+
+    def __init__(self, not_callable: bool = False) -> None:
+        self.not_callable = not_callable
+        super().__init__("not a callable phone number" if not_callable else "")
+
+
+@dataclass(frozen=True)
+class PhoneNumber:
+    """A parsed number: ``canonical`` to store and parse again, ``display``
+    to read (the extension included), ``tel`` for a link that dials it."""
+
+    canonical: str
+    display: str
+    tel: str
+
+    @property
+    def e164(self) -> str:
+        """The number without its extension, as dialers and tel: links take it."""
+        return self.canonical.partition(";")[0]
+
+
+def parse_phone(text: str) -> PhoneNumber:
+    """Any format phonenumbers understands, US when there is no +code; an
+    extension ("x45", "ext. 45") is kept. Raises PhoneNumberError."""
+    try:
+        number = phonenumbers.parse(str(text), DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        raise PhoneNumberError() from None
+    if not phonenumbers.is_valid_number(number):
+        raise PhoneNumberError()
+    if phonenumbers.number_type(number) not in CALLABLE:
+        raise PhoneNumberError(not_callable=True)
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    domestic = number.country_code == 1
+    display = phonenumbers.format_number(
+        number,
+        PhoneNumberFormat.NATIONAL if domestic else PhoneNumberFormat.INTERNATIONAL,
+    )
+    extension = f";ext={number.extension}" if number.extension else ""
+    return PhoneNumber(
+        canonical=e164 + extension,
+        display=display,
+        tel=phonenumbers.format_number(number, PhoneNumberFormat.RFC3966),
+    )
