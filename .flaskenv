@@ -5,4 +5,4 @@ FLASK_APP=app
 # files: a new page or a changed slug needs new URL rules. Edits to existing
 # files are also picked up per request in debug. List every content file
 # (separated by ":"); tests/test_content.py fails when one is missing.
-FLASK_RUN_EXTRA_FILES=content/site.yaml:content/pages/immunotherapy.yaml:content/pages/privacy.yaml
+FLASK_RUN_EXTRA_FILES=content/site.yaml:content/pages/immunotherapy.yaml:content/pages/privacy.yaml:content/wallet-card.yaml

@@ -47,6 +47,7 @@ from typing_extensions import is_typeddict
 
 LANGUAGES = ("en", "es")
 PRIVACY_PAGE = "privacy"
+WALLET_CARD_FILE = "wallet-card.yaml"
 _ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 # Element ids the page template uses itself; a section id must not take one.
 _TEMPLATE_IDS = frozenset({"main", "toc-title", "cta-title", "sources"})
@@ -222,6 +223,67 @@ class Site(_Model):
     privacy_practices_url: Bilingual[HttpsUrl] | None = None
 
 
+class CardFields(_Model):
+    """The wallet card's write-on lines, each labelled."""
+
+    name: Text
+    medicines: Text
+    start_date: Text
+    team_phone: Text
+    after_hours: Text
+
+
+class CardFace(_Model):
+    """What the printed wallet card says."""
+
+    heading: Text
+    for_staff: Text
+    signs_heading: Text
+    signs: tuple[Text, ...] = Field(min_length=1)
+    fields: CardFields
+    emergency: Text
+
+
+class CardText(_Model):
+    """One language's text of the wallet card page."""
+
+    title: Text
+    description: Text
+    intro: tuple[Text, ...]
+    card: CardFace
+    sources: tuple[Source, ...] = Field(min_length=1)
+
+
+class WalletCard(_Model):
+    """``content/wallet-card.yaml``: the card to print, in both languages."""
+
+    updated: datetime.date
+    linked_from: Ident
+    en: CardText
+    es: CardText
+
+    @model_validator(mode="after")
+    def _check_parity(self) -> WalletCard:
+        counts = {
+            ("es", "card", "signs"): (self.en.card.signs, self.es.card.signs, "sign"),
+            ("es", "intro"): (self.en.intro, self.es.intro, "paragraph"),
+            ("es", "sources"): (self.en.sources, self.es.sources, "source"),
+        }
+        errors = [
+            _error(loc, f"{_count(es, noun)}; en has {_count(en, noun)}")
+            for loc, (en, es, noun) in counts.items()
+            if len(en) != len(es)
+        ]
+        if errors:
+            raise ValidationError.from_exception_data("WalletCard", errors)
+        return self
+
+    @property
+    def text(self) -> Mapping[str, CardText]:
+        """The card's text in each language."""
+        return {"en": self.en, "es": self.es}
+
+
 # eq=False: compared and hashed by identity, so a cache kept for one loaded
 # content starts afresh after a reload (a new object).
 @dataclass(frozen=True, eq=False)
@@ -230,6 +292,8 @@ class Content:
 
     site: Site
     pages: Mapping[str, Page]
+    # None when content/wallet-card.yaml is absent: no card page, no links.
+    wallet_card: WalletCard | None = None
 
 
 # --- Rules across sections and languages (PageFile's validator). ----------
@@ -545,7 +609,10 @@ def load_content(directory: str | Path) -> Content:
         page = doc.validate(PageFile)
         if page is not None and not doc.problems:
             pages[page_id] = Page.model_construct(id=page_id, **dict(page))
-    docs = [site_doc, *page_docs.values()]
+    card_path = root / WALLET_CARD_FILE
+    card_doc = _Document.read(card_path, root) if card_path.exists() else None
+    wallet_card = card_doc.validate(WalletCard) if card_doc else None
+    docs = [site_doc, *page_docs.values(), *filter(None, [card_doc])]
     if not any(doc.problems for doc in docs):
         if site.home_page not in pages:
             site_doc.problem(
@@ -564,4 +631,14 @@ def load_content(directory: str | Path) -> Content:
     by_line = [sorted(doc.problems, key=lambda problem: problem[0]) for doc in docs]
     if problems := [text for problems in by_line for _, text in problems]:
         raise ContentError(problems)
-    return Content(site=site, pages=MappingProxyType(pages))
+    if wallet_card and wallet_card.linked_from not in _section_ids(
+        pages[site.home_page]
+    ):
+        why = f'no section "{wallet_card.linked_from}" on the home page'
+        card_doc.problem(("linked_from",), why)
+        raise ContentError([text for _, text in card_doc.problems])
+    return Content(site=site, pages=MappingProxyType(pages), wallet_card=wallet_card)
+
+
+def _section_ids(page: Page) -> set[str]:
+    return {section.id for _, section in _sections(page.en, "en")}

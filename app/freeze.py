@@ -50,6 +50,9 @@ def site_freezer(app: Flask) -> Freezer:
         for page in current_app.extensions["content"].pages.values():
             for lang in page.slugs:
                 yield "pages.page", {"page_id": page.id, "lang_code": lang}
+        if current_app.extensions["content"].wallet_card is not None:
+            for lang in LANGUAGES:
+                yield "wallet_card.card", {"lang_code": lang}
         yield "pages.sitemap", {}
         yield "pages.robots", {}
         # nginx's own error pages, never linked (app/static_errors.py).

@@ -1,0 +1,53 @@
+"""The wallet card to print: /en/wallet-card and /es/tarjeta-de-bolsillo.
+
+The same page for every visitor in a language, from content/wallet-card.yaml.
+What a patient types on the card stays in their browser: the page has no
+form, nothing on it sends a request, and the server never sees the text.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask import abort
+from flask import current_app
+from flask import g
+from flask import render_template
+from flask import request
+from flask.wrappers import Response
+
+from .i18n import add_localized_rule
+from .i18n import twin_urls
+
+bp = Blueprint("wallet_card", __name__)
+
+PATHS = {"en": "/en/wallet-card", "es": "/es/tarjeta-de-bolsillo"}
+
+
+def card() -> Response:
+    """The card, both faces, with the page's words around it."""
+    wallet_card = current_app.extensions["content"].wallet_card
+    if wallet_card is None:
+        abort(404)
+    public_twins = twin_urls(public=True)
+    response = current_app.make_response(
+        render_template(
+            "wallet_card.html",
+            page=wallet_card,
+            text=wallet_card.text[g.lang_code],
+            public_twins=public_twins,
+        )
+    )
+    # Like the content pages: browsers keep it but ask whether it changed.
+    response.cache_control.no_cache = True
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+@bp.app_context_processor
+def _card_link() -> dict[str, str | None]:
+    """The home page section that links to the card (None: no card, no link)."""
+    wallet_card = current_app.extensions["content"].wallet_card
+    return {"wallet_card_section": wallet_card.linked_from if wallet_card else None}
+
+
+add_localized_rule(bp, PATHS, "card", card)
