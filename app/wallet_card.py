@@ -15,7 +15,6 @@ from flask import render_template
 from flask import request
 from flask.wrappers import Response
 
-from .i18n import add_localized_rule
 from .i18n import twin_urls
 
 bp = Blueprint("wallet_card", __name__)
@@ -26,7 +25,7 @@ PATHS = {"en": "/en/wallet-card", "es": "/es/tarjeta-de-bolsillo"}
 def card() -> Response:
     """The card, both faces, with the page's words around it."""
     wallet_card = current_app.extensions["content"].wallet_card
-    if wallet_card is None:
+    if wallet_card is None:  # removed since start-up (debug reload)
         abort(404)
     public_twins = twin_urls(public=True)
     response = current_app.make_response(
@@ -50,4 +49,9 @@ def _card_link() -> dict[str, str | None]:
     return {"wallet_card_section": wallet_card.linked_from if wallet_card else None}
 
 
-add_localized_rule(bp, PATHS, "card", card)
+@bp.record
+def _add_card_rules(state) -> None:
+    """The card's URLs exist only when the content has a card (like pages)."""
+    if state.app.extensions["content"].wallet_card is not None:
+        for lang, path in PATHS.items():
+            state.add_url_rule(path, "card", card, defaults={"lang_code": lang})
