@@ -7,6 +7,7 @@ form, nothing on it sends a request, and the server never sees the text.
 
 from __future__ import annotations
 
+import flask_babel
 from flask import Blueprint
 from flask import abort
 from flask import current_app
@@ -27,6 +28,10 @@ def card() -> Response:
     wallet_card = current_app.extensions["content"].wallet_card
     if wallet_card is None:  # removed since start-up (debug reload)
         abort(404)
+    # `flask freeze` requests every page inside one app context, so one ``g``,
+    # where Flask-Babel keeps the first page's locale: forget it here (in a
+    # live request ``g`` is new and this costs nothing).
+    flask_babel.refresh()
     public_twins = twin_urls(public=True)
     response = current_app.make_response(
         render_template(

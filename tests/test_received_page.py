@@ -11,7 +11,10 @@ from helpers import FORM_PATHS
 from helpers import VALID_ANSWERS
 from helpers import csrf_token
 
-RECEIVED = {"en": "/en/request-appointment/received", "es": "/es/solicitar-cita/recibida"}
+RECEIVED = {
+    "en": "/en/request-appointment/received",
+    "es": "/es/solicitar-cita/recibida",
+}
 
 # What the page promises for each choice, in each language.
 PROMISES = {
