@@ -76,11 +76,18 @@ def test_the_binder_copy_names_the_clinic_the_page_and_its_date(
     assert squashed(address) in squashed(colophon)
     assert squashed(updated) in squashed(colophon)
     # What only works on screen stays off paper.
-    for screen_only in ("Español", "English", "Request an Appointment",
-                        "Solicitar una cita", "Print this page",
-                        "Imprimir esta página", "On this page", "En esta página",
-                        "Questions about immunotherapy?",
-                        "¿Tiene preguntas sobre la inmunoterapia?"):
+    for screen_only in (
+        "Español",
+        "English",
+        "Request an Appointment",
+        "Solicitar una cita",
+        "Print this page",
+        "Imprimir esta página",
+        "On this page",
+        "En esta página",
+        "Questions about immunotherapy?",
+        "¿Tiene preguntas sobre la inmunoterapia?",
+    ):
         assert screen_only not in text, screen_only
     if lang == "en":
         assert sheets <= MAX_BINDER_SHEETS
