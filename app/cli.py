@@ -19,6 +19,7 @@ from .appointments.delivery import outbox_for
 from .appointments.health import delivery_problems
 from .appointments.outbox import describe_problem
 from .config import CONTENT_DIR
+from .content import WALLET_CARD_FILE
 from .content import ContentError
 from .content import load_content
 
@@ -47,7 +48,9 @@ def content_check(directory: str | None) -> None:
             f"{count} problem{'s' if count > 1 else ''} in {directory}", err=True
         )
         raise SystemExit(1) from None
-    click.echo(f"Content OK: site.yaml and {len(content.pages)} pages in {directory}")
+    card = f" and {WALLET_CARD_FILE}" if content.wallet_card else ""
+    pages = f"{len(content.pages)} pages{card}"
+    click.echo(f"Content OK: site.yaml, {pages} in {directory}")
 
 
 @click.group("outbox", cls=AppGroup)
