@@ -113,11 +113,25 @@ def test_the_focus_ring_stands_out_at_3_to_1_wherever_it_is(page: Page, path):
                 break  # past the last control
             continue
         seen += 1
-        assert ring["outlineStyle"] == "solid" and ring["outlineWidth"] >= 2, ring
-        rings = [ring["outline"], ring["shadow"]]
-        best = max(contrast(rgb(c), rgb(ring["around"])) for c in rings if c)
-        assert best >= 3, ring
+        assert_ring_stands_out(ring)
     assert seen >= 5
+
+
+def assert_ring_stands_out(ring: dict) -> None:
+    """A solid ring of 2 px or more, one of whose colours is 3:1 or more
+    against what surrounds the focused element."""
+    assert ring["outlineStyle"] == "solid" and ring["outlineWidth"] >= 2, ring
+    rings = [ring["outline"], ring["shadow"]]
+    best = max(contrast(rgb(c), rgb(ring["around"])) for c in rings if c)
+    assert best >= 3, ring
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_the_error_summary_shows_its_focus(page: Page, lang):
+    errors = next(p for p in SITE_PAGES if p.name == "form-errors" and p.lang == lang)
+    errors.reach(page, errors)
+    page.wait_for_function("document.activeElement.id === 'error-summary'")
+    assert_ring_stands_out(page.evaluate(_FOCUS_RING_JS))
 
 
 def left(page: Page, selector: str) -> float:
