@@ -24,6 +24,7 @@ from .extensions import csrf
 from .extensions import limiter
 from .freeze import freeze_command
 from .pages import bp as pages_bp
+from .wallet_card import bp as wallet_card_bp
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -56,6 +57,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     observability.init_app(app)
     static_files.init_app(app)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(wallet_card_bp)
     app.register_blueprint(static_errors.bp)
     appointments.init_app(app)
     app.cli.add_command(outbox_group)

@@ -27,6 +27,7 @@ from .appointments.outbox import OutboxExists
 from .appointments.outbox import describe_problem
 from .appointments.outbox import normalise_reference
 from .config import CONTENT_DIR
+from .content import WALLET_CARD_FILE
 from .content import ContentError
 from .content import launch_problems
 from .content import load_content
@@ -65,7 +66,10 @@ def content_check(directory: str | None, launch: bool) -> None:
             f"{count} problem{'s' if count > 1 else ''} in {directory}", err=True
         )
         raise SystemExit(1) from None
-    click.echo(f"Content OK: site.yaml and {len(content.pages)} pages in {directory}")
+    card = f" and {WALLET_CARD_FILE}" if content.wallet_card else ""
+    click.echo(
+        f"Content OK: site.yaml, {len(content.pages)} pages{card} in {directory}"
+    )
     if launch and (problems := launch_problems(content, directory)):
         count = len(problems)
         # One message, so a build log shows the whole list at once.

@@ -50,6 +50,7 @@ from .phone_numbers import parse_phone
 
 LANGUAGES = ("en", "es")
 PRIVACY_PAGE = "privacy"
+WALLET_CARD_FILE = "wallet-card.yaml"
 _ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 # Element ids the page template uses itself; a section id must not take one.
 _TEMPLATE_IDS = frozenset({"main", "toc-title", "cta-title", "sources"})
@@ -252,6 +253,74 @@ class Site(_Model):
     call_languages: tuple[CallLanguage, ...] = ()
 
 
+class CardFields(_Model):
+    """The wallet card's write-on lines, each labelled."""
+
+    name: Text
+    medicines: Text
+    start_date: Text
+    team_phone: Text
+    after_hours: Text
+
+
+class CardFace(_Model):
+    """What the printed wallet card says."""
+
+    heading: Text
+    for_staff: Text
+    signs_heading: Text
+    signs: tuple[Text, ...] = Field(min_length=1)
+    fields: CardFields
+    emergency: Text
+
+
+class CardText(_Model):
+    """One language's text of the wallet card page."""
+
+    title: Text
+    description: Text
+    intro: tuple[Text, ...]
+    card: CardFace
+    sources: tuple[Source, ...] = Field(min_length=1)
+
+
+def _error(loc: Loc, text: str) -> dict[str, Any]:
+    """A problem for ValidationError.from_exception_data, located like the rest."""
+    # The text goes in as a value: braces in it are not template fields.
+    error = PydanticCustomError("content", "{text}", {"text": text})
+    return {"type": error, "loc": loc, "input": None}
+
+
+class WalletCard(_Model):
+    """``content/wallet-card.yaml``: the card to print, in both languages."""
+
+    updated: datetime.date
+    linked_from: Ident
+    en: CardText
+    es: CardText
+
+    @model_validator(mode="after")
+    def _check_parity(self) -> WalletCard:
+        counts = {
+            ("es", "card", "signs"): (self.en.card.signs, self.es.card.signs, "sign"),
+            ("es", "intro"): (self.en.intro, self.es.intro, "paragraph"),
+            ("es", "sources"): (self.en.sources, self.es.sources, "source"),
+        }
+        errors = [
+            _error(loc, f"{_count(es, noun)}; en has {_count(en, noun)}")
+            for loc, (en, es, noun) in counts.items()
+            if len(en) != len(es)
+        ]
+        if errors:
+            raise ValidationError.from_exception_data("WalletCard", errors)
+        return self
+
+    @property
+    def text(self) -> Mapping[str, CardText]:
+        """The card's text in each language."""
+        return {"en": self.en, "es": self.es}
+
+
 # eq=False: compared and hashed by identity, so a cache kept for one loaded
 # content starts afresh after a reload (a new object).
 @dataclass(frozen=True, eq=False)
@@ -260,6 +329,8 @@ class Content:
 
     site: Site
     pages: Mapping[str, Page]
+    # None when content/wallet-card.yaml is absent: no card page, no links.
+    wallet_card: WalletCard | None = None
 
 
 # --- Rules across sections and languages. ---------------------------------
@@ -672,7 +743,10 @@ def load_content(directory: str | Path) -> Content:
             doc.problem(loc, message)
         if page is not None and not doc.problems:
             pages[page_id] = Page.model_construct(id=page_id, **dict(page))
-    docs = [site_doc, *page_docs.values()]
+    card_path = root / WALLET_CARD_FILE
+    card_doc = _Document.read(card_path, root) if card_path.exists() else None
+    wallet_card = card_doc.validate(WalletCard) if card_doc else None
+    docs = [site_doc, *page_docs.values(), *filter(None, [card_doc])]
     if not any(doc.problems for doc in docs):
         if site.home_page not in pages:
             site_doc.problem(
@@ -691,7 +765,13 @@ def load_content(directory: str | Path) -> Content:
     by_line = [sorted(doc.problems, key=lambda problem: problem[0]) for doc in docs]
     if problems := [text for problems in by_line for _, text in problems]:
         raise ContentError(problems)
-    return Content(site=site, pages=MappingProxyType(pages))
+    if wallet_card and wallet_card.linked_from not in _section_ids(
+        pages[site.home_page]
+    ):
+        why = f'no section "{wallet_card.linked_from}" on the home page'
+        card_doc.problem(("linked_from",), why)
+        raise ContentError([text for _, text in card_doc.problems])
+    return Content(site=site, pages=MappingProxyType(pages), wallet_card=wallet_card)
 
 
 # --- Launch: what the clinic must still give or review. ---------------------
@@ -742,3 +822,7 @@ def _awaiting_review(changes: Path) -> list[str]:
                 f"{changes.name}:{number}: awaiting clinician review: {excerpt}"
             )
     return problems
+
+
+def _section_ids(page: Page) -> set[str]:
+    return {s.id for section in page.en.sections for s in (section, *section.sections)}

@@ -44,6 +44,9 @@ def site_paths(app: Flask) -> Iterator[str]:
     for page in app.extensions["content"].pages.values():
         for lang in page.slugs:
             yield urls.build("pages.page", {"page_id": page.id, "lang_code": lang})
+    if app.extensions["content"].wallet_card is not None:
+        for lang in LANGUAGES:
+            yield urls.build("wallet_card.card", {"lang_code": lang})
     yield urls.build("pages.sitemap")
     yield urls.build("pages.robots")
     for lang in LANGUAGES:  # nginx's error_page for 404, one per language

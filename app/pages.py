@@ -22,7 +22,7 @@ from .i18n import visitor_language
 bp = Blueprint("pages", __name__)
 
 # Pages that are not content files but belong in the sitemap.
-_FORM_ENDPOINTS = ("appointments.form",)
+_FORM_ENDPOINTS = ("appointments.form", "wallet_card.card")
 
 
 def _content() -> Content:

@@ -7,16 +7,32 @@ docs/deploy.md has them, and a test keeps the two in step.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+from pathlib import Path
+
 from flask import Flask
 from flask import request
 from flask.sessions import SecureCookieSessionInterface
 from flask.wrappers import Response
+from markupsafe import Markup
 
-# Only this site's own files; no inline script or style anywhere. The JSON-LD
-# <script type="application/ld+json"> is a data block the browser never runs,
-# so script-src does not apply to it.
+# The one inline script: the "Print this page" button's (templates/macros.html).
+# Inline, so a first visit stays one page and one stylesheet; allowed by its
+# hash, so the CSP still refuses any other inline script.
+PRINT_BUTTON_SCRIPT = (Path(__file__).parent / "templates/print_button.js").read_text(
+    encoding="utf-8"
+)
+_PRINT_BUTTON_HASH = base64.b64encode(
+    hashlib.sha256(PRINT_BUTTON_SCRIPT.encode()).digest()
+).decode()
+
+# Only this site's own files and the print button's script; no other inline
+# script or style anywhere. The JSON-LD <script type="application/ld+json"> is
+# a data block the browser never runs, so script-src does not apply to it.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    f"default-src 'self'; script-src 'self' 'sha256-{_PRINT_BUTTON_HASH}'; "
+    "style-src 'self'; "
     "img-src 'self' data:; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
@@ -52,6 +68,7 @@ def init_app(app: Flask) -> None:
     """Add the headers to every response and keep the session cookie Secure."""
     app.session_interface = HttpsSessionInterface()
     app.after_request(add_security_headers)
+    app.jinja_env.globals["print_button_script"] = Markup(PRINT_BUTTON_SCRIPT)
 
 
 def add_security_headers(response: Response) -> Response:

@@ -80,6 +80,23 @@ def _content_pages() -> list[SitePage]:
     return pages
 
 
+# The wallet card to print (shared/DESIGN.md).
+WALLET_CARD_PATHS = {"en": "/en/wallet-card", "es": "/es/tarjeta-de-bolsillo"}
+
+
+def _wallet_card_pages() -> list[SitePage]:
+    return [
+        SitePage(
+            "wallet-card",
+            lang,
+            WALLET_CARD_PATHS[lang],
+            CONTENT.wallet_card.text[lang].title,
+            twin=WALLET_CARD_PATHS[other_language(lang)],
+        )
+        for lang in LANGUAGES
+    ]
+
+
 # Where the form's POST leads (shared/DESIGN.md); the form's own URLs are in helpers.
 RECEIVED_PATHS = {
     "en": "/en/request-appointment/received",
@@ -190,6 +207,7 @@ def _form_states() -> list[SitePage]:
 
 SITE_PAGES: list[SitePage] = [
     *_content_pages(),
+    *_wallet_card_pages(),
     SitePage(
         "form",
         "en",

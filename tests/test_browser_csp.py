@@ -9,6 +9,8 @@ does catch a real violation.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from servers import gunicorn
 from servers import production_env
@@ -54,6 +56,8 @@ def test_pages_run_under_the_csp_without_a_violation(site, browser, path):
     )
     assert data["@type"] == "MedicalWebPage"
     assert page.evaluate("window.__violations") == []
+    # The print button's inline script ran: its hash is the one the CSP allows.
+    assert page.get_by_role("button", name=re.compile("Print|Imprimir")).is_visible()
     # Chromium asks for /favicon.ico on its own; the site has none (yet).
     assert [url for url in failed if not url.endswith("/favicon.ico")] == []
     complaints = [text for text in console if "404" not in text]

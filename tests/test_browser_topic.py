@@ -21,7 +21,14 @@ from playwright.sync_api import Page
 
 pytestmark = pytest.mark.browser
 
-PAGES = ("/en/immunotherapy", "/es/inmunoterapia", "/en/privacy", "/es/privacidad")
+PAGES = (
+    "/en/immunotherapy",
+    "/es/inmunoterapia",
+    "/en/privacy",
+    "/es/privacidad",
+    "/en/wallet-card",
+    "/es/tarjeta-de-bolsillo",
+)
 PHONE_WIDTH = 360
 # Layouts around a phone's width: enough line breaks that a breaking space
 # before "T" would land at a line end in at least one of them.

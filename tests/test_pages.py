@@ -267,6 +267,7 @@ def test_sitemap_lists_every_page_in_both_languages_with_alternates(client):
     urls = {u.findtext("s:loc", namespaces=ns): u for u in root.findall("s:url", ns)}
     expected = {f"{SITE_URL}{page_url(p, lang)}" for p, lang in PAGES}
     expected |= {SITE_URL + path for path in FORM_PATHS.values()}
+    expected |= {SITE_URL + "/en/wallet-card", SITE_URL + "/es/tarjeta-de-bolsillo"}
     assert set(urls) == expected
     for loc, url in urls.items():
         alternates = {

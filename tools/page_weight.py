@@ -25,6 +25,9 @@ MAX_TRANSFER_BYTES = 30_000
 MAX_REQUESTS = 4
 # "Any script is small": what one script of ours may weigh on the wire.
 MAX_SCRIPT_BYTES = 5_000
+# An inline script fetches nothing and runs where it stands, so it delays no
+# rendering while it stays this small (the print button's is about 350).
+MAX_INLINE_SCRIPT_CHARACTERS = 1_000
 
 ACCEPT_ENCODING = "br, gzip"
 # <link rel> values that are metadata, not downloads (canonical, hreflang).
@@ -246,13 +249,18 @@ def measure(url: str) -> PageWeight:
 
 
 def _script_urls(parser: Subresources, base: str, weight: PageWeight) -> list[str]:
-    """Executable scripts must be external, deferred and of this origin."""
+    """Executable scripts must be of this origin and deferred, or inline and
+    tiny."""
     urls = []
     for script in parser.scripts:
         if script.get("type", "").lower() not in _SCRIPT_TYPES:
             continue  # JSON-LD and other data blocks run nothing
         if not script.get("src"):
-            weight.problems.append("inline <script>: cannot be deferred")
+            if len(script["inline"]) > MAX_INLINE_SCRIPT_CHARACTERS:
+                weight.problems.append(
+                    f"inline <script> of {len(script['inline'])} characters > "
+                    f"{MAX_INLINE_SCRIPT_CHARACTERS}: make it a deferred file"
+                )
             continue
         deferred = "defer" in script or script.get("type") == "module"
         if not deferred:

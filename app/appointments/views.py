@@ -30,6 +30,7 @@ from ..i18n import add_localized_rule
 from . import delivery
 from . import limits
 from . import mailer
+from .forms import CONTACT_METHODS
 from .forms import AppointmentForm
 from .outbox import OUTBOX_ERRORS
 from .outbox import new_submission_token
@@ -47,6 +48,9 @@ RECEIVED_PATHS = {
 _SESSION_REFERENCE = "appointment_reference"
 # Posted by a form shown again because its session cookie did not come back.
 _SESSION_LOST_FIELD = "session_lost"
+# How the patient asked to be contacted ("call", "text", "email"): what the
+# received page promises. Not personal data; no URL carries it.
+_SESSION_CONTACT = "appointment_contact"
 _EXPIRED_MESSAGE = _l(
     "Your page was open for a long time, so for your security we could not send it."
     " Please check your answers and send the form again."
@@ -130,10 +134,12 @@ def form() -> Response:
         session.pop(_SESSION_REFERENCE, None)
         limits.counters().count_trap_hit()
         log.warning("form: the hidden trap field was filled in; nothing stored")
+        session[_SESSION_CONTACT] = form.contact_method.data
         return redirect(url_for("appointments.received"), code=303)
     limits.refuse_when_everyone_limited()
     request_record = _store(form)
     session[_SESSION_REFERENCE] = request_record.reference
+    session[_SESSION_CONTACT] = form.contact_method.data
     response = redirect(url_for("appointments.received"), code=303)
     response.cache_control.no_store = True
     if not request_record.is_new:
@@ -195,12 +201,20 @@ def _deliver_quietly(app: Flask, request_id: int) -> None:
 
 
 def received() -> Response:
-    """After a POST: the reference and what happens next, no personal data."""
-    response = current_app.make_response(
-        render_template(
-            "appointments/received.html", reference=session.get(_SESSION_REFERENCE)
+    """After a POST: the reference and what happens next, in the terms of the
+    contact method chosen; no personal data. With no request sent from this
+    browser there is nothing to confirm, so the form."""
+    contact = session.get(_SESSION_CONTACT)
+    if contact not in CONTACT_METHODS:
+        response = redirect(url_for("appointments.form"), code=303)
+    else:
+        response = current_app.make_response(
+            render_template(
+                "appointments/received.html",
+                reference=session.get(_SESSION_REFERENCE),
+                contact_method=contact,
+            )
         )
-    )
     response.cache_control.no_store = True
     return response
 

@@ -1,0 +1,62 @@
+"""The wallet card to print: /en/wallet-card and /es/tarjeta-de-bolsillo.
+
+The same page for every visitor in a language, from content/wallet-card.yaml.
+What a patient types on the card stays in their browser: the page has no
+form, nothing on it sends a request, and the server never sees the text.
+"""
+
+from __future__ import annotations
+
+import flask_babel
+from flask import Blueprint
+from flask import abort
+from flask import current_app
+from flask import g
+from flask import render_template
+from flask import request
+from flask.wrappers import Response
+
+from .i18n import twin_urls
+
+bp = Blueprint("wallet_card", __name__)
+
+PATHS = {"en": "/en/wallet-card", "es": "/es/tarjeta-de-bolsillo"}
+
+
+def card() -> Response:
+    """The card, both faces, with the page's words around it."""
+    wallet_card = current_app.extensions["content"].wallet_card
+    if wallet_card is None:  # removed since start-up (debug reload)
+        abort(404)
+    # `flask freeze` requests every page inside one app context, so one ``g``,
+    # where Flask-Babel keeps the first page's locale: forget it here (in a
+    # live request ``g`` is new and this costs nothing).
+    flask_babel.refresh()
+    public_twins = twin_urls(public=True)
+    response = current_app.make_response(
+        render_template(
+            "wallet_card.html",
+            page=wallet_card,
+            text=wallet_card.text[g.lang_code],
+            public_twins=public_twins,
+        )
+    )
+    # Like the content pages: browsers keep it but ask whether it changed.
+    response.cache_control.no_cache = True
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+@bp.app_context_processor
+def _card_link() -> dict[str, str | None]:
+    """The home page section that links to the card (None: no card, no link)."""
+    wallet_card = current_app.extensions["content"].wallet_card
+    return {"wallet_card_section": wallet_card.linked_from if wallet_card else None}
+
+
+@bp.record
+def _add_card_rules(state) -> None:
+    """The card's URLs exist only when the content has a card (like pages)."""
+    if state.app.extensions["content"].wallet_card is not None:
+        for lang, path in PATHS.items():
+            state.add_url_rule(path, "card", card, defaults={"lang_code": lang})
