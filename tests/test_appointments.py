@@ -567,6 +567,13 @@ def date_answers(month: str, day: str, year: str) -> dict[str, str]:
             "month",
             ["month", "day", "year"],
         ),
+        (
+            # Too large for the C int a date is built from: no 500.
+            ("9999999999", "1", "1958"),
+            "The date of birth must be a real date.",
+            "month",
+            ["month", "day", "year"],
+        ),
     ],
 )
 def test_a_wrong_date_of_birth_says_what_is_wrong(
