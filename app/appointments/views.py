@@ -161,7 +161,7 @@ def form() -> Response:
 def _store(form: AppointmentForm):
     payload = _payload(form)
     try:
-        stored = delivery.outbox_for(current_app).add(
+        stored = current_app.extensions["outbox"].add(
             payload,
             mail_domain=mailer.sender_domain(current_app.config),
             submission=_submission_key(form),
