@@ -41,10 +41,14 @@ def _port(config: Mapping[str, Any]) -> int:
     return int(config.get("MAIL_PORT") or (465 if config.get("MAIL_USE_SSL") else 25))
 
 
+def _sender_address(config: Mapping[str, Any]) -> str:
+    """The bare address of MAIL_DEFAULT_SENDER ("Name <address>"), "" if unset."""
+    return parseaddr(config.get("MAIL_DEFAULT_SENDER") or "")[1]
+
+
 def sender_domain(config: Mapping[str, Any]) -> str:
     """The domain for Message-IDs: the sender's, so they look like ours."""
-    address = parseaddr(config.get("MAIL_DEFAULT_SENDER") or "")[1]
-    return address.rpartition("@")[2] or "localhost"
+    return _sender_address(config).rpartition("@")[2] or "localhost"
 
 
 def build_message(
@@ -119,7 +123,8 @@ def send(
     wrong when the message was not accepted for any inbox.
     """
     host = _setting(config, "MAIL_SERVER")
-    from_address = parseaddr(_setting(config, "MAIL_DEFAULT_SENDER"))[1]
+    _setting(config, "MAIL_DEFAULT_SENDER")
+    from_address = _sender_address(config)
     if recipients is None:
         recipients = _setting(config, "CLINIC_INBOX")
     timeout = float(config.get("MAIL_TIMEOUT") or 10)
