@@ -14,8 +14,6 @@ from flask import render_template
 from flask import request
 from flask.wrappers import Response
 
-from .i18n import twin_urls
-
 bp = Blueprint("wallet_card", __name__)
 
 PATHS = {"en": "/en/wallet-card", "es": "/es/tarjeta-de-bolsillo"}
@@ -27,13 +25,9 @@ def card() -> Response:
     # content never changes in a running app; i18n.pull_lang_code has already
     # chosen this request's locale afresh (which `flask freeze` needs).
     wallet_card = current_app.extensions["content"].wallet_card
-    public_twins = twin_urls(public=True)
     response = current_app.make_response(
         render_template(
-            "wallet_card.html",
-            page=wallet_card,
-            text=wallet_card.text[g.lang_code],
-            public_twins=public_twins,
+            "wallet_card.html", page=wallet_card, text=wallet_card.text[g.lang_code]
         )
     )
     # Like the content pages: browsers keep it but ask whether it changed.
