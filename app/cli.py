@@ -19,7 +19,6 @@ from flask.cli import AppGroup
 
 from .appointments.delivery import deliver_due
 from .appointments.delivery import deliver_one
-from .appointments.delivery import outbox_for
 from .appointments.health import delivery_problems
 from .appointments.outbox import OUTBOX_ERRORS
 from .appointments.outbox import Outbox
@@ -99,7 +98,7 @@ EXIT_OUTBOX_UNUSABLE = 3  # the outbox file is missing, damaged or not ours
 def usable_outbox() -> Iterator[Outbox]:
     """The app's outbox; an outbox that cannot be used ends the command with
     what to do and exit status 3."""
-    outbox = outbox_for(current_app)
+    outbox: Outbox = current_app.extensions["outbox"]
     try:
         yield outbox
     except OUTBOX_ERRORS as error:
@@ -111,7 +110,7 @@ def usable_outbox() -> Iterator[Outbox]:
 def outbox_init() -> None:
     """Create the outbox, once. Outside debug nothing else creates it, so a
     missing outbox is an alarm, never a silent fresh start."""
-    outbox = outbox_for(current_app)
+    outbox: Outbox = current_app.extensions["outbox"]
     try:
         outbox.init()
     except OutboxExists as error:

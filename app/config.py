@@ -165,11 +165,12 @@ class StartupError(SystemExit):
 def check(app: Flask) -> None:
     """Fill in derived defaults, normalise, then stop with every problem found.
 
-    Outside debug and testing the secret key, SITE_URL, the mail settings and a
-    writable outbox are required. In debug and testing a missing secret key is
-    replaced by a throwaway one, SITE_URL defaults to the dev server, and mail
-    settings are left to the tests and the dev server. A value that is set but
-    wrong is a problem in every mode.
+    Outside debug and testing the secret key, SITE_URL, the mail settings,
+    OUTBOX_KEY and a writable outbox folder outside the virtualenv are
+    required. In debug and testing a missing secret key is replaced by a
+    throwaway one, SITE_URL defaults to the dev server, OUTBOX_KEY to a key
+    kept in the instance folder, and mail settings are left to the tests and
+    the dev server. A value that is set but wrong is a problem in every mode.
     """
     config = app.config
     local = app.debug or app.testing

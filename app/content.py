@@ -321,9 +321,7 @@ class WalletCard(_Model):
         return {"en": self.en, "es": self.es}
 
 
-# eq=False: compared and hashed by identity, so a cache kept for one loaded
-# content starts afresh after a reload (a new object).
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class Content:
     """Everything in the content folder, loaded and checked."""
 

@@ -1,12 +1,12 @@
 """``flask freeze``: the site's documents as static files, for nginx or a CDN.
 
-Frozen-Flask requests each content page (both languages), the sitemap,
-robots.txt, the not-found pages, nginx's own error pages and every static
-file from the app, as ordinary requests, and writes the responses to
-``build/``. Pages keep extension-less names (``build/en/immunotherapy``),
-served as text/html. Then every text file gets its .br and .gz copies
-(app/precompress.py). The form, its POST, the redirects and the health checks
-stay with the app.
+Frozen-Flask requests each content page and the wallet card (both
+languages), the sitemap, robots.txt, the not-found pages, nginx's own error
+pages and every static file from the app, as ordinary requests, and writes
+the responses to ``build/``. Pages keep extension-less names
+(``build/en/immunotherapy``), served as text/html. Then every text file gets
+its .br and .gz copies (app/precompress.py). The form, its POST, the
+redirects and the health checks stay with the app.
 """
 
 from __future__ import annotations
@@ -109,8 +109,8 @@ def freeze(app: Flask, destination: Path) -> list[str]:
 )
 @with_appcontext
 def freeze_command(destination: Path) -> None:
-    """Write the content pages, sitemap, robots.txt, error pages and static
-    files, each text file with its .br and .gz copies.
+    """Write the content pages, the wallet card, sitemap, robots.txt, error
+    pages and static files, each text file with its .br and .gz copies.
 
     Absolute URLs come from SITE_URL (FLASK_SITE_URL).
     """

@@ -25,7 +25,7 @@ LANGUAGE_NAMES = {"en": "English", "es": "Español"}
 COOKIE_NAME = "lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 # Pages search engines should index: canonical link and hreflang alternates.
-INDEXABLE_ENDPOINTS = ("pages.page", "appointments.form")
+INDEXABLE_ENDPOINTS = ("pages.page", "wallet_card.card", "appointments.form")
 
 
 def init_app(app: Flask) -> None:

@@ -7,16 +7,12 @@ form, nothing on it sends a request, and the server never sees the text.
 
 from __future__ import annotations
 
-import flask_babel
 from flask import Blueprint
-from flask import abort
 from flask import current_app
 from flask import g
 from flask import render_template
 from flask import request
 from flask.wrappers import Response
-
-from .i18n import twin_urls
 
 bp = Blueprint("wallet_card", __name__)
 
@@ -25,20 +21,13 @@ PATHS = {"en": "/en/wallet-card", "es": "/es/tarjeta-de-bolsillo"}
 
 def card() -> Response:
     """The card, both faces, with the page's words around it."""
+    # Routed only when the content has a card (see _add_card_rules), and the
+    # content never changes in a running app; i18n.pull_lang_code has already
+    # chosen this request's locale afresh (which `flask freeze` needs).
     wallet_card = current_app.extensions["content"].wallet_card
-    if wallet_card is None:  # removed since start-up (debug reload)
-        abort(404)
-    # `flask freeze` requests every page inside one app context, so one ``g``,
-    # where Flask-Babel keeps the first page's locale: forget it here (in a
-    # live request ``g`` is new and this costs nothing).
-    flask_babel.refresh()
-    public_twins = twin_urls(public=True)
     response = current_app.make_response(
         render_template(
-            "wallet_card.html",
-            page=wallet_card,
-            text=wallet_card.text[g.lang_code],
-            public_twins=public_twins,
+            "wallet_card.html", page=wallet_card, text=wallet_card.text[g.lang_code]
         )
     )
     # Like the content pages: browsers keep it but ask whether it changed.

@@ -271,6 +271,10 @@ def test_the_trap_field_gets_a_neutral_answer_a_log_line_and_a_count(
         requests.get(server_url + "/healthz/delivery", timeout=10).json()["trap_hits"]
         == 2
     )
+    # Neutral: the same answer a stored request gets, header for header.
+    stored = submit(server_url)
+    for header in ("Location", "Cache-Control"):
+        assert response.headers.get(header) == stored.headers.get(header), header
 
 
 def test_no_person_can_reach_the_trap_field(client):
@@ -564,6 +568,13 @@ def date_answers(month: str, day: str, year: str) -> dict[str, str]:
         (
             ("1", "1", "2999"),
             "The date of birth must be today or in the past.",
+            "month",
+            ["month", "day", "year"],
+        ),
+        (
+            # Too large for the C int a date is built from: no 500.
+            ("9999999999", "1", "1958"),
+            "The date of birth must be a real date.",
             "month",
             ["month", "day", "year"],
         ),

@@ -84,6 +84,7 @@ def test_the_received_page_without_a_request_leads_to_the_form(client, lang):
 
 
 def test_a_bot_caught_by_the_honeypot_still_sees_received(client):
+    # The form's hidden trap field (AppointmentForm.leave_blank).
     page = send(client, "en", leave_blank="http://spam.example")
     assert PROMISES[("call", "en")] in page
     assert 'class="reference"' not in page

@@ -16,10 +16,8 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
-from typing import Any
 
 from flask import Flask
 
@@ -43,25 +41,6 @@ class DeliveryReport:
     delivered: int = 0
     failed: int = 0
     reasons: Counter = field(default_factory=Counter)
-
-
-def lease_seconds(config: Mapping[str, Any]) -> float:
-    """``OUTBOX_LEASE_SECONDS``, else three times ``MAIL_TIMEOUT``.
-
-    A sender renews its lease every third of it while it talks to the relay,
-    so a slow relay never lets the lease run out under a live sender; a
-    sender killed mid-send holds its request back for one lease, about as
-    long as one stalled SMTP step (MAIL_TIMEOUT) takes three times over.
-    """
-    configured = config.get("OUTBOX_LEASE_SECONDS")
-    if configured:
-        return float(configured)
-    return 3 * float(config.get("MAIL_TIMEOUT") or 10)
-
-
-def outbox_for(app: Flask) -> Outbox:
-    """The app's outbox, configured from ``OUTBOX_*`` settings."""
-    return app.extensions["outbox"]
 
 
 def _describe(error: Exception) -> str:
@@ -222,7 +201,7 @@ class LeaseKeeper:
 
 def deliver_one(app: Flask, request_id: int) -> bool:
     """Try one just-stored request at once (unless a sender already has it)."""
-    outbox = outbox_for(app)
+    outbox: Outbox = app.extensions["outbox"]
     report = DeliveryReport()
     try:
         with app.app_context():
@@ -243,7 +222,7 @@ def deliver_due(app: Flask, *, now: bool = False) -> DeliveryReport:
     relay was fixed). A request that fails is rescheduled after the start of
     this run, so one run tries each request at most once.
     """
-    outbox = outbox_for(app)
+    outbox: Outbox = app.extensions["outbox"]
     report = DeliveryReport()
     if now:
         outbox.make_all_due()

@@ -132,6 +132,10 @@ def clinic_today() -> date:
     return datetime.now(zone).date()
 
 
+# What date() raises for parts that make no date: OverflowError for a part
+# too large for a C int (ten digits fit in the inputs).
+_NOT_A_DATE = (ValueError, OverflowError)
+
 _MISSING_DATE_PARTS = {
     ("month",): _l("The date of birth must include a month."),
     ("day",): _l("The date of birth must include a day."),
@@ -197,7 +201,7 @@ class DateInputField(Field):
         year, month, day = (int(given[part]) for part in ("year", "month", "day"))
         try:
             value = date(year, month, day)
-        except ValueError:
+        except _NOT_A_DATE:
             raise StopValidation(self._not_a_date(year, month, day)) from None
         if value > clinic_today():
             self.invalid_parts = self.PARTS
@@ -217,7 +221,7 @@ class DateInputField(Field):
         most of the world writes it) gets the order explained."""
         try:
             date(year, day, month)
-        except ValueError:
+        except _NOT_A_DATE:
             self.invalid_parts = self.PARTS
             return _l("The date of birth must be a real date.")
         self.invalid_parts = ("month", "day")

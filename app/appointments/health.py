@@ -18,7 +18,6 @@ from flask import current_app
 from flask import jsonify
 
 from . import limits
-from .delivery import outbox_for
 from .outbox import OUTBOX_ERRORS
 from .outbox import OutboxStatus
 
@@ -54,7 +53,7 @@ def healthz() -> Response:
     content = current_app.extensions.get("content")
     if content is None or not content.pages:
         return _answer({"reason": "content not loaded"}, healthy=False)
-    outbox = outbox_for(current_app)
+    outbox = current_app.extensions["outbox"]
     try:
         outbox.probe()
         status = outbox.status()
@@ -73,7 +72,7 @@ def delivery() -> Response:
     failing: requests are not reaching the clinic."""
     alert_after = float(current_app.config["OUTBOX_ALERT_SECONDS"])
     try:
-        status = outbox_for(current_app).status()
+        status = current_app.extensions["outbox"].status()
     except OUTBOX_ERRORS as error:
         return _answer({"reason": f"outbox cannot be read: {error}"}, healthy=False)
     problems = delivery_problems(status, alert_after)

@@ -47,7 +47,7 @@ class SQLiteStorage(Storage):
         if not path.startswith("/"):
             raise ConfigurationError(
                 f"{uri!r}: give the file's absolute path, as in "
-                "sqlite:///var/lib/immunotherapy-site/ratelimits.sqlite3"
+                "sqlite:///var/lib/clinic-site/ratelimits.sqlite3"
             )
         self.path = Path(path)
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)

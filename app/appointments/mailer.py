@@ -36,10 +36,19 @@ def _setting(config: Mapping[str, Any], key: str) -> Any:
     return config[key]
 
 
+def _port(config: Mapping[str, Any]) -> int:
+    """MAIL_PORT, else the port of the protocol: 465 with MAIL_USE_SSL, else 25."""
+    return int(config.get("MAIL_PORT") or (465 if config.get("MAIL_USE_SSL") else 25))
+
+
+def _sender_address(config: Mapping[str, Any]) -> str:
+    """The bare address of MAIL_DEFAULT_SENDER ("Name <address>"), "" if unset."""
+    return parseaddr(config.get("MAIL_DEFAULT_SENDER") or "")[1]
+
+
 def sender_domain(config: Mapping[str, Any]) -> str:
     """The domain for Message-IDs: the sender's, so they look like ours."""
-    address = parseaddr(config.get("MAIL_DEFAULT_SENDER") or "")[1]
-    return address.rpartition("@")[2] or "localhost"
+    return _sender_address(config).rpartition("@")[2] or "localhost"
 
 
 def build_message(
@@ -114,12 +123,13 @@ def send(
     wrong when the message was not accepted for any inbox.
     """
     host = _setting(config, "MAIL_SERVER")
-    from_address = parseaddr(_setting(config, "MAIL_DEFAULT_SENDER"))[1]
+    _setting(config, "MAIL_DEFAULT_SENDER")
+    from_address = _sender_address(config)
     if recipients is None:
         recipients = _setting(config, "CLINIC_INBOX")
     timeout = float(config.get("MAIL_TIMEOUT") or 10)
     use_ssl = bool(config.get("MAIL_USE_SSL"))
-    port = int(config.get("MAIL_PORT") or (465 if use_ssl else 25))
+    port = _port(config)
     context = None
     if use_ssl or config.get("MAIL_USE_TLS"):
         try:
@@ -202,7 +212,7 @@ def refused_reason(
 ) -> str:
     """Why the relay refused one clinic inbox, for the log and the operator
     (the relay's own words are read, never repeated: they can echo data)."""
-    relay = f"{config.get('MAIL_SERVER')}:{config.get('MAIL_PORT') or 25}"
+    relay = f"{config.get('MAIL_SERVER')}:{_port(config)}"
     if _requires_tls(code, text):
         return _tls_advice(relay, code)
     kind = "temporarily" if 400 <= code < 500 else "permanently"

@@ -135,13 +135,12 @@ def form() -> Response:
         limits.counters().count_trap_hit()
         log.warning("form: the hidden trap field was filled in; nothing stored")
         session[_SESSION_CONTACT] = form.contact_method.data
-        return redirect(url_for("appointments.received"), code=303)
+        return _to_received()
     limits.refuse_when_everyone_limited()
     request_record = _store(form)
     session[_SESSION_REFERENCE] = request_record.reference
     session[_SESSION_CONTACT] = form.contact_method.data
-    response = redirect(url_for("appointments.received"), code=303)
-    response.cache_control.no_store = True
+    response = _to_received()
     if not request_record.is_new:
         # The same form posted again: its first request stands, counted once.
         return response
@@ -158,10 +157,18 @@ def form() -> Response:
     return response
 
 
+def _to_received() -> Response:
+    """The POST's answer, the same whether a request was stored or a trap
+    caught it, so a script cannot tell the two apart."""
+    response = redirect(url_for("appointments.received"), code=303)
+    response.cache_control.no_store = True
+    return response
+
+
 def _store(form: AppointmentForm):
     payload = _payload(form)
     try:
-        stored = delivery.outbox_for(current_app).add(
+        stored = current_app.extensions["outbox"].add(
             payload,
             mail_domain=mailer.sender_domain(current_app.config),
             submission=_submission_key(form),
