@@ -230,7 +230,10 @@ def outbox_retry(reference: str) -> None:
         reference = _waiting_reference(outbox, reference)
         outbox.make_due(reference)
         log.info("outbox: request %s retried by an operator", reference)
-        delivered = deliver_one(app, outbox.find(reference))
+        # None when another sender delivered it meanwhile: then claim nothing
+        # (deliver_one without an id would take whichever request is due).
+        request_id = outbox.find(reference)
+        delivered = request_id is not None and deliver_one(app, request_id)
         left = outbox.find(reference) is not None
     if delivered or not left:
         click.echo(f"Request {reference} delivered")

@@ -96,6 +96,10 @@ def test_the_total_limit_caps_everyone_together(clinic_phone):
     assert "Hemos recibido muchas solicitudes en la última hora" in text
     assert "También puede llamarnos al (559) 555-0100." in text
     assert 'value="Lucía"' in text  # the answers are kept
+    # A script caught by the hidden trap gets the same answer: nothing tells
+    # it the field is a trap.
+    trapped = post_form(client_at(app, "192.0.2.34"), leave_blank="http://x.example")
+    assert trapped.status_code == 429
     # The monitor says so: no one's request is taken now.
     monitor = health.get("/healthz/delivery")
     assert monitor.status_code == 503

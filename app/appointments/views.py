@@ -128,6 +128,9 @@ def form() -> Response:
     )
     if not form.validate_on_submit():
         return _render_form(form, 422 if form.is_submitted() else 200)
+    # Before the trap: past the cap, a script's post and a person's get the
+    # same 429, so the trap stays invisible.
+    limits.refuse_when_everyone_limited()
     if form.trap_filled:
         # Only a script fills the hidden field (form.html keeps people and
         # autofill away from it). Neutral answer: the script learns nothing.
@@ -136,7 +139,6 @@ def form() -> Response:
         log.warning("form: the hidden trap field was filled in; nothing stored")
         session[_SESSION_CONTACT] = form.contact_method.data
         return _to_received()
-    limits.refuse_when_everyone_limited()
     request_record = _store(form)
     session[_SESSION_REFERENCE] = request_record.reference
     session[_SESSION_CONTACT] = form.contact_method.data
