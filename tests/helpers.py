@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import requests
+import yaml
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
@@ -122,3 +123,16 @@ def stored_request(app, first_name: str = "Ana") -> None:
 def sections_by_language(page: str) -> dict[str, str]:
     """An nginx error page's ``<section lang="...">`` parts, by language."""
     return dict(re.findall(r'<section lang="(\w+)">(.*?)</section>', page, re.S))
+
+
+# The clinic's phone as the tests set it (a 559 number, never a real one).
+CLINIC_PHONE = "+1 559 555 0100"
+
+
+def edit_site(content_dir: Path, **changes) -> Path:
+    """Change content/site.yaml in a copy of the content folder."""
+    path = content_dir / "site.yaml"
+    site = yaml.safe_load(path.read_text(encoding="utf-8"))
+    site.update(changes)
+    path.write_text(yaml.safe_dump(site, allow_unicode=True), encoding="utf-8")
+    return content_dir

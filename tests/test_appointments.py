@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-import yaml
 from flask_babel import force_locale
 from helpers import EMAIL_SUBJECT
 from helpers import FORM_PATHS
 from helpers import STORED_ANSWERS
 from helpers import VALID_ANSWERS
 from helpers import csrf_token
+from helpers import edit_site
 from helpers import hidden_inputs
 from helpers import post_form
 from helpers import submit
@@ -755,14 +755,6 @@ def test_control_characters_in_optional_one_line_answers_are_refused(
 
 
 # --- More than one office (issue 9.8) ---
-
-
-def edit_site(content_dir, **changes) -> None:
-    """Change content/site.yaml in a copy of the content folder."""
-    path = content_dir / "site.yaml"
-    site = yaml.safe_load(path.read_text())
-    site.update(changes)
-    path.write_text(yaml.safe_dump(site, allow_unicode=True))
 
 
 TWO_OFFICES = [

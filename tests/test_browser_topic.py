@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
+from helpers import CLINIC_PHONE
+from helpers import edit_site
 from html_checker import check_html
 from page_checks import REFLOW
 from page_checks import axe_violations
@@ -103,15 +104,14 @@ def test_t_never_breaks_from_its_word_on_a_phone(new_page, lang, path):
 @pytest.fixture
 def clinic_content(content_copy: Path) -> Path:
     """The real content with a phone number and privacy-practices notice set."""
-    site = content_copy / "site.yaml"
-    data = yaml.safe_load(site.read_text(encoding="utf-8"))
-    data["phone"] = "+1 559 555 0100"
-    data["privacy_practices_url"] = {
-        "en": "https://clinic.example.org/notice-of-privacy-practices",
-        "es": "https://clinic.example.org/es/aviso-de-practicas-de-privacidad",
-    }
-    site.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return content_copy
+    return edit_site(
+        content_copy,
+        phone=CLINIC_PHONE,
+        privacy_practices_url={
+            "en": "https://clinic.example.org/notice-of-privacy-practices",
+            "es": "https://clinic.example.org/es/aviso-de-practicas-de-privacidad",
+        },
+    )
 
 
 @pytest.fixture

@@ -17,15 +17,16 @@ from pathlib import Path
 import pytest
 import requests
 import trustme
-import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 from conftest import RecordingHandler
 from conftest import SMTPServer
 from cryptography.fernet import Fernet
+from helpers import CLINIC_PHONE
 from helpers import STORED_ANSWERS
 from helpers import VALID_ANSWERS
 from helpers import csrf_token
+from helpers import edit_site
 from helpers import stored_request
 from helpers import submit
 from helpers import wait_until
@@ -384,11 +385,7 @@ def test_personal_data_is_never_readable_in_the_outbox_files_or_the_logs(
 
 @pytest.fixture
 def clinic_phone_content(content_copy):
-    site = content_copy / "site.yaml"
-    data = yaml.safe_load(site.read_text())
-    data["phone"] = "+1 559 555 0100"
-    site.write_text(yaml.safe_dump(data))
-    return content_copy
+    return edit_site(content_copy, phone=CLINIC_PHONE)
 
 
 def test_an_unwritable_outbox_is_a_503_with_the_phone_never_received(

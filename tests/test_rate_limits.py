@@ -12,8 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import yaml
 from conftest import skip_or_fail
+from helpers import CLINIC_PHONE
+from helpers import edit_site
 from helpers import post_form
 from helpers import submit
 from helpers import wait_until
@@ -66,11 +67,7 @@ def test_a_flood_from_one_64_is_one_flood(app_config):
 
 @pytest.fixture
 def clinic_phone(app_config, content_copy) -> dict:
-    site_file = content_copy / "site.yaml"
-    site = yaml.safe_load(site_file.read_text())
-    site["phone"] = "+1 559 555 0100"
-    site_file.write_text(yaml.safe_dump(site, allow_unicode=True))
-    app_config["CONTENT_DIR"] = str(content_copy)
+    app_config["CONTENT_DIR"] = str(edit_site(content_copy, phone=CLINIC_PHONE))
     return app_config
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import html
 
 import pytest
-import yaml
+from helpers import CLINIC_PHONE
 from helpers import FORM_PATHS
 from helpers import VALID_ANSWERS
 from helpers import csrf_token
+from helpers import edit_site
 
 RECEIVED = {
     "en": "/en/request-appointment/received",
@@ -56,14 +57,14 @@ def test_the_received_page_speaks_of_the_chosen_contact_method(client, method, l
 
 @pytest.fixture
 def clinic_details(app_config, content_copy):
-    path = content_copy / "site.yaml"
-    site = yaml.safe_load(path.read_text(encoding="utf-8"))
-    site["phone"] = "+1 559 555 0100"
-    site["response_time"] = {
-        "en": "We reply within one business day.",
-        "es": "Le respondemos en un plazo de un día hábil.",
-    }
-    path.write_text(yaml.safe_dump(site, allow_unicode=True), encoding="utf-8")
+    edit_site(
+        content_copy,
+        phone=CLINIC_PHONE,
+        response_time={
+            "en": "We reply within one business day.",
+            "es": "Le respondemos en un plazo de un día hábil.",
+        },
+    )
     app_config["CONTENT_DIR"] = str(content_copy)
     return app_config
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
 
 import pytest
 import yaml
+from helpers import CLINIC_PHONE
 from helpers import SITE_URL
+from helpers import edit_site
 
 from app.content import ContentError
 from app.content import load_content
@@ -92,21 +93,13 @@ def test_the_side_effects_section_links_to_the_card(client, path, lang):
     assert CARD_PATHS[lang] not in other.get_data(as_text=True).split("<main", 1)[1]
 
 
-def with_phone(content_copy: Path) -> Path:
-    site = content_copy / "site.yaml"
-    data = yaml.safe_load(site.read_text(encoding="utf-8"))
-    data["phone"] = "+1 559 555 0100"
-    site.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return content_copy
-
-
 def test_the_clinic_phone_is_printed_on_the_card_once_set(app_config, content_copy):
     from app import create_app
 
     blank = create_app(app_config).test_client().get(CARD_PATHS["en"])
     assert 'id="card-team-phone"' in blank.get_data(as_text=True)
 
-    app_config["CONTENT_DIR"] = str(with_phone(content_copy))
+    app_config["CONTENT_DIR"] = str(edit_site(content_copy, phone=CLINIC_PHONE))
     page = create_app(app_config).test_client().get(CARD_PATHS["en"])
     body = text_of(page)
     assert 'id="card-team-phone"' not in body

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
-import yaml
+from helpers import edit_site
 
 from app import create_app
 
@@ -83,18 +82,9 @@ def call_sentences_without_a_number(body: str, lang: str) -> list[str]:
     return missing
 
 
-def with_site(content: Path, **values) -> Path:
-    site = content / "site.yaml"
-    data = yaml.safe_load(site.read_text(encoding="utf-8"))
-    site.write_text(
-        yaml.safe_dump({**data, **values}, allow_unicode=True), encoding="utf-8"
-    )
-    return content
-
-
 @pytest.fixture
 def phone_client(app_config, content_copy):
-    app_config["CONTENT_DIR"] = str(with_site(content_copy, phone=PHONE))
+    app_config["CONTENT_DIR"] = str(edit_site(content_copy, phone=PHONE))
     return create_app(app_config).test_client()
 
 
