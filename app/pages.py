@@ -22,7 +22,7 @@ from .i18n import visitor_language
 bp = Blueprint("pages", __name__)
 
 # Pages that are not content files but belong in the sitemap.
-_FORM_ENDPOINTS = ("appointments.form", "wallet_card.card")
+_OTHER_ENDPOINTS = ("appointments.form", "wallet_card.card")
 
 
 def _content() -> Content:
@@ -64,9 +64,16 @@ def show_page(page_id: str) -> Response:
         og_locales=OG_LOCALES,
         structured_data=_structured_data(page, text, twins[g.lang_code]),
     )
+    return document_response(html)
+
+
+def document_response(html: str) -> Response:
+    """A page that is the same for every visitor: revalidated, with an ETag.
+
+    Browsers may keep it but must ask whether it changed (a 304 costs a few
+    hundred bytes), so a content edit reaches every reader at once.
+    """
     response = make_response(html)
-    # Browsers may keep a page but must ask whether it changed (a 304 costs a
-    # few hundred bytes), so a content edit reaches every reader at once.
     response.cache_control.no_cache = True
     response.add_etag()
     return response.make_conditional(request)
@@ -124,7 +131,7 @@ def _sitemap_entries() -> list[dict[str, str]]:
         }
         for page in _content().pages.values()
     ]
-    for endpoint in _FORM_ENDPOINTS:
+    for endpoint in _OTHER_ENDPOINTS:
         if endpoint in current_app.view_functions:
             entries.append(
                 {lang: public_url(endpoint, lang_code=lang) for lang in LANGUAGES}

@@ -11,8 +11,9 @@ from flask import Blueprint
 from flask import current_app
 from flask import g
 from flask import render_template
-from flask import request
 from flask.wrappers import Response
+
+from .pages import document_response
 
 bp = Blueprint("wallet_card", __name__)
 
@@ -25,15 +26,11 @@ def card() -> Response:
     # content never changes in a running app; i18n.pull_lang_code has already
     # chosen this request's locale afresh (which `flask freeze` needs).
     wallet_card = current_app.extensions["content"].wallet_card
-    response = current_app.make_response(
+    return document_response(
         render_template(
             "wallet_card.html", page=wallet_card, text=wallet_card.text[g.lang_code]
         )
     )
-    # Like the content pages: browsers keep it but ask whether it changed.
-    response.cache_control.no_cache = True
-    response.add_etag()
-    return response.make_conditional(request)
 
 
 @bp.app_context_processor
