@@ -866,6 +866,41 @@ def test_a_refusing_inbox_is_retried_on_its_own_and_reached_once(
     assert f"outbox: request {reference} delivered to every inbox" in log
 
 
+class BusyForOneInboxHandler(RecordingHandler):
+    """A relay that takes the first inbox, then answers 421 ("try later") for
+    the second: smtplib hangs up before the message, so no inbox has it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.busy = True
+
+    async def handle_RCPT(self, server, session, envelope, address, options) -> str:
+        if self.busy and address == "b@clinic.example":
+            return "421 4.3.2 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_relay_busy_for_one_inbox_leaves_every_inbox_to_try_again(
+    app, app_config, runner
+):
+    app.config["CLINIC_INBOX"] = ["a@clinic.example", "b@clinic.example"]
+    stored_request(app, "Busyrelay")
+    relay = SMTPServer(app_config["MAIL_PORT"])
+    relay.handler = BusyForOneInboxHandler()
+    relay.start()
+    try:
+        deliver(runner, exit_code=1)
+        assert relay.received == [], "the relay hung up before the message"
+        relay.handler.busy = False
+        deliver(runner, "--now")
+    finally:
+        relay.stop()
+    # Inbox a was never sent the message the first time: it gets it now.
+    assert inboxes_reached(relay) == ["a@clinic.example", "b@clinic.example"]
+    assert queued(app) == 0
+
+
 class QuitDroppingSMTP(SMTP):
     """Accepts the message, then hangs up on QUIT without answering it."""
 

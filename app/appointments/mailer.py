@@ -154,14 +154,19 @@ def send(
         if guard is not None:
             guard.before_sending()
         # Envelope recipients are the inbox only: Reply-To never gets mail.
-        # smtplib returns the inboxes refused while others took the message,
-        # and raises when every one was refused.
+        # smtplib returns the inboxes refused while others took the message.
+        # It raises when no message was sent at all: every inbox refused, or
+        # the relay said 421 mid-way and hung up. Then no inbox has it, so
+        # every inbox counts as refused, the ones it named with their codes.
         try:
             refused = smtp.send_message(
                 message, from_addr=from_address, to_addrs=recipients
             )
         except smtplib.SMTPRecipientsRefused as error:
-            refused = error.recipients
+            not_sent = (421, b"not sent: the relay hung up before the message")
+            refused = {
+                inbox: error.recipients.get(inbox, not_sent) for inbox in recipients
+            }
         # Accepted (or refused for each inbox): QUIT's own errors must never
         # turn this into a retry (a duplicate). After a failure there is no
         # QUIT: a stalled relay would only keep the sender waiting longer.
