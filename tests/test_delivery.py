@@ -687,6 +687,37 @@ def test_the_same_form_posted_twice_is_one_request(app, server_url, mail_server)
     assert queued(app) == 0
 
 
+def test_the_same_page_sent_back_with_other_answers_is_a_new_request(app, server_url):
+    """Back to the page (a browser may restore it as it was, token and all),
+    change the answers for a second child, send: two requests, two references."""
+    session = requests.Session()
+    url = server_url + "/en/request-appointment"
+    page = session.get(url, timeout=10).text
+    first = {**VALID_ANSWERS, "first_name": "Ana", **hidden_fields(page)}
+    session.post(url, data=first, allow_redirects=False, timeout=10)
+    reference = received_reference(server_url, session)
+    second = {**first, "first_name": "Luis"}
+    response = session.post(url, data=second, allow_redirects=False, timeout=10)
+    assert response.status_code == 303
+    assert received_reference(server_url, session) != reference
+    assert queued(app) == 2
+
+
+def test_a_discarded_request_sent_again_is_stored_again(app, server_url, runner):
+    session = requests.Session()
+    url = server_url + "/en/request-appointment"
+    page = session.get(url, timeout=10).text
+    data = {**VALID_ANSWERS, **hidden_fields(page)}
+    session.post(url, data=data, allow_redirects=False, timeout=10)
+    reference = received_reference(server_url, session)
+    result = runner.invoke(args=["outbox", "discard", reference, "--yes"])
+    assert result.exit_code == 0, result.output
+    assert queued(app) == 0
+    session.post(url, data=data, allow_redirects=False, timeout=10)
+    assert received_reference(server_url, session) != reference
+    assert queued(app) == 1
+
+
 def test_a_double_click_stores_one_request(app, server_url, smtp_server):
     session = requests.Session()
     url = server_url + "/en/request-appointment"

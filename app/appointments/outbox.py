@@ -26,6 +26,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Iterator
+from collections.abc import Mapping
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -163,13 +164,19 @@ def new_submission_token() -> str:
     return secrets.token_urlsafe(16)
 
 
-def submission_key(session_secret: str | None, token: str | None) -> str | None:
-    """One key per form submission: the session's CSRF secret and the form's
-    token together, hashed (neither is stored). None when either is missing,
-    so such a post is simply never taken for a repeat."""
+def submission_key(
+    session_secret: str | None, token: str | None, answers: Mapping[str, Any]
+) -> str | None:
+    """One key per form submission: the session's CSRF secret, the form's
+    token and the answers together, hashed (none of them is stored). A page
+    sent again as it was (a double click, a retry) is a repeat; the same page
+    sent back with other answers (the back button, a second child) is a new
+    request. None when the secret or token is missing, so such a post is
+    simply never taken for a repeat."""
     if not session_secret or not token or len(token) > 64:
         return None
-    return hashlib.sha256(f"{session_secret}\0{token}".encode()).hexdigest()
+    typed = json.dumps(answers, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(f"{session_secret}\0{token}\0{typed}".encode()).hexdigest()
 
 
 def backoff_seconds(attempts: int, *, base: float = 60, cap: float = 3600) -> float:
@@ -685,6 +692,9 @@ class Outbox:
             cursor = db.execute(
                 "DELETE FROM requests WHERE reference = ?", (reference,)
             )
+            # The same page sent again is then a new request, not a repeat of
+            # one that no longer exists.
+            db.execute("DELETE FROM submissions WHERE reference = ?", (reference,))
             self._empty_wal(db)
         return cursor.rowcount == 1
 

@@ -190,7 +190,7 @@ def _submission_key(form: AppointmentForm) -> str | None:
     """This form submission's key: its hidden token with this session's CSRF
     secret, so only the same browser can repeat (and see) the same request."""
     field_name = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-    return submission_key(session.get(field_name), form.submission.data)
+    return submission_key(session.get(field_name), form.submission.data, form.answers())
 
 
 def _payload(form: AppointmentForm) -> dict[str, Any]:
