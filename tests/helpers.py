@@ -113,9 +113,9 @@ STORED_ANSWERS = {
 }
 
 
-def stored_request(app, first_name: str = "Ana") -> None:
+def stored_request(app, first_name: str = "Ana"):
     """A request as the form stores it, without the form's immediate try."""
-    app.extensions["outbox"].add(
+    return app.extensions["outbox"].add(
         {**STORED_ANSWERS, "first_name": first_name}, mail_domain="clinic.example"
     )
 

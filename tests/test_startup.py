@@ -7,12 +7,14 @@ started by create_app, by gunicorn or by the flask command.
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
 import pytest
 from conftest import OUTBOX_KEY
 from cryptography.fernet import Fernet
+from helpers import STORED_ANSWERS
 from servers import gunicorn_command
 from servers import production_env
 from servers import run
@@ -204,6 +206,46 @@ def test_a_new_key_first_in_the_list_takes_over_and_the_old_one_can_go(tmp_path)
     app = create_app({**config, "OUTBOX_KEY": new})  # the old key is gone
     request = app.extensions["outbox"].claim_next()
     assert request.payload["first_name"] == "Oldkey"
+
+
+def stored_by_a_worker_on_the_old_key(config, key: str, reference: str) -> None:
+    """What a worker still on the old key writes if it passed its key check
+    just before another process re-encrypted the outbox (the window between
+    the check and the write lock), as its INSERT writes it."""
+    payload = json.dumps({**STORED_ANSWERS, "first_name": "Latecomer"})
+    with sqlite3.connect(config["OUTBOX_PATH"]) as db:
+        db.execute(
+            "INSERT INTO requests (reference, message_id, payload, created_at,"
+            " next_attempt_at) VALUES (?, ?, ?, 0, 0)",
+            (reference, f"<{reference}@clinic.example>",
+             Fernet(key).encrypt(payload.encode()).decode()),
+        )  # fmt: skip
+
+
+def test_a_request_stored_with_the_old_key_after_the_change_is_re_encrypted_too(
+    tmp_path,
+):
+    config = initialised(tmp_path)
+    new = Fernet.generate_key().decode()
+    create_app({**config, "OUTBOX_KEY": json.dumps([new, OUTBOX_KEY])})
+    stored_by_a_worker_on_the_old_key(config, OUTBOX_KEY, "LAT-ECO")
+    # The next start with both keys re-encrypts it, though the outbox's own
+    # check already opens with the new key; then the old key can go.
+    create_app({**config, "OUTBOX_KEY": json.dumps([new, OUTBOX_KEY])})
+    app = create_app({**config, "OUTBOX_KEY": new})
+    assert app.extensions["outbox"].claim_next().payload["first_name"] == "Latecomer"
+
+
+def test_a_request_no_key_opens_stops_the_start_with_a_message(tmp_path):
+    """The old key dropped too soon: the outbox's own check opens, one request
+    does not. A clear message naming it, never a traceback."""
+    config = initialised(tmp_path)
+    new = Fernet.generate_key().decode()
+    create_app({**config, "OUTBOX_KEY": json.dumps([new, OUTBOX_KEY])})
+    stored_by_a_worker_on_the_old_key(config, OUTBOX_KEY, "LOS-TKY")
+    with pytest.raises(StartupError) as stopped:
+        create_app({**config, "OUTBOX_KEY": new})
+    assert "request LOS-TKY cannot be decrypted with OUTBOX_KEY" in str(stopped.value)
 
 
 def test_debug_keeps_a_generated_key_in_the_instance_folder(tmp_path):

@@ -325,34 +325,43 @@ class Outbox:
     def _rotate(self) -> None:
         """Everything encrypted with an older key, encrypted with the first.
 
-        After one start of the site (or one `flask outbox deliver`) with the
-        new key first, the old key can be dropped from OUTBOX_KEY.
+        Row by row, not by the key check alone: a process still on the old
+        key may have stored a request after the last rotation. After one
+        start of the site (or one `flask outbox deliver`) with the new key
+        first, the old key can be dropped from OUTBOX_KEY.
         """
-        if self._made_with_first_key():
+        with self._connect() as db:
+            [token] = db.execute("SELECT key_check FROM outbox").fetchone()
+            rows = db.execute("SELECT id, reference, payload FROM requests").fetchall()
+        stale = [row for row in rows if not self._opens_with_first_key(row[2])]
+        if self._opens_with_first_key(token) and not stale:
             return  # read only: a start never needs to write
         with self._transaction() as db:
-            [token] = db.execute("SELECT key_check FROM outbox").fetchone()
-            rows = db.execute("SELECT id, payload FROM requests").fetchall()
-            for request_id, payload in rows:
+            for request_id, reference, payload in stale:
+                # Only if unchanged: a sender may have delivered it meanwhile.
                 db.execute(
-                    "UPDATE requests SET payload = ? WHERE id = ?",
-                    (self._cipher.rotate(payload.encode()).decode(), request_id),
+                    "UPDATE requests SET payload = ? WHERE id = ? AND payload = ?",
+                    (self._rotated(reference, payload), request_id, payload),
                 )
             db.execute(
                 "UPDATE outbox SET key_check = ?",
                 (self._cipher.rotate(token.encode()).decode(),),
             )
-        log.info("outbox: re-encrypted %d request(s) with the new key", len(rows))
+        log.info("outbox: re-encrypted %d request(s) with the new key", len(stale))
         self.checkpoint()
 
-    def _made_with_first_key(self) -> bool:
-        with self._connect() as db:
-            [token] = db.execute("SELECT key_check FROM outbox").fetchone()
+    def _opens_with_first_key(self, token: str) -> bool:
         try:
             self._primary.decrypt(token.encode())
         except InvalidToken:
             return False
         return True
+
+    def _rotated(self, reference: str, token: str) -> str:
+        try:
+            return self._cipher.rotate(token.encode()).decode()
+        except InvalidToken:
+            raise OutboxUnusable(undecryptable_message(reference)) from None
 
     @contextmanager
     def _connect(
@@ -507,10 +516,7 @@ class Outbox:
             return json.loads(self._cipher.decrypt(token.encode()))
         except InvalidToken:
             # Never skipped quietly: the run stops and says so (exit 3).
-            raise OutboxUnusable(
-                f"request {reference} cannot be decrypted with OUTBOX_KEY: add the "
-                "key it was stored with to FLASK_OUTBOX_KEY (a JSON list)"
-            ) from None
+            raise OutboxUnusable(undecryptable_message(reference)) from None
 
     def renew(self, request: QueuedRequest) -> QueuedRequest | None:
         """Extend this sender's lease by a full lease from now; None when it
@@ -697,6 +703,14 @@ class Outbox:
             db.execute("DELETE FROM submissions WHERE reference = ?", (reference,))
             self._empty_wal(db)
         return cursor.rowcount == 1
+
+
+def undecryptable_message(reference: str) -> str:
+    """What to do when no key of OUTBOX_KEY opens a stored request."""
+    return (
+        f"request {reference} cannot be decrypted with OUTBOX_KEY: add the "
+        "key it was stored with to FLASK_OUTBOX_KEY (a JSON list)"
+    )
 
 
 def normalise_reference(text: str) -> str:
