@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -234,6 +235,26 @@ def test_a_store_file_that_cannot_be_written_never_stops_a_request(app_config):
     )
     app = create_app(app_config)  # starts: the store is opened on first use
     assert post_form(client_at(app, "198.51.100.1")).status_code == 303
+    monitor = app.test_client().get("/healthz/delivery")
+    assert monitor.status_code == 503
+    assert "the form's limits are off" in monitor.get_json()["reason"]
+
+
+def test_a_store_that_can_be_read_but_not_written_fails_the_alert(app_config, tmp_path):
+    store = tmp_path / "ratelimits.sqlite3"
+    app_config.update(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=f"sqlite://{store}")
+    app = create_app(app_config)
+    assert post_form(client_at(app, "198.51.100.1")).status_code == 303
+    assert app.test_client().get("/healthz/delivery").status_code == 200
+    # The store still answers reads, but every write is refused (as on a full
+    # disk): counts are lost, so the limits are off.
+    with sqlite3.connect(store) as db:
+        for event in ("INSERT", "UPDATE"):
+            db.execute(
+                f"CREATE TRIGGER refuse_{event.lower()} BEFORE {event} ON counters"
+                " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+            )
+    assert post_form(client_at(app, "198.51.100.2")).status_code == 303
     monitor = app.test_client().get("/healthz/delivery")
     assert monitor.status_code == 503
     assert "the form's limits are off" in monitor.get_json()["reason"]

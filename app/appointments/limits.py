@@ -47,6 +47,7 @@ _ACCEPTED = "appointment_accepted"
 # Keys of this module's own counters in the shared store.
 _EVERYONE_KEY = "appointments/everyone"
 _TRAP_KEY = "appointments/trap-hits"
+_PROBE_KEY = "appointments/monitor-probe"
 # Trap hits are counted over a day: enough to see a script at work.
 TRAP_WINDOW_SECONDS = 24 * 3600
 _LIMIT_SETTINGS = (
@@ -164,6 +165,9 @@ class Counters:
         the trap hits of the current day-long window (it starts at the
         first)."""
         try:
+            # A write, as every accepted request makes: a store that can be
+            # read but no longer written (disk full) lets everything through.
+            self.storage.incr(_PROBE_KEY, 60)
             trap_hits = self.storage.get(_TRAP_KEY)
             limited = self.everyone_limited()
         except self.storage.base_exceptions as error:
