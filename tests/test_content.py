@@ -363,6 +363,90 @@ def test_spanish_sections_must_have_the_english_blocks(content_copy):
     ]
 
 
+def test_spanish_alerts_and_lists_must_have_as_many_items(content_copy):
+    lines = read(content_copy, TOPIC)
+    alert = line_of(lines, r"^\s+- alert: emergency", spanish_start(lines))
+    first_item = line_of(lines, r"^\s+list:", alert) + 1
+    del lines[first_item - 1]  # one sign fewer in the Spanish emergency box
+    write(content_copy, TOPIC, lines)
+
+    data = YAML_DATA.load((ROOT / "content" / TOPIC).read_text(encoding="utf-8"))
+    [(i, section)] = [
+        (i, s)
+        for i, s in enumerate(data["es"]["sections"])
+        if any(isinstance(b, dict) and b.get("alert") for b in s["body"])
+    ]
+    body = line_of(lines, r"^\s+body:", subsection_line(content_copy, section["id"]))
+
+    def shape(blocks: list, fewer: str = "") -> str:
+        return ", ".join(
+            "paragraph"
+            if isinstance(b, str)
+            else f"{b['alert']} alert of {len(b['list']) - (b['alert'] == fewer)} items"
+            if "alert" in b
+            else f"list of {len(b['list'])} items"
+            for b in blocks
+        )
+
+    assert problems_of(content_copy) == [
+        f'{TOPIC}:{body}: es > section {i + 1} "{section["id"]}" > body: '
+        f"has {shape(section['body'], 'emergency')}; en has {shape(section['body'])}"
+    ]
+
+
+def test_spanish_sections_must_be_in_the_english_order(content_copy):
+    i, section, j, sub = nested_section(content_copy)
+    first, second = (s["id"] for s in section["sections"][:2])
+    lines = read(content_copy, TOPIC)
+    a = subsection_line(content_copy, first)
+    b = subsection_line(content_copy, second)
+    lines[a - 1], lines[b - 1] = (
+        lines[a - 1].replace(first, second),
+        lines[b - 1].replace(second, first),
+    )
+    write(content_copy, TOPIC, lines)
+
+    es_section = line_of(lines, rf"^\s+- id: {section['id']}$", spanish_start(lines))
+    sections_line = line_of(lines, r"^\s+sections:", es_section)
+    order = ", ".join(s["id"] for s in section["sections"])
+    assert problems_of(content_copy) == [
+        f"{TOPIC}:{sections_line}: es > section "
+        f'{i + 1} "{section["id"]}" > sections: subsections are in a different '
+        f"order from en: {order}"
+    ]
+
+
+def test_a_misspelt_sections_key_is_said_once_not_as_missing_subsections(
+    content_copy,
+):
+    i, section, j, sub = nested_section(content_copy)
+    lines = read(content_copy, TOPIC)
+    es_section = line_of(lines, rf"^\s+- id: {section['id']}$", spanish_start(lines))
+    number = line_of(lines, r"^\s+sections:", es_section)
+    lines[number - 1] = lines[number - 1].replace("sections:", "sectons:")
+    write(content_copy, TOPIC, lines)
+
+    assert problems_of(content_copy) == [
+        f'{TOPIC}:{number}: es > section {i + 1} "{section["id"]}" > sectons: '
+        'unknown key; did you mean "sections"?'
+    ]
+
+
+@pytest.mark.parametrize("taken", ["main", "sources"])
+def test_a_section_id_cannot_be_one_the_page_uses_itself(content_copy, taken):
+    i, section, j, sub = nested_section(content_copy)
+    text = (content_copy / TOPIC).read_text(encoding="utf-8")
+    text = re.sub(rf"(- id: ){sub['id']}$", rf"\g<1>{taken}", text, flags=re.M)
+    (content_copy / TOPIC).write_text(text, encoding="utf-8")
+
+    assert problems_of(content_copy) == [
+        f"{TOPIC}:{subsection_line(content_copy, taken, lang)}: "
+        f"{where(i, section, j, dict(sub, id=taken), lang)} > id: "
+        f'"{taken}" is used by the page itself; rename it'
+        for lang in ("en", "es")
+    ]
+
+
 def test_both_languages_must_list_as_many_sources(content_copy):
     lines = read(content_copy, TOPIC)
     es = spanish_start(lines)

@@ -133,11 +133,11 @@ def in_editors_words(
     }
     # What a misspelt key was meant to be is not also missing or short of
     # items: say it once, with the guess.
-    meant = [(*loc[:-1], guess) for loc, guess in guesses.items() if guess]
+    meant = {(*loc[:-1], guess) for loc, guess in guesses.items() if guess}
     return [
         (loc, _message(model, data, loc, e, guesses))
         for loc, e in located
-        if loc in guesses or not any(loc[: len(m)] == m for m in meant)
+        if loc not in meant
     ]
 
 
