@@ -93,7 +93,7 @@ class Document:
             value = model.model_validate(self.data)
         except ValidationError as error:
             errors, value = error.errors() + errors, None
-        for loc, message in in_editors_words(model, self.data, errors):
+        for loc, message in in_editors_words(model, errors):
             self.problem(loc, message)
         return None if errors else value
 

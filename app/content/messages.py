@@ -23,7 +23,6 @@ from .models import _ALERT
 from .models import _LIST
 from .models import _PARAGRAPH
 from .models import Loc
-from .parity import DUPLICATE_ID
 
 # --- YAML syntax: the line to look at, and what to check there. -------------
 
@@ -123,10 +122,10 @@ _DATE_ERRORS = ("date_type", "date_parsing", "date_from_datetime_parsing")
 
 
 def in_editors_words(
-    model: type[BaseModel], data: Any, errors: list[dict[str, Any]]
+    model: type[BaseModel], errors: list[dict[str, Any]]
 ) -> list[tuple[Loc, str]]:
-    """Each of pydantic's ``errors`` (validating ``data`` as ``model``, or
-    rules on it) as where it is and what is wrong there, each said once."""
+    """Each of pydantic's ``errors`` (of ``model`` or of rules on the same
+    data) as where it is and what is wrong there, each said once."""
     located = [(_loc(e), e) for e in errors]
     guesses = {
         loc: _guess(model, loc) for loc, e in located if e["type"] == "extra_forbidden"
@@ -135,7 +134,7 @@ def in_editors_words(
     # items: say it once, with the guess.
     meant = {(*loc[:-1], guess) for loc, guess in guesses.items() if guess}
     return [
-        (loc, _message(model, data, loc, e, guesses))
+        (loc, _message(model, loc, e, guesses.get(loc)))
         for loc, e in located
         if loc not in meant
     ]
@@ -170,30 +169,23 @@ def context(data: Any, loc: Loc) -> str:
 
 
 def _child(value: Any, step: str | int) -> Any:
-    """``value[step]`` in YAML data; None where there is none."""
+    """``value[step]`` in YAML data or in a model; None where there is none."""
+    if isinstance(value, BaseModel) and isinstance(step, str):
+        return getattr(value, step, None)
     try:
         return value[step]
     except (LookupError, TypeError):
         return None
 
 
-def _message(
-    model: type[BaseModel],
-    data: Any,
-    loc: Loc,
-    error: dict,
-    guesses: dict[Loc, str | None],
-) -> str:
-    kind, guess = error["type"], guesses.get(loc)
+def _message(model: type[BaseModel], loc: Loc, error: dict, guess: str | None) -> str:
+    kind = error["type"]
     if kind == "extra_forbidden" and guess and guess == _RENAMED.get(loc[-1]):
         return f'renamed: write "{guess}" instead'
     if kind == "extra_forbidden" and guess:
         return f'unknown key; did you mean "{guess}"?'
     if kind == "extra_forbidden":
         return f"unknown key; expected one of: {', '.join(_keys(model, loc[:-1]))}"
-    if kind == DUPLICATE_ID:
-        first = context(data, error["ctx"]["first"])
-        return f'"{error["input"]}" is already the id of {first}'
     if kind in _DATE_ERRORS:
         return f"must be a date such as 2026-11-27, not {error['input']!r}"
     if kind == "literal_error":

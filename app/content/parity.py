@@ -17,8 +17,8 @@ from pydantic import BeforeValidator
 from pydantic import ConfigDict
 from pydantic import ValidationError
 from pydantic import model_validator
-from pydantic_core import PydanticCustomError
 
+from .messages import context
 from .models import LANGUAGES
 from .models import Loc
 from .models import _count
@@ -26,8 +26,6 @@ from .models import _error
 
 # Element ids the page template uses itself; a section id must not take one.
 _TEMPLATE_IDS = frozenset({"main", "toc-title", "cta-title", "sources"})
-# Its message names the first section by its place (messages.py words it).
-DUPLICATE_ID = "duplicate_id"
 
 
 def _shape(body: Any) -> str:
@@ -92,15 +90,10 @@ class PageOutline(_Outline):
                     taken = "is used by the page itself; rename it"
                     yield _error((*loc, "id"), f'"{section.id}" {taken}')
                 elif section.id in first:
-                    yield {
-                        "type": PydanticCustomError(
-                            DUPLICATE_ID,
-                            '"{id}" is already the id of another section',
-                            {"id": section.id, "first": first[section.id]},
-                        ),
-                        "loc": (*loc, "id"),
-                        "input": section.id,
-                    }
+                    other = context(self, first[section.id])
+                    yield _error(
+                        (*loc, "id"), f'"{section.id}" is already the id of {other}'
+                    )
                 else:
                     first[section.id] = loc
 
@@ -159,5 +152,5 @@ def parity_errors(data: Any) -> list[dict[str, Any]]:
     try:
         PageOutline.model_validate(data)
     except ValidationError as error:
-        return [e for e in error.errors() if e["type"] in ("content", DUPLICATE_ID)]
+        return [e for e in error.errors() if e["type"] == "content"]
     return []
