@@ -271,11 +271,16 @@ def test_the_boxes_match_line_for_line_in_both_languages():
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_the_boxes_come_before_the_types_of_immunotherapy(client, lang):
     body = client.get(TOPIC_URLS[lang]).get_data(as_text=True)
-    after_toc = body[body.index("</nav>", body.index('<nav class="toc"')) :]
-    first = re.search(r'<h2 id="([\w-]+)"', after_toc)[1]
-    assert first == "side-effects-to-call-about"
-    types = body.index('id="types-of-immunotherapy"', body.index("</nav>"))
-    assert body.index('class="alert alert-urgent"') < types
+    # Right after the lead: the first section, before "On this page".
+    lead_end = body.rindex('<p class="lead">')
+    first = re.search(r'<h2 id="([\w-]+)"', body[lead_end:])
+    assert first[1] == "side-effects-to-call-about"
+    toc = body.index('<nav class="toc"')
+    assert lead_end < body.index('class="alert alert-urgent"') < toc
+    assert toc < body.index('<h2 id="types-of-immunotherapy"')
+    # Still listed first in "On this page".
+    hrefs = [link["href"] for link in links_of(body).inside("toc")]
+    assert hrefs[0] == "#side-effects-to-call-about"
 
 
 TREATMENT_NAMES = {
@@ -322,15 +327,6 @@ def test_spanish_uses_one_word_for_each_thing(client):
     assert "T-VEC (por sus siglas" not in spanish
     english = client.get(TOPIC_URLS["en"]).get_data(as_text=True)
     assert "Adoptive T-cell" not in english and "stomach pain" not in english
-
-
-@pytest.mark.parametrize("lang", ["en", "es"])
-def test_a_link_near_the_top_leads_to_the_emergency_lists(client, lang):
-    body = client.get(TOPIC_URLS[lang]).get_data(as_text=True)
-    jump = re.search(r'<p class="alert-jump"><a href="#([\w-]+)">', body)
-    assert jump and jump[1] == "side-effects-to-call-about"
-    # Before the long "On this page" list and every section.
-    assert jump.start() < body.index('<nav class="toc"') < body.index("<h2")
 
 
 def test_the_side_effects_section_lists_no_urgent_sign_as_a_neutral_one(client):
