@@ -144,7 +144,8 @@ def left(page: Page, selector: str) -> float:
 # line: that line's width over the paragraph's mean character width.
 _MEASURE_JS = """
 () => {
-  const longest = [...document.querySelectorAll('main p')].sort(
+  // The page's text, not the wallet card's faces, which are card-narrow.
+  const longest = [...document.querySelectorAll('main p:not(.card-face p)')].sort(
     (a, b) => b.textContent.length - a.textContent.length)[0];
   const range = document.createRange();
   range.selectNodeContents(longest);

@@ -26,7 +26,10 @@ CARD_MM = (85.6, 54.0)
 TYPED = {
     "#card-name": "Eleanor Quetzal Price",
     "#card-medicines": "Pembrolizumab Zyx-4417",
-    "#card-start-date": "March 3 2026 Qx",
+    "#card-start-date": "3/3/2026",
+    "#card-last-dose": "11/20/2026",
+    "#card-oncologist": "Dr Ximena Oduya",
+    "#card-cancer-type": "Melanoma Qx",
     "#card-team-phone": "559 555 0199 Qx",
     "#card-after-hours": "559 555 0188 Qx",
 }
@@ -153,9 +156,65 @@ def test_the_wallet_card_prints_at_credit_card_size(page, tmp_path, lang):
     flat = squashed(text)
     for words in (card.heading, card.for_staff, card.emergency, *card.signs):
         assert squashed(words) in flat, words
+    # The 911 line is the first thing on the card, before whose card it is.
+    intro_end = squashed(CONTENT.wallet_card.text[lang].intro[-1])
+    on_card = flat[flat.index(intro_end) + len(intro_end) :]
+    assert on_card.startswith(squashed(card.emergency)), on_card[:80]
+    # A patient who has finished treatment still reads why to carry it.
+    assert squashed(MONTHS_AFTER[lang]) in flat
     for label in card.fields.model_dump().values():
         assert squashed(label) in flat, label
     assert "Print this page" not in text and "Imprimir esta página" not in text
+
+
+MONTHS_AFTER = {
+    "en": "Side effects can start months after treatment ends.",
+    "es": "Los efectos secundarios pueden empezar meses después de terminar "
+    "el tratamiento.",
+}
+# 8 pt in CSS px; a writing line tall and long enough for a phone number
+# written by hand.
+MIN_FONT_PX = 8 * 96 / 72
+MIN_LINE_MM = {"height": 5.5, "width": 25.0, "phone width": 40.0}
+PHONE_LINES = ("card-team-phone", "card-after-hours")
+_CARD_TEXT_SIZES_JS = """() => {
+  const sizes = [];
+  for (const el of document.querySelectorAll('.card-sheet *')) {
+    const own = [...el.childNodes].some(
+      (n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+    const pseudo = getComputedStyle(el, '::before').content;
+    if (own || el.matches('input') || !['none', 'normal', '""'].includes(pseudo)) {
+      const px = parseFloat(getComputedStyle(el).fontSize);
+      sizes.push([el.className || el.tagName, px]);
+    }
+  }
+  return sizes;
+}"""
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_no_card_text_is_under_8_pt_and_its_lines_take_handwriting(page, lang):
+    page.goto(WALLET_CARD_PATHS[lang])
+    page.emulate_media(media="print")
+    sizes = page.evaluate(_CARD_TEXT_SIZES_JS)
+    assert len(sizes) > 10
+    small = [(name, px) for name, px in sizes if px < MIN_FONT_PX - 0.01]
+    assert not small, small
+    lines = page.evaluate(
+        """() => [...document.querySelectorAll('.card-input')].map((line) => {
+             const box = line.getBoundingClientRect();
+             return [line.id, box.height, box.width];
+           })"""
+    )
+    assert len(lines) == 8
+    least = {k: mm * PX_PER_MM for k, mm in MIN_LINE_MM.items()}
+    short = [
+        line
+        for line in lines
+        if line[1] < least["height"] - 0.5
+        or line[2] < least["phone width" if line[0] in PHONE_LINES else "width"]
+    ]
+    assert not short, short
 
 
 def test_what_is_typed_on_the_card_prints_and_never_leaves_the_browser(

@@ -192,17 +192,18 @@ def test_pages_with_phone_and_notice_are_valid_html(
     assert not errors, errors
 
 
-# A phone: the emergency lists must be at most two of its screens from the
-# top of the topic page, or a link within them must lead there.
+# A phone: both emergency boxes within two of its screens from the top of the
+# topic page (the 911 box whole, the call-now box from its title to its third
+# sign), before the "On this page" list and the types of immunotherapy.
 PHONE_SCREEN = {"width": 390, "height": 844}
 _TOP_OF_JS = (
     "(selector) => document.querySelector(selector).getBoundingClientRect().top"
     " + window.scrollY"
 )
-_IN_VIEW_JS = """(selector) => {
-  const box = document.querySelector(selector).getBoundingClientRect();
-  return box.top >= 0 && box.top < window.innerHeight;
-}"""
+_BOTTOM_OF_JS = (
+    "(selector) => document.querySelector(selector).getBoundingClientRect().bottom"
+    " + window.scrollY"
+)
 
 
 @pytest.mark.parametrize("path", ["/en/immunotherapy", "/es/inmunoterapia"])
@@ -212,15 +213,15 @@ def test_the_emergency_lists_are_within_two_phone_screens_of_the_top(
     page = open_page(browser, server_url + path, **PHONE_SCREEN)
     try:
         two_screens = 2 * PHONE_SCREEN["height"]
-        jump = page.locator(".alert-jump a")
-        assert jump.is_visible()
-        assert page.evaluate(_TOP_OF_JS, ".alert-jump a") < two_screens
         emergency = page.evaluate(_TOP_OF_JS, ".alert-emergency")
         urgent = page.evaluate(_TOP_OF_JS, ".alert-urgent")
-        organs = page.evaluate(_TOP_OF_JS, "#side-effects-to-call-about ~ ul")
-        assert emergency < urgent < organs
-        jump.click()
-        page.wait_for_function(_IN_VIEW_JS, arg=".alert-emergency")
+        types = page.evaluate(_TOP_OF_JS, "#types-of-immunotherapy")
+        toc = page.evaluate(_TOP_OF_JS, ".toc")
+        assert emergency < urgent < toc < types
+        # The 911 box whole, and the call-now box's title and first signs.
+        assert page.evaluate(_BOTTOM_OF_JS, ".alert-emergency") <= two_screens
+        third_sign = ".alert-urgent li:nth-child(3)"
+        assert page.evaluate(_BOTTOM_OF_JS, third_sign) <= two_screens
         # The boxes stand out from the text: a thick coloured edge.
         edge = page.evaluate(
             "() => getComputedStyle(document.querySelector('.alert-emergency'))"

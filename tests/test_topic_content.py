@@ -110,10 +110,18 @@ EMERGENCY = {
         "Call 911 or go to the emergency room if",
         "Trouble breathing",
         "Chest pain",
+        "Fainting",
+        "Weakness on one side of your body, or trouble talking",
+        "shock",
+        "Signs of a severe allergic reaction",
     ),
     "es": (
         "Llame al 911 o vaya a la sala de emergencias si",
         "Dificultad para respirar",
+        "Un desmayo",
+        "Debilidad en un lado del cuerpo o dificultad para hablar",
+        "choque (shock)",
+        "Signos de una reacción alérgica grave",
     ),
 }
 URGENT = {
@@ -121,14 +129,77 @@ URGENT = {
         "Call your care team right away, day or night, if",
         "A fever",
         "cytokine release syndrome",
+        "monoclonal antibody",
     ),
     "es": (
         "Llame de inmediato a su equipo de atención médica, de día o de noche, si",
         "Fiebre",
         "síndrome de liberación de citocinas",
+        "anticuerpo monoclonal",
     ),
 }
 FIRST_ORGAN = {"en": "Gut (colitis)", "es": "Intestino (colitis)"}
+# The words that name each sign a patient checks the boxes for: a sign's
+# words may stand in one box only, so a patient can tell which box applies.
+SIGN_WORDS = {
+    "en": (
+        "breathing",
+        "short of breath",
+        "chest",
+        "faint",
+        "allergic",
+        "weakness",
+        "talking",
+        "blood pressure",
+        "shock",
+        "seizure",
+        "confusion",
+        "fever",
+        "chills",
+        "cough",
+        "diarrhea",
+        "belly",
+        "stool",
+        "yellow",
+        "urine",
+        "blister",
+        "dizz",
+        "tingling",
+        "numb",
+        "heartbeat",
+        "headache",
+        "nausea",
+    ),
+    "es": (
+        "respirar",
+        "aire",
+        "aliento",
+        "pecho",
+        "desmay",
+        "alérgica",
+        "debilidad",
+        "hablar",
+        "presión arterial",
+        "choque",
+        "convulsi",
+        "confusión",
+        "fiebre",
+        "escalofr",
+        "tos ",
+        "diarrea",
+        "vientre",
+        "heces",
+        "amarill",
+        "orina",
+        "ampolla",
+        "mareo",
+        "hormigueo",
+        "entumec",
+        "latidos",
+        "cabeza",
+        "náuseas",
+    ),
+}
 # Said in the section's own paragraphs: when side effects start, not waiting.
 WHEN_AND_WHY_NOW = {
     "en": ("even months after your last treatment", "Do not wait", "steroids"),
@@ -161,19 +232,101 @@ def test_the_emergency_lists_open_the_when_to_call_section(client, lang):
     # Right after the heading, and before the organ lists.
     after_heading = section[section.index("</h2>") + len("</h2>") :].lstrip()
     assert after_heading.startswith('<div class="alert alert-emergency">')
-    assert section.index(boxes[1]) < section.index(f"<li>{FIRST_ORGAN[lang]}")
+    # The organ detail follows later, in the general side-effects section.
+    assert f"<li>{FIRST_ORGAN[lang]}" not in section
     for words in WHEN_AND_WHY_NOW[lang]:
         assert words in section
     assert INVITES_WAITING[lang] not in section
 
 
+def box_items(box_html: str) -> list[str]:
+    items = re.findall(r"<li>(.*?)</li>", box_html, re.S)
+    return [re.sub(r"<[^>]+>", "", item) for item in items]
+
+
 @pytest.mark.parametrize("lang", ["en", "es"])
-def test_a_link_near_the_top_leads_to_the_emergency_lists(client, lang):
+def test_no_sign_stands_in_both_boxes(client, lang):
     body = client.get(TOPIC_URLS[lang]).get_data(as_text=True)
-    jump = re.search(r'<p class="alert-jump"><a href="#([\w-]+)">', body)
-    assert jump and jump[1] == "side-effects-to-call-about"
-    # Before the long "On this page" list and every section.
-    assert jump.start() < body.index('<nav class="toc"') < body.index("<h2")
+    emergency, urgent = (
+        " ".join(box_items(box)).lower() + " "
+        for box in alert_boxes(section_html(body, "side-effects-to-call-about"))
+    )
+    both = [w for w in SIGN_WORDS[lang] if w in emergency and w in urgent]
+    assert not both, f"in both boxes: {both}"
+    # Each box's signs are among the words checked, so a new sign is seen.
+    for box in (emergency, urgent):
+        assert sum(w in box for w in SIGN_WORDS[lang]) >= 6
+
+
+def test_the_boxes_match_line_for_line_in_both_languages():
+    def boxes(lang):
+        section = next(
+            s for s in TOPIC.text[lang].sections if s.id == "side-effects-to-call-about"
+        )
+        return [len(block.items) for block in section.body if isinstance(block, Alert)]
+
+    assert boxes("en") == boxes("es") and len(boxes("en")) == 2
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_the_boxes_come_before_the_types_of_immunotherapy(client, lang):
+    body = client.get(TOPIC_URLS[lang]).get_data(as_text=True)
+    # Right after the lead: the first section, before "On this page".
+    lead_end = body.rindex('<p class="lead">')
+    first = re.search(r'<h2 id="([\w-]+)"', body[lead_end:])
+    assert first[1] == "side-effects-to-call-about"
+    toc = body.index('<nav class="toc"')
+    assert lead_end < body.index('class="alert alert-urgent"') < toc
+    assert toc < body.index('<h2 id="types-of-immunotherapy"')
+    # Still listed first in "On this page".
+    hrefs = [link["href"] for link in links_of(body).inside("toc")]
+    assert hrefs[0] == "#side-effects-to-call-about"
+
+
+TREATMENT_NAMES = {
+    "en": (
+        "BCG",
+        "imiquimod",
+        "stem cell transplant from the same donor",
+        "a type of radiation therapy",
+    ),
+    "es": (
+        "BCG",
+        "imiquimod",
+        "trasplante de células madre de un donante",
+        "un tipo de radioterapia",
+    ),
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_each_treatment_goes_by_its_nci_name(client, lang):
+    body = client.get(TOPIC_URLS[lang]).get_data(as_text=True)
+    types = section_html(body, "types-of-immunotherapy")
+    for words in TREATMENT_NAMES[lang]:
+        assert words.lower() in types.lower(), words
+    # Radioimmunotherapy is radiation carried by an antibody, not a type of
+    # immunotherapy, and the page gives no count of types it would break.
+    assert 'id="radioimmunotherapy"' not in body
+    assert not re.search(r"\b(eight|ocho)\b", types)
+    assert "bone marrow transplant" not in body and "médula ósea" not in types
+    assert "BCG" in section_html(body, "how-is-immunotherapy-given")
+
+
+SPANISH_ONE_WORD = ("abdomen", "estómago", "estadio", "transferencia adoptiva")
+
+
+def test_spanish_uses_one_word_for_each_thing(client):
+    spanish = client.get(TOPIC_URLS["es"]).get_data(as_text=True)
+    for word in SPANISH_ONE_WORD:
+        assert word not in spanish, word
+    assert "etapa" in spanish and "dolor de vientre" in spanish
+    # An acronym is spelled out in English only where the page uses it again.
+    for acronym in re.findall(r"\((\w+), por sus siglas en inglés\)", spanish):
+        assert spanish.count(acronym) > 1, acronym
+    assert "T-VEC (por sus siglas" not in spanish
+    english = client.get(TOPIC_URLS["en"]).get_data(as_text=True)
+    assert "Adoptive T-cell" not in english and "stomach pain" not in english
 
 
 def test_the_side_effects_section_lists_no_urgent_sign_as_a_neutral_one(client):
@@ -198,7 +351,7 @@ WARNING_SIGNS = {
         "Pituitary gland",
     ),
     "es": (
-        "Intestino (colitis): dolor en el abdomen",
+        "Intestino (colitis): dolor de vientre",
         "Pulmones (neumonitis): falta de aire",
         "Hígado (hepatitis): piel u ojos amarillentos",
         "Glándula tiroides",
@@ -223,7 +376,7 @@ def test_the_page_lists_the_organ_warning_signs_and_how_treatment_is_given(
     client, lang
 ):
     body = client.get(TOPIC_URLS[lang]).get_data(as_text=True)
-    call_about = section_html(body, "side-effects-to-call-about")
+    call_about = section_html(body, "side-effects")
     assert call_about.count("<li>") >= 10
     for sign in WARNING_SIGNS[lang]:
         assert f"<li>{sign}" in call_about
@@ -260,6 +413,10 @@ SPANISH_TWINS_READ = {
     "https://www.cancer.gov/about-cancer/treatment/side-effects/"
     "organ-inflammation": "https://www.cancer.gov/espanol/cancer/"
     "tratamiento/efectos-secundarios/inflamacion-de-organos",
+    "https://www.cancer.gov/publications/dictionaries/cancer-terms/def/791353": (
+        "https://www.cancer.gov/espanol/publicaciones/diccionarios/"
+        "diccionario-cancer/def/sindrome-de-liberacion-de-citocinas"
+    ),
 }
 
 

@@ -36,13 +36,62 @@ def test_the_card_says_it_in_the_page_language(client, lang):
         assert words in page, words
     for label in card.fields.model_dump().values():
         assert label in page, label
-    assert {"en": "I am receiving immunotherapy", "es": "Estoy recibiendo"}[
-        lang
-    ] in page
+    for words in WHAT_STAFF_READ[lang]:
+        assert words in page, words
     # Cited: the NCI page it is based on, in the page's language.
     nci = {"en": "about-cancer/treatment", "es": "espanol/cancer/tratamiento"}[lang]
     organ_page = f"https://www.cancer.gov/{nci}/"
     assert f'href="{organ_page}' in page
+
+
+# What an emergency room needs from the card, and what keeps a patient who
+# has finished treatment carrying it.
+WHAT_STAFF_READ = {
+    "en": (
+        "I am receiving or have received immunotherapy",
+        "Side effects can start months after treatment ends.",
+        "Last dose",
+        "Oncologist",
+        "Cancer type",
+        "Clinic and phone",
+    ),
+    "es": (
+        "Recibo o he recibido inmunoterapia",
+        "Los efectos secundarios pueden empezar meses después de terminar "
+        "el tratamiento.",
+        "Última dosis",
+        "Oncólogo(a)",
+        "Tipo de cáncer",
+        "Clínica y teléfono",
+    ),
+}
+# Each 911 sign on the card: a page it comes from is cited on the card.
+EMERGENCY_SOURCES = {
+    "fainting": "def/anaphylactic-shock",
+    "allergic": "def/anaphylactic-shock",
+    "one side": "def/stroke",
+    "trouble talking": "cancer-treatment-vaccines|vacunas-tratamiento",
+    "shock": "immunotherapy/monoclonal-antibodies",
+    "chest pain": "immunotherapy/checkpoint-inhibitors",
+    "confusion": "organ-inflammation|inflamacion-de-organos",
+    "trouble breathing": "immunotherapy/side-effects",
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_the_card_opens_with_911_and_cites_where_its_lines_come_from(client, lang):
+    page = text_of(client.get(CARD_PATHS[lang]))
+    front = page[page.index('class="card-face card-front"') :]
+    first_text = re.search(r"<p[^>]*>([^<]+)</p>", front)
+    assert first_text[1] == CARD.text[lang].card.emergency
+    assert "911" in first_text[1]
+    cited = [source.url for source in CARD.text[lang].sources]
+    english = CARD.en.card.emergency
+    for sign, page_part in EMERGENCY_SOURCES.items():
+        assert sign in english, sign
+        assert any(re.search(page_part, url) for url in cited), page_part
+    for url in cited:
+        assert f'href="{url}"' in page
 
 
 def test_nothing_typed_on_the_card_can_be_sent(client):
@@ -50,7 +99,7 @@ def test_nothing_typed_on_the_card_can_be_sent(client):
     main = page.split("<main", 1)[1]
     assert "<form" not in main
     fields = re.findall(r"<(?:input|textarea)\b[^>]*>", main)
-    assert len(fields) == 5  # name, medicines, start date, team phone, after hours
+    assert len(fields) == len(CARD.en.card.fields.model_dump()) == 8
     for field in fields:
         assert " name=" not in field, field
         assert 'autocomplete="off"' in field and 'spellcheck="false"' in field
@@ -103,7 +152,8 @@ def test_the_clinic_phone_is_printed_on_the_card_once_set(app_config, content_co
     page = create_app(app_config).test_client().get(CARD_PATHS["en"])
     body = text_of(page)
     assert 'id="card-team-phone"' not in body
-    assert "Oncology team phone: <span" in body and "(559) 555-0100" in body
+    assert "Clinic and phone: Women's Cancer Care, <span" in body
+    assert "(559) 555-0100" in body
     # The binder copy names the clinic and its phone at the top of the sheet.
     top = body.split('<header class="site-header">', 1)[0]
     assert "Women's Cancer Care · Phone: (559) 555-0100" in top

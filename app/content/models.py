@@ -237,8 +237,11 @@ class CardFields(_Model):
     """The wallet card's write-on lines, each labelled."""
 
     name: Text
+    cancer_type: Text
     medicines: Text
     start_date: Text
+    last_dose: Text
+    oncologist: Text
     team_phone: Text
     after_hours: Text
 
