@@ -258,3 +258,48 @@ def test_without_javascript_the_blank_card_prints(new_page, tmp_path):
     assert squashed(card.heading) in squashed(text)
     assert squashed(card.fields.after_hours) in squashed(text)
     assert "Print this page" not in text
+
+
+def sheet_texts(path: Path) -> list[str]:
+    """The text of each printed sheet of a PDF, first to last."""
+    info = subprocess.run(
+        ["pdfinfo", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    count = int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
+    return [
+        subprocess.run(
+            ["pdftotext", "-f", str(n), "-l", str(n), str(path), "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for n in range(1, count + 1)
+    ]
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+# Space above the boxes moves them down the sheet, so some start near its foot
+# (the clinic's name and phone in the masthead, a longer lead, a larger font).
+@pytest.mark.parametrize("space_above_mm", [0, 60, 120, 180])
+def test_no_emergency_box_is_split_across_printed_sheets(
+    page, tmp_path, lang, space_above_mm
+):
+    page.goto(TOPIC_PATHS[lang])
+    page.locator(".alert").first.evaluate(
+        "(box, mm) => box.before(Object.assign(document.createElement('div'),"
+        " {style: `height: ${mm}mm`}))",
+        space_above_mm,
+    )
+    boxes = page.locator(".alert").evaluate_all(
+        "boxes => boxes.map(box => [...box.querySelectorAll('.alert-title, li')]"
+        ".map(line => line.innerText))"
+    )
+    assert len(boxes) >= 2  # the 911 box and the call-now box
+    printed(page, tmp_path / "topic.pdf")
+    sheets = [squashed(text) for text in sheet_texts(tmp_path / "topic.pdf")]
+    for lines in boxes:
+        on = {i for i, sheet in enumerate(sheets) if squashed(lines[0]) in sheet}
+        assert len(on) == 1, lines[0]
+        sheet = sheets[on.pop()]
+        for line in lines[1:]:
+            assert squashed(line) in sheet, f"{lines[0]!r} split before {line!r}"
