@@ -148,8 +148,8 @@ def test_an_unwritable_outbox_folder_stops_the_start(tmp_path):
 def test_a_malformed_trusted_proxies_stops_the_start(tmp_path, value):
     problems = start_problems(production_config(tmp_path, TRUSTED_PROXIES=value))
     assert problems == [
-        "TRUSTED_PROXIES must be the number of proxies in front of the site "
-        f"(0, 1, 2...), not {value!r}"
+        f"TRUSTED_PROXIES: {value!r} is not a number of proxies; set it to how"
+        " many proxies are in front of the site (0, 1, 2...)"
     ]
 
 
@@ -407,8 +407,8 @@ def test_no_setting_changes_after_the_start_up_check(tmp_path, monkeypatch):
     checked = {}
     check = site_config.check
 
-    def check_and_remember(app):
-        check(app)
+    def check_and_remember(app, **parts):
+        check(app, **parts)
         checked.update(app.config)
 
     monkeypatch.setattr(site_config, "check", check_and_remember)
