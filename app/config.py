@@ -1,12 +1,11 @@
 """Configuration: defaults, the start-up check, and values normalised once.
 
 Flask reads the keys (``from_prefixed_env``, then the test config); the
-``Settings`` model below declares what each may hold, and ``check`` runs it
-over the whole config together with the content and the outbox, so the site
-refuses to start with one message listing every problem of every kind, and
-an operator fixes the environment file in one go. What the model parses (the
-inbox list, the sender, the keys) is stored back, so the rest of the app reads
-each value in one shape.
+``Settings`` model declares what each of the site's keys may hold, and
+``check`` runs it over the whole config, with the install, the content and
+the outbox, so the site refuses to start with one message listing every
+problem. What the model parses (the inbox list, the sender, the keys) is
+stored back: the rest of the app reads each value in one shape.
 """
 
 from __future__ import annotations
@@ -20,18 +19,14 @@ import tempfile
 from collections.abc import Callable
 from collections.abc import Iterable
 from email.utils import formataddr
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated
 from typing import Any
 from typing import TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
-from zoneinfo import ZoneInfoNotFoundError
 
 from cryptography.fernet import Fernet
-from email_validator import EmailNotValidError
-from email_validator import validate_email
 from flask import Flask
 from jinja2 import TemplateNotFound
 from limits import parse_many
@@ -44,6 +39,8 @@ from pydantic import ValidationError
 from pydantic import ValidationInfo
 from pydantic import field_validator
 from pydantic import model_validator
+from pydantic import validate_email
+from pydantic_core import PydanticCustomError
 from werkzeug.sansio.utils import host_is_trusted
 
 from .content import LANGUAGES
@@ -65,12 +62,9 @@ TRANSLATIONS_DIR = data_folder("translations", "translations")
 # In debug and testing, where SITE_URL may be left unset: the dev server.
 LOCAL_SITE_URL = "http://127.0.0.1:5000"
 
-# Flask's and the extensions' own keys that the site sets; its own keys, with
-# what they mean, are declared in Settings below.
-DEFAULTS: dict[str, Any] = {
-    "SECRET_KEY": None,
-    "SITE_URL": None,
-    "CONTENT_DIR": str(CONTENT_DIR),
+# Flask's and the extensions' own keys as the site sets them; the site's own
+# keys, with their defaults, are the fields of Settings below.
+FLASK_DEFAULTS: dict[str, Any] = {
     "BABEL_DEFAULT_LOCALE": "en",
     # Flask-Babel resolves relative paths against app/, so be explicit.
     "BABEL_TRANSLATION_DIRECTORIES": str(TRANSLATIONS_DIR),
@@ -78,10 +72,6 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "WTF_CSRF_TIME_LIMIT": 4 * 3600,
-    "RATELIMIT_ENABLED": True,
-    # Default: sqlite:// in the instance folder, shared by every worker
-    # (appointments/limit_store.py); redis://... for several servers.
-    "RATELIMIT_STORAGE_URI": None,
     "RATELIMIT_HEADERS_ENABLED": False,
     # A rate-limit store that cannot be reached lets requests through (and
     # /healthz/delivery says so) rather than turn patients away with a 500.
@@ -94,34 +84,10 @@ DEFAULTS: dict[str, Any] = {
     "FLASK_STATIC_DIGEST_COMPRESSION": [],
     # `flask freeze`: pages have no extension (/en/immunotherapy); they are HTML.
     "FREEZER_DEFAULT_MIMETYPE": "text/html",
-    "MAIL_SERVER": None,
-    "MAIL_PORT": None,
-    "MAIL_USE_TLS": False,
-    "MAIL_USE_SSL": False,
-    "MAIL_USERNAME": None,
-    "MAIL_PASSWORD": None,
-    "MAIL_DEFAULT_SENDER": None,
-    "MAIL_TIMEOUT": 10,
-    "MAIL_CA_FILE": None,
-    "MAIL_ALLOW_PLAINTEXT": False,
-    "CLINIC_INBOX": None,
-    "CLINIC_TIMEZONE": "America/Los_Angeles",
-    "OUTBOX_PATH": None,
-    "OUTBOX_KEY": None,
-    "OUTBOX_LEASE_SECONDS": None,
-    "OUTBOX_ALERT_SECONDS": 900,
-    "OUTBOX_RETRY_SECONDS": 60,
-    "OUTBOX_MAX_BACKOFF_SECONDS": 3600,
-    "OUTBOX_FAILING_AFTER": 5,
-    "APPOINTMENT_RATE_LIMIT": "5 per minute;30 per hour",
-    "APPOINTMENT_FLOOD_LIMIT": "20 per minute;100 per hour",
-    "APPOINTMENT_TOTAL_LIMIT": "200 per hour",
-    "TRUSTED_PROXIES": 0,
 }
 
-# Debug only (`make run`, `flask --debug ...`): the dev server's SMTP sink
-# (tools/devserver.py) and addresses it can take, so every `flask` command
-# beside `make run` works with just --debug. Testing sets its own.
+# Debug only: the SMTP sink of `make run` (tools/devserver.py), so a `flask
+# --debug` command beside it works as it does. Testing sets its own.
 DEBUG_DEFAULTS = {
     "MAIL_SERVER": "127.0.0.1",
     "MAIL_PORT": 8025,
@@ -134,10 +100,6 @@ MAKE_KEY = (
     "python3 -c 'from cryptography.fernet import Fernet; "
     "print(Fernet.generate_key().decode())'"
 )
-# In debug and testing without OUTBOX_KEY: a key made once, in the instance
-# folder, so the development outbox stays readable across restarts.
-LOCAL_KEY_FILE = "outbox.key"
-
 # What each required key is for and how to set it, in the operator's words.
 REQUIRED = {
     "SECRET_KEY": "signs sessions and form tokens: set FLASK_SECRET_KEY to a long "
@@ -153,19 +115,14 @@ REQUIRED = {
     "OUTBOX_KEY": "encrypts the requests waiting in the outbox: set "
     f"FLASK_OUTBOX_KEY to a new key ({MAKE_KEY}; docs/deploy.md, section 3)",
 }
-# Never repeated in a message.
-SECRETS = {"SECRET_KEY", "OUTBOX_KEY", "MAIL_PASSWORD"}
 
 # Templates every page needs; their absence means a broken install.
 ESSENTIAL_TEMPLATES = ("base.html", "pages/page.html", "errors/page.html")
 
 
 class StartupError(SystemExit):
-    """Stops the process with a message instead of a traceback.
-
-    A SystemExit subclass, so ``flask run``, ``gunicorn`` and ``python`` all
-    print just the message and exit with status 1.
-    """
+    """Stops the process with a message instead of a traceback: ``flask``,
+    ``gunicorn`` and ``python`` print just the message and exit with 1."""
 
     def __init__(self, heading: str, problems: Iterable[str]) -> None:
         """One message: ``heading``, then one line per problem."""
@@ -174,15 +131,12 @@ class StartupError(SystemExit):
         super().__init__(f"{heading}\n{lines}")
 
 
-# --- The value types, each parsed and explained in one place. --------------
-
 T = TypeVar("T")
 
 
 def _one_or_json_list(value: object) -> object:
-    """One value, or a list: from_prefixed_env decodes a JSON list from the
-    environment; a value from elsewhere (test config, .flaskenv) may still be
-    JSON text."""
+    """One value as a list; from_prefixed_env decodes a JSON list, but a value
+    from elsewhere (test config, .flaskenv) may still be JSON text."""
     if isinstance(value, str):
         if not value.lstrip().startswith("["):
             return [value]
@@ -197,16 +151,12 @@ def _one_or_json_list(value: object) -> object:
 OneOrList = Annotated[list[T], BeforeValidator(_one_or_json_list), Field(min_length=1)]
 
 
-def _address(address: str) -> str:
-    """The normalised address, or ValueError saying what is wrong with it."""
+def _address(value: str) -> str:
+    """The address, normalised, else a message naming it (no DNS lookup)."""
     try:
-        # No DNS lookup: start-up must not depend on the network.
-        return validate_email(address, check_deliverability=False).normalized
-    except EmailNotValidError as error:
-        raise ValueError(f"{address!r}: {error}") from None
-
-
-Address = Annotated[str, AfterValidator(_address)]
+        return validate_email(value)[1]
+    except PydanticCustomError as error:
+        raise ValueError(f"{value!r}: {error.message()}") from None
 
 
 def _sender(value: object) -> object:
@@ -215,7 +165,7 @@ def _sender(value: object) -> object:
     if isinstance(value, list | tuple):
         value = formataddr(tuple(value))
     if isinstance(value, str):
-        _address(parseaddr(value)[1] or value)
+        _address(value)
     return value
 
 
@@ -233,24 +183,32 @@ def _fernet_keys(keys: list[str]) -> list[str]:
     return keys
 
 
-def _time_zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ValueError, ZoneInfoNotFoundError):
-        raise ValueError(
-            f"{name!r} is not a time zone; use a name such as America/Los_Angeles"
-        ) from None
-    return name
+def _explained(test: Callable[[Any], object], problem: str) -> AfterValidator:
+    """A value ``test`` takes, else ``problem`` (with the value as {0!r})."""
+
+    def validate(value: Any) -> Any:
+        try:
+            test(value)
+        except (TypeError, ValueError, KeyError):
+            raise ValueError(problem.format(value)) from None
+        return value
+
+    return AfterValidator(validate)
 
 
-def _rate_limit(text: str) -> str:
-    try:
-        parse_many(text)
-    except ValueError:
-        raise ValueError(
-            f"{text!r} is not a rate limit; write it like '5 per minute;30 per hour'"
-        ) from None
-    return text
+TimeZone = Annotated[
+    str,
+    _explained(
+        ZoneInfo, "{0!r} is not a time zone; use a name such as America/Los_Angeles"
+    ),
+]
+RateLimit = Annotated[
+    str,
+    _explained(
+        parse_many,
+        "{0!r} is not a rate limit; write it like '5 per minute;30 per hour'",
+    ),
+]
 
 
 def _count(value: object) -> object:
@@ -277,54 +235,55 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    SECRET_KEY: str | bytes | None
-    CONTENT_DIR: PathText
-    TRUSTED_HOSTS: OneOrList[str] | None
+    SECRET_KEY: str | bytes | None = None
+    CONTENT_DIR: PathText = str(CONTENT_DIR)
+    TRUSTED_HOSTS: OneOrList[str] | None = None  # Flask's own
     # The public address, e.g. https://immunotherapy.example.org: every
     # absolute URL in a page comes from it, never from the request's Host.
-    SITE_URL: str | None
+    SITE_URL: str | None = None
     # How many proxies (nginx, a CDN) sit in front and write X-Forwarded-*
     # headers. With 0 the headers are ignored, so a client cannot forge its
     # address or scheme; with N, ProxyFix trusts the Nth value from the right.
-    TRUSTED_PROXIES: Annotated[int, BeforeValidator(_count)]
-    # The SMTP relay; names as Flask-Mail uses them.
-    MAIL_USE_TLS: bool
-    MAIL_USE_SSL: bool
-    # A relay on another machine without TLS is refused unless this is set.
-    MAIL_ALLOW_PLAINTEXT: bool
-    MAIL_SERVER: str | None
-    MAIL_PORT: Annotated[int, Field(gt=0, lt=65536)] | None  # 25, 465 with SSL
-    MAIL_USERNAME: str | None
-    MAIL_PASSWORD: str | None
-    MAIL_TIMEOUT: Annotated[float, Field(gt=0)]
-    MAIL_CA_FILE: PathText | None  # a CA bundle to trust instead of the system's
-    CLINIC_INBOX: OneOrList[Address] | None
-    MAIL_DEFAULT_SENDER: Annotated[str, BeforeValidator(_sender)] | None
-    CLINIC_TIMEZONE: Annotated[str, AfterValidator(_time_zone)]  # the email's
-    # Default: <instance folder>/outbox.sqlite3.
-    OUTBOX_PATH: PathText
+    TRUSTED_PROXIES: Annotated[int, BeforeValidator(_count)] = 0
+    # The SMTP relay, as Flask-Mail names it; without TLS only on this
+    # machine, unless MAIL_ALLOW_PLAINTEXT.
+    MAIL_USE_TLS: bool = False
+    MAIL_USE_SSL: bool = False
+    MAIL_ALLOW_PLAINTEXT: bool = False
+    MAIL_SERVER: str | None = None
+    MAIL_PORT: Annotated[int, Field(gt=0, lt=65536)] | None = None  # 25 / 465
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_TIMEOUT: Annotated[float, Field(gt=0)] = 10
+    MAIL_CA_FILE: PathText | None = None  # a CA bundle instead of the system's
+    CLINIC_INBOX: OneOrList[Annotated[str, AfterValidator(_address)]] | None = None
+    MAIL_DEFAULT_SENDER: Annotated[str, BeforeValidator(_sender)] | None = None
+    # For the times in the clinic's email.
+    CLINIC_TIMEZONE: TimeZone = "America/Los_Angeles"
+    OUTBOX_PATH: PathText | None = None  # <instance folder>/outbox.sqlite3
     # Encrypts every stored request: a Fernet key, or a JSON list of keys (the
     # first encrypts, all decrypt). Debug: a key kept in the instance folder.
-    OUTBOX_KEY: Annotated[OneOrList[str], AfterValidator(_fernet_keys)] | None
-    # A sender that dies mid-send holds its request this long; default
-    # 3 x MAIL_TIMEOUT. A sender renews its lease every third of it, so a
-    # slow relay never lets it run out under a live sender.
-    OUTBOX_LEASE_SECONDS: Annotated[float, Field(gt=0)] | None
+    OUTBOX_KEY: Annotated[OneOrList[str], AfterValidator(_fernet_keys)] | None = None
+    # A sender that dies mid-send holds its request this long (3 x
+    # MAIL_TIMEOUT); it renews its lease every third of it, so a slow relay
+    # never lets it run out under a live sender.
+    OUTBOX_LEASE_SECONDS: Annotated[float, Field(gt=0)] | None = None
     # A request waiting longer makes /healthz/delivery 503 and
     # `flask outbox deliver` exit non-zero.
-    OUTBOX_ALERT_SECONDS: Seconds
+    OUTBOX_ALERT_SECONDS: Seconds = 900
     # Retries wait 1, 2, 4 ... times this, up to the maximum.
-    OUTBOX_RETRY_SECONDS: Seconds
-    OUTBOX_MAX_BACKOFF_SECONDS: Seconds
-    OUTBOX_FAILING_AFTER: Annotated[int, Field(gt=0)]
-    RATELIMIT_ENABLED: bool
-    RATELIMIT_STORAGE_URI: str
+    OUTBOX_RETRY_SECONDS: Seconds = 60
+    OUTBOX_MAX_BACKOFF_SECONDS: Seconds = 3600
+    OUTBOX_FAILING_AFTER: Annotated[int, Field(gt=0)] = 5
+    RATELIMIT_ENABLED: bool = True
+    # sqlite:// in the instance folder, shared by every worker
+    # (appointments/limit_store.py); redis://... for several servers.
+    RATELIMIT_STORAGE_URI: str | None = None
     # Per client: accepted requests only, then every POST (stops floods).
-    APPOINTMENT_RATE_LIMIT: Annotated[str, AfterValidator(_rate_limit)]
-    APPOINTMENT_FLOOD_LIMIT: Annotated[str, AfterValidator(_rate_limit)]
-    # Everyone together, accepted requests only: a cap on what can reach the
-    # clinic's inbox, however many addresses send.
-    APPOINTMENT_TOTAL_LIMIT: Annotated[str, AfterValidator(_rate_limit)]
+    APPOINTMENT_RATE_LIMIT: RateLimit = "5 per minute;30 per hour"
+    APPOINTMENT_FLOOD_LIMIT: RateLimit = "20 per minute;100 per hour"
+    # Everyone together, accepted requests: a cap on what reaches the inbox.
+    APPOINTMENT_TOTAL_LIMIT: RateLimit = "200 per hour"
 
     @field_validator("SITE_URL")
     @classmethod
@@ -366,28 +325,27 @@ class Settings(BaseModel):
 
     @field_validator("OUTBOX_PATH")
     @classmethod
-    def _outbox_folder(cls, path: str, info: ValidationInfo) -> str:
-        """Outside debug and testing: not in the virtualenv (an installed
-        wheel's instance folder, which a rebuild deletes with every unsent
-        request), and in a folder this user can write, if it exists yet
-        (`flask outbox init` makes it)."""
-        if info.context["local"]:
+    def _outbox_folder(cls, path: str | None, info: ValidationInfo) -> str | None:
+        """Outside debug and testing: not in the virtualenv (a wheel's
+        instance folder), which a rebuild deletes with every unsent request;
+        in a folder this user can write, once there (`flask outbox init`)."""
+        folder = Path(path or ".").parent
+        if not path or info.context["local"]:
             return path
-        venv = Path(sys.prefix).resolve()
-        if sys.prefix != sys.base_prefix and Path(path).resolve().is_relative_to(venv):
+        if sys.prefix != sys.base_prefix and folder.resolve().is_relative_to(
+            Path(sys.prefix).resolve()
+        ):
             raise ValueError(
                 f"{path} is inside the virtual environment {sys.prefix}, so "
                 "rebuilding it would delete requests not yet sent; set "
                 "FLASK_OUTBOX_PATH to a file outside it, such as "
                 "/var/lib/clinic-site/outbox.sqlite3"
             )
-        folder = Path(path).parent
         try:
+            # A real write: permission bits say nothing for root or a
+            # read-only mount. SQLite needs the folder for its journal too.
             if os.path.lexists(folder):
-                # A real write, because permission bits say nothing for root
-                # or a read-only mount. SQLite needs the folder for its journal.
-                with tempfile.TemporaryFile(dir=folder):
-                    pass
+                tempfile.TemporaryFile(dir=folder).close()
         except OSError as error:
             raise ValueError(
                 f"the folder {folder} cannot be written by this user "
@@ -403,23 +361,27 @@ class Settings(BaseModel):
         return self
 
 
-# --- The check. -------------------------------------------------------------
+DEFAULTS = {
+    **FLASK_DEFAULTS,
+    **{key: field.default for key, field in Settings.model_fields.items()},
+}
 
-Check = Callable[[Flask], list[str]]
 
-
-def check(app: Flask, *, content: Check, outbox: Check) -> None:
+def check(
+    app: Flask,
+    *,
+    content: Callable[[Flask], list[str]],
+    outbox: Callable[[Flask], list[str]],
+) -> None:
     """Check every setting, the install, the content and the outbox in one
     pass; raise StartupError listing every problem found.
 
-    Outside debug and testing the keys in REQUIRED must be set. In debug and
-    testing a missing secret key is replaced by a throwaway one, SITE_URL
-    defaults to the dev server, OUTBOX_KEY to a key kept in the instance
-    folder, and debug's mail settings to the dev server's sink. A value that
-    is set but wrong is a problem in every mode. ``content`` and ``outbox``
-    store what they load in ``app.extensions`` and return their problems;
-    the outbox is opened only with sound settings, since it is opened with
-    them.
+    Outside debug and testing the keys in REQUIRED must be set; in debug and
+    testing a missing secret key is a throwaway one, SITE_URL the dev
+    server's, and in debug the mail settings are the dev server's sink. A
+    value set but wrong is a problem in every mode. ``content`` and
+    ``outbox`` load into ``app.extensions`` and return their problems; the
+    outbox is opened with the settings, so only with sound ones.
     """
     config = app.config
     local = app.debug or app.testing
@@ -434,7 +396,6 @@ def check(app: Flask, *, content: Check, outbox: Check) -> None:
         # Sessions (and form tokens) then end with the process.
         config["SECRET_KEY"] = config["SECRET_KEY"] or secrets.token_hex(32)
         config["SITE_URL"] = config["SITE_URL"] or LOCAL_SITE_URL
-        config["OUTBOX_KEY"] = config["OUTBOX_KEY"] or local_key(app.instance_path)
     settings = [
         f"{key} is not set: {why}"
         for key, why in REQUIRED.items()
@@ -454,15 +415,10 @@ def check(app: Flask, *, content: Check, outbox: Check) -> None:
 
 
 def _problem(error: dict[str, Any]) -> str:
-    """One pydantic error as a line naming the key: our validators' own
-    words, else pydantic's, with the value unless it is a secret."""
-    key = str(error["loc"][0])
-    if error["type"] == "value_error":
-        return f"{key}: {error['ctx']['error']}"
-    message = error["msg"][0].lower() + error["msg"][1:]
-    if key in SECRETS:
-        return f"{key}: {message}"
-    return f"{key}: {error['input']!r}: {message}"
+    """One pydantic error as a line naming the key: our validators' own words
+    or pydantic's, never the value (it may be a secret)."""
+    key, ctx = error["loc"][0], error.get("ctx", {})
+    return f"{key}: {ctx['error'] if 'error' in ctx else error['msg'].lower()}"
 
 
 def _install_problems(app: Flask) -> list[str]:
@@ -484,19 +440,6 @@ def _install_problems(app: Flask) -> list[str]:
             )
     static = manifest_problem(app)
     return problems + ([static] if static else [])
-
-
-def local_key(instance_path: str) -> str:
-    """The debug outbox's key, made once in the instance folder (0600)."""
-    path = Path(instance_path) / LOCAL_KEY_FILE
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(Fernet.generate_key().decode())
-    return path.read_text().strip()
 
 
 def is_loopback(host: str) -> bool:

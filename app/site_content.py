@@ -1,8 +1,8 @@
 """The content folder, loaded once when the app is built.
 
-Outside debug, broken content is one more part of the start-up check's one
-message (app/config.py), listing every problem. In debug (``flask --debug run``) the server keeps running and every
-request shows the problems instead; the reloader watches ``content/**``
+Outside debug, its problems join the start-up check's one message
+(app/config.py). In debug (``flask --debug run``) the server keeps running and
+every request shows the problems instead; the reloader watches ``content/**``
 (.flaskenv), so the next saved edit restarts it with the content as it is.
 """
 

@@ -21,6 +21,7 @@ from servers import run
 
 from app import config as site_config
 from app import create_app
+from app.appointments import local_key
 from app.config import StartupError
 
 REQUIRED = (
@@ -125,7 +126,7 @@ def test_a_production_start_creates_no_outbox_and_init_does_once(tmp_path):
 def test_the_outbox_defaults_to_the_instance_folder(tmp_path):
     # The key of the outbox that tests in debug and testing keep there.
     instance = Path(create_app({"TESTING": True}).instance_path)
-    key = site_config.local_key(str(instance))
+    key = local_key(str(instance))
     config = production_config(tmp_path, OUTBOX_KEY=key)
     del config["OUTBOX_PATH"]
     app = create_app(config)

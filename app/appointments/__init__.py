@@ -1,6 +1,10 @@
 """The appointment-request form, its durable outbox, its mailer and its
 health checks."""
 
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet
 from flask import Flask
 
 from . import limit_store  # noqa: F401 (RATELIMIT_STORAGE_URI=sqlite://...)
@@ -22,6 +26,8 @@ def open_outbox(app: Flask) -> list[str]:
     """
     config = app.config
     local = app.debug or app.testing
+    if local and not config["OUTBOX_KEY"]:
+        config["OUTBOX_KEY"] = [local_key(app.instance_path)]
     outbox = Outbox(
         config["OUTBOX_PATH"],
         config["OUTBOX_KEY"],
@@ -38,6 +44,20 @@ def open_outbox(app: Flask) -> list[str]:
     except OutboxUnusable as error:
         return [str(error)]
     return []
+
+
+def local_key(instance_path: str) -> str:
+    """Debug and testing without OUTBOX_KEY: a key made once in the instance
+    folder (0600), so the development outbox stays readable across restarts."""
+    path = Path(instance_path) / "outbox.key"
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(Fernet.generate_key().decode())
+    return path.read_text().strip()
 
 
 def init_app(app: Flask) -> None:
