@@ -143,7 +143,7 @@ def _one_or_json_list(value: object) -> object:
         try:
             return json.loads(value)
         except json.JSONDecodeError:
-            raise ValueError("is not a valid JSON list") from None
+            raise ValueError(f"{value!r} is not a JSON list") from None
     return value
 
 
@@ -212,7 +212,9 @@ RateLimit = Annotated[
 
 
 def _count(value: object) -> object:
-    """A whole number of proxies: 0, 1, 2... (True is no count)."""
+    """A whole number of proxies: 0, 1, 2... (unset: none; True is no count)."""
+    if value in (None, ""):
+        return 0
     text = "" if isinstance(value, bool) else str(value).strip()
     if not (text.isascii() and text.isdigit()):
         raise ValueError(
@@ -396,15 +398,13 @@ def check(
         # Sessions (and form tokens) then end with the process.
         config["SECRET_KEY"] = config["SECRET_KEY"] or secrets.token_hex(32)
         config["SITE_URL"] = config["SITE_URL"] or LOCAL_SITE_URL
-    settings = [
-        f"{key} is not set: {why}"
-        for key, why in REQUIRED.items()
-        if not config.get(key) and not local
-    ]
+    missing = [key for key in REQUIRED if not config.get(key) and not local]
+    settings = [f"{key} is not set: {REQUIRED[key]}" for key in missing]
     try:
         parsed = Settings.model_validate(dict(config), context={"local": local})
     except ValidationError as error:
-        settings += [_problem(detail) for detail in error.errors()]
+        found = [_problem(detail) for detail in error.errors()]
+        settings += [line for line in found if line.split(":")[0] not in missing]
     else:
         config.update(parsed.model_dump())
     problems = [*settings, *_install_problems(app), *content(app)]
@@ -415,10 +415,15 @@ def check(
 
 
 def _problem(error: dict[str, Any]) -> str:
-    """One pydantic error as a line naming the key: our validators' own words
-    or pydantic's, never the value (it may be a secret)."""
-    key, ctx = error["loc"][0], error.get("ctx", {})
-    return f"{key}: {ctx['error'] if 'error' in ctx else error['msg'].lower()}"
+    """One pydantic error as a line naming the key: our validators' own
+    words, else pydantic's with the value, unless the value is a secret."""
+    key, ctx = str(error["loc"][0]), error.get("ctx", {})
+    if "error" in ctx:
+        return f"{key}: {ctx['error']}"
+    secret = key.endswith(("_KEY", "PASSWORD"))
+    value = "the value" if secret else repr(error["input"])
+    words = error["msg"].removeprefix("Input ").removeprefix("Value ")
+    return f"{key}: {value} {words}"
 
 
 def _install_problems(app: Flask) -> list[str]:

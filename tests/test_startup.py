@@ -426,3 +426,56 @@ def test_no_setting_changes_after_the_start_up_check(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     changed = [key for key, value in checked.items() if app.config[key] != value]
     assert changed == []
+
+
+def test_five_bad_settings_of_different_kinds_give_one_message_with_five_lines(
+    tmp_path, content_copy
+):
+    (content_copy / "site.yaml").unlink()
+    config = production_config(
+        tmp_path,
+        SITE_URL="immunotherapy.example.org",
+        CLINIC_TIMEZONE="Pacific/Atlantis",
+        OUTBOX_KEY="not-a-fernet-key",
+        APPOINTMENT_RATE_LIMIT="lots",
+        CONTENT_DIR=str(content_copy),
+    )
+    with pytest.raises(StartupError) as caught:
+        create_app(config)
+    lines = str(caught.value.code).splitlines()
+    assert lines[0] == "The site cannot start:"
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "  - SITE_URL",
+        "  - CLINIC_TIMEZONE",
+        "  - OUTBOX_KEY",
+        "  - APPOINTMENT_RATE_LIMIT",
+        "  - site.yaml",
+    ]
+    assert "'Pacific/Atlantis' is not a time zone" in lines[2]
+    assert "'lots' is not a rate limit" in lines[4]
+
+
+def test_a_damaged_outbox_and_broken_content_are_one_message(tmp_path, content_copy):
+    config = initialised(tmp_path)
+    Path(config["OUTBOX_PATH"]).write_bytes(b"not an outbox, not even SQLite" * 100)
+    (content_copy / "site.yaml").unlink()
+    problems = start_problems({**config, "CONTENT_DIR": str(content_copy)})
+    assert [problem.split(":")[0] for problem in problems] == [
+        "site.yaml",
+        "OUTBOX_PATH",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("OUTBOX_FAILING_AFTER", "often"),
+        ("MAIL_PORT", 70000),
+        ("MAIL_TIMEOUT", 0),
+        ("RATELIMIT_ENABLED", "maybe"),
+        ("TRUSTED_HOSTS", "[not json"),
+    ],
+)
+def test_a_value_of_the_wrong_kind_is_named_without_a_traceback(tmp_path, key, value):
+    [problem] = start_problems(production_config(tmp_path, **{key: value}))
+    assert problem.startswith(f"{key}: ")
