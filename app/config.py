@@ -86,8 +86,8 @@ FLASK_DEFAULTS: dict[str, Any] = {
     "FREEZER_DEFAULT_MIMETYPE": "text/html",
 }
 
-# Debug only: the SMTP sink of `make run` (tools/devserver.py), so a `flask
-# --debug` command beside it works as it does. Testing sets its own.
+# Debug without a relay: the SMTP sink of `make run` (tools/devserver.py), so
+# a `flask --debug` command beside it works as it does. Testing sets its own.
 DEBUG_DEFAULTS = {
     "MAIL_SERVER": "127.0.0.1",
     "MAIL_PORT": 8025,
@@ -213,10 +213,8 @@ RateLimit = Annotated[
 
 def _count(value: object) -> object:
     """A whole number of proxies: 0, 1, 2... (unset: none; True is no count)."""
-    if value in (None, ""):
-        return 0
-    text = "" if isinstance(value, bool) else str(value).strip()
-    if not (text.isascii() and text.isdigit()):
+    text = "0" if value in (None, "") else str(value).strip()
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
         raise ValueError(
             f"{value!r} is not a number of proxies; set it to how many proxies "
             "are in front of the site (0, 1, 2...)"
@@ -391,7 +389,7 @@ def check(
     config["OUTBOX_PATH"] = config["OUTBOX_PATH"] or str(instance / "outbox.sqlite3")
     if not config["RATELIMIT_STORAGE_URI"]:
         config["RATELIMIT_STORAGE_URI"] = f"sqlite://{instance / 'ratelimits.sqlite3'}"
-    if app.debug:
+    if app.debug and not config["MAIL_SERVER"]:
         for key, value in DEBUG_DEFAULTS.items():
             config[key] = config[key] or value
     if local:

@@ -479,3 +479,13 @@ def test_a_damaged_outbox_and_broken_content_are_one_message(tmp_path, content_c
 def test_a_value_of_the_wrong_kind_is_named_without_a_traceback(tmp_path, key, value):
     [problem] = start_problems(production_config(tmp_path, **{key: value}))
     assert problem.startswith(f"{key}: ")
+
+
+def test_debug_without_a_relay_sends_to_make_runs_sink_and_with_one_to_it(tmp_path):
+    outbox = {"DEBUG": True, "OUTBOX_PATH": str(tmp_path / "o.sqlite3")}
+    config = create_app(outbox).config
+    assert (config["MAIL_SERVER"], config["MAIL_PORT"]) == ("127.0.0.1", 8025)
+    assert config["CLINIC_INBOX"] == ["appointments@clinic.example"]
+    relay = {"MAIL_SERVER": "smtp.example.org", "MAIL_USE_TLS": True}
+    config = create_app({**outbox, **relay}).config
+    assert (config["MAIL_SERVER"], config["MAIL_PORT"]) == ("smtp.example.org", None)
