@@ -30,11 +30,11 @@ from .wallet_card import bp as wallet_card_bp
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then FLASK_* environment, then ``test_config``.
 
-    Two orders matter, and only these: the content is loaded before the
-    blueprints, because the pages blueprint makes one URL rule per page slug;
-    and Flask-Limiter before Flask-WTF, so its before_request check runs first
-    and a flood of token-less POSTs is limited too. The rest may come in any
-    order.
+    Two orders matter, and only these: the start-up check, which loads the
+    content and opens the outbox, comes before the blueprints, because the
+    pages blueprint makes one URL rule per page slug; and Flask-Limiter
+    before Flask-WTF, so its before_request check runs first and a flood of
+    token-less POSTs is limited too. The rest may come in any order.
     """
     app = Flask(__name__, instance_relative_config=True)
     # Smaller pages for slow connections: drop template-only whitespace.
@@ -44,9 +44,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env()
     if test_config:
         app.config.update(test_config)
-    config.check(app)
-
-    app.extensions["content"] = site_content.load(app)
+    # Every setting, the content and the outbox: one message for every problem.
+    config.check(app, content=site_content.load, outbox=appointments.open_outbox)
 
     limiter.init_app(app)
     csrf.init_app(app)

@@ -1,10 +1,11 @@
 """Configuration: defaults, the start-up check, and values normalised once.
 
-The site refuses to start with a configuration it cannot run. Every problem is
-collected first and reported at once, in one message, so an operator fixes
-the environment file in one go instead of one restart per key. Values that
-several parts use in a parsed form (the inbox list, the sender) are parsed
-here, once, and stored back in the config.
+Flask reads the keys (``from_prefixed_env``, then the test config); the
+``Settings`` model declares what each of the site's keys may hold, and
+``check`` runs it over the whole config, with the install, the content and
+the outbox, so the site refuses to start with one message listing every
+problem. What the model parses (the inbox list, the sender, the keys) is
+stored back: the rest of the app reads each value in one shape.
 """
 
 from __future__ import annotations
@@ -15,20 +16,31 @@ import os
 import secrets
 import sys
 import tempfile
+from collections.abc import Callable
 from collections.abc import Iterable
 from email.utils import formataddr
-from email.utils import parseaddr
 from pathlib import Path
+from typing import Annotated
 from typing import Any
+from typing import TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
-from zoneinfo import ZoneInfoNotFoundError
 
 from cryptography.fernet import Fernet
-from email_validator import EmailNotValidError
-from email_validator import validate_email
 from flask import Flask
 from jinja2 import TemplateNotFound
+from limits import parse_many
+from pydantic import AfterValidator
+from pydantic import BaseModel
+from pydantic import BeforeValidator
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic import ValidationError
+from pydantic import ValidationInfo
+from pydantic import field_validator
+from pydantic import model_validator
+from pydantic import validate_email
+from pydantic_core import PydanticCustomError
 from werkzeug.sansio.utils import host_is_trusted
 
 from .content import LANGUAGES
@@ -50,12 +62,9 @@ TRANSLATIONS_DIR = data_folder("translations", "translations")
 # In debug and testing, where SITE_URL may be left unset: the dev server.
 LOCAL_SITE_URL = "http://127.0.0.1:5000"
 
-DEFAULTS: dict[str, Any] = {
-    "SECRET_KEY": None,
-    # The public address, e.g. https://immunotherapy.example.org: every
-    # absolute URL in a page comes from it, never from the request's Host.
-    "SITE_URL": None,
-    "CONTENT_DIR": str(CONTENT_DIR),
+# Flask's and the extensions' own keys as the site sets them; the site's own
+# keys, with their defaults, are the fields of Settings below.
+FLASK_DEFAULTS: dict[str, Any] = {
     "BABEL_DEFAULT_LOCALE": "en",
     # Flask-Babel resolves relative paths against app/, so be explicit.
     "BABEL_TRANSLATION_DIRECTORIES": str(TRANSLATIONS_DIR),
@@ -63,10 +72,6 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "WTF_CSRF_TIME_LIMIT": 4 * 3600,
-    "RATELIMIT_ENABLED": True,
-    # Default: sqlite:// in the instance folder, shared by every worker
-    # (appointments/limit_store.py); redis://... for several servers.
-    "RATELIMIT_STORAGE_URI": None,
     "RATELIMIT_HEADERS_ENABLED": False,
     # A rate-limit store that cannot be reached lets requests through (and
     # /healthz/delivery says so) rather than turn patients away with a 500.
@@ -79,55 +84,22 @@ DEFAULTS: dict[str, Any] = {
     "FLASK_STATIC_DIGEST_COMPRESSION": [],
     # `flask freeze`: pages have no extension (/en/immunotherapy); they are HTML.
     "FREEZER_DEFAULT_MIMETYPE": "text/html",
-    # The SMTP relay; names as Flask-Mail uses them.
-    "MAIL_SERVER": None,  # required outside debug and testing
-    "MAIL_PORT": None,  # 25, or 465 with MAIL_USE_SSL
-    "MAIL_USE_TLS": False,
-    "MAIL_USE_SSL": False,
-    "MAIL_USERNAME": None,
-    "MAIL_PASSWORD": None,
-    "MAIL_DEFAULT_SENDER": None,
-    "MAIL_TIMEOUT": 10,
-    "MAIL_CA_FILE": None,  # a CA bundle to trust instead of the system's
-    # A relay on another machine without TLS is refused unless this is set.
-    "MAIL_ALLOW_PLAINTEXT": False,
-    "CLINIC_INBOX": None,
-    "CLINIC_TIMEZONE": "America/Los_Angeles",  # for times in the clinic's email
-    "OUTBOX_PATH": None,  # default: <instance folder>/outbox.sqlite3
-    # Encrypts every stored request: a Fernet key, or a JSON list of keys (the
-    # first encrypts, all decrypt). Debug: a key kept in the instance folder.
-    "OUTBOX_KEY": None,
-    # A sender that dies mid-send holds its request this long; default
-    # 3 x MAIL_TIMEOUT, set by the check. A sender renews its lease every third
-    # of it, so a slow relay never lets it run out under a live sender.
-    "OUTBOX_LEASE_SECONDS": None,
-    # A request waiting longer makes /healthz/delivery 503 and
-    # `flask outbox deliver` exit non-zero.
-    "OUTBOX_ALERT_SECONDS": 900,
-    # Retries wait 1, 2, 4 ... times this, up to the maximum.
-    "OUTBOX_RETRY_SECONDS": 60,
-    "OUTBOX_MAX_BACKOFF_SECONDS": 3600,
-    "OUTBOX_FAILING_AFTER": 5,
-    # Per client: accepted requests only, then every POST (stops floods).
-    "APPOINTMENT_RATE_LIMIT": "5 per minute;30 per hour",
-    "APPOINTMENT_FLOOD_LIMIT": "20 per minute;100 per hour",
-    # How many proxies (nginx, a CDN) sit in front and write X-Forwarded-*
-    # headers. With 0 the headers are ignored, so a client cannot forge its
-    # address or scheme; with N, ProxyFix trusts the Nth value from the right.
-    "TRUSTED_PROXIES": 0,
-    # Everyone together, accepted requests only: a cap on what can reach the
-    # clinic's inbox, however many addresses send.
-    "APPOINTMENT_TOTAL_LIMIT": "200 per hour",
+}
+
+# Debug without a relay: the SMTP sink of `make run` (tools/devserver.py), so
+# a `flask --debug` command beside it works as it does. Testing sets its own.
+DEBUG_DEFAULTS = {
+    "MAIL_SERVER": "127.0.0.1",
+    "MAIL_PORT": 8025,
+    # Real-looking addresses: the site refuses ones it could not mail.
+    "MAIL_DEFAULT_SENDER": "Website <website@clinic.example>",
+    "CLINIC_INBOX": "appointments@clinic.example",
 }
 
 MAKE_KEY = (
     "python3 -c 'from cryptography.fernet import Fernet; "
     "print(Fernet.generate_key().decode())'"
 )
-# In debug and testing without OUTBOX_KEY: a key made once, in the instance
-# folder, so the development outbox stays readable across restarts.
-LOCAL_KEY_FILE = "outbox.key"
-
 # What each required key is for and how to set it, in the operator's words.
 REQUIRED = {
     "SECRET_KEY": "signs sessions and form tokens: set FLASK_SECRET_KEY to a long "
@@ -149,11 +121,8 @@ ESSENTIAL_TEMPLATES = ("base.html", "pages/page.html", "errors/page.html")
 
 
 class StartupError(SystemExit):
-    """Stops the process with a message instead of a traceback.
-
-    A SystemExit subclass, so ``flask run``, ``gunicorn`` and ``python`` all
-    print just the message and exit with status 1.
-    """
+    """Stops the process with a message instead of a traceback: ``flask``,
+    ``gunicorn`` and ``python`` print just the message and exit with 1."""
 
     def __init__(self, heading: str, problems: Iterable[str]) -> None:
         """One message: ``heading``, then one line per problem."""
@@ -162,84 +131,297 @@ class StartupError(SystemExit):
         super().__init__(f"{heading}\n{lines}")
 
 
-def check(app: Flask) -> None:
-    """Fill in derived defaults, normalise, then stop with every problem found.
+T = TypeVar("T")
 
-    Outside debug and testing the secret key, SITE_URL, the mail settings,
-    OUTBOX_KEY and a writable outbox folder outside the virtualenv are
-    required. In debug and testing a missing secret key is replaced by a
-    throwaway one, SITE_URL defaults to the dev server, OUTBOX_KEY to a key
-    kept in the instance folder, and mail settings are left to the tests and
-    the dev server. A value that is set but wrong is a problem in every mode.
+
+def _one_or_json_list(value: object) -> object:
+    """One value as a list; from_prefixed_env decodes a JSON list, but a value
+    from elsewhere (test config, .flaskenv) may still be JSON text."""
+    if isinstance(value, str):
+        if not value.lstrip().startswith("["):
+            return [value]
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError(f"{value!r} is not a JSON list") from None
+    return value
+
+
+# "A value or a JSON list of them" (CLINIC_INBOX, OUTBOX_KEY, TRUSTED_HOSTS).
+OneOrList = Annotated[list[T], BeforeValidator(_one_or_json_list), Field(min_length=1)]
+
+
+def _address(value: str) -> str:
+    """The address, normalised, else a message naming it (no DNS lookup)."""
+    try:
+        return validate_email(value)[1]
+    except PydanticCustomError as error:
+        raise ValueError(f"{value!r}: {error.message()}") from None
+
+
+def _sender(value: object) -> object:
+    """Flask-Mail's conventions, "Name <address>" or ("Name", "address"), as
+    one "Name <address>" string, its address checked."""
+    if isinstance(value, list | tuple):
+        value = formataddr(tuple(value))
+    if isinstance(value, str):
+        _address(value)
+    return value
+
+
+def _fernet_keys(keys: list[str]) -> list[str]:
+    """Every key a Fernet key; the message says which, never shows one."""
+    for number, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except (TypeError, ValueError):
+            which = "the key" if len(keys) == 1 else f"key {number} of {len(keys)}"
+            raise ValueError(
+                f"{which} is not a Fernet key (44 characters of URL-safe base64); "
+                f"make one with {MAKE_KEY}"
+            ) from None
+    return keys
+
+
+def _explained(test: Callable[[Any], object], problem: str) -> AfterValidator:
+    """A value ``test`` takes, else ``problem`` (with the value as {0!r})."""
+
+    def validate(value: Any) -> Any:
+        try:
+            test(value)
+        except (TypeError, ValueError, KeyError):
+            raise ValueError(problem.format(value)) from None
+        return value
+
+    return AfterValidator(validate)
+
+
+TimeZone = Annotated[
+    str,
+    _explained(
+        ZoneInfo, "{0!r} is not a time zone; use a name such as America/Los_Angeles"
+    ),
+]
+RateLimit = Annotated[
+    str,
+    _explained(
+        parse_many,
+        "{0!r} is not a rate limit; write it like '5 per minute;30 per hour'",
+    ),
+]
+
+
+def _count(value: object) -> object:
+    """A whole number of proxies: 0, 1, 2... (unset: none; True is no count)."""
+    text = "0" if value in (None, "") else str(value).strip()
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
+        raise ValueError(
+            f"{value!r} is not a number of proxies; set it to how many proxies "
+            "are in front of the site (0, 1, 2...)"
+        )
+    return int(text)
+
+
+Seconds = Annotated[float, Field(ge=0)]
+# A file or folder, given as text or as a Path.
+PathText = Annotated[
+    str, BeforeValidator(lambda v: os.fspath(v) if isinstance(v, os.PathLike) else v)
+]
+
+
+class Settings(BaseModel):
+    """What each of the site's own keys may hold. Fields are validated in
+    this order, so a field checked against another comes after it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    SECRET_KEY: str | bytes | None = None
+    CONTENT_DIR: PathText = str(CONTENT_DIR)
+    TRUSTED_HOSTS: OneOrList[str] | None = None  # Flask's own
+    # The public address, e.g. https://immunotherapy.example.org: every
+    # absolute URL in a page comes from it, never from the request's Host.
+    SITE_URL: str | None = None
+    # How many proxies (nginx, a CDN) sit in front and write X-Forwarded-*
+    # headers. With 0 the headers are ignored, so a client cannot forge its
+    # address or scheme; with N, ProxyFix trusts the Nth value from the right.
+    TRUSTED_PROXIES: Annotated[int, BeforeValidator(_count)] = 0
+    # The SMTP relay, as Flask-Mail names it; without TLS only on this
+    # machine, unless MAIL_ALLOW_PLAINTEXT.
+    MAIL_USE_TLS: bool = False
+    MAIL_USE_SSL: bool = False
+    MAIL_ALLOW_PLAINTEXT: bool = False
+    MAIL_SERVER: str | None = None
+    MAIL_PORT: Annotated[int, Field(gt=0, lt=65536)] | None = None  # 25 / 465
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_TIMEOUT: Annotated[float, Field(gt=0)] = 10
+    MAIL_CA_FILE: PathText | None = None  # a CA bundle instead of the system's
+    CLINIC_INBOX: OneOrList[Annotated[str, AfterValidator(_address)]] | None = None
+    MAIL_DEFAULT_SENDER: Annotated[str, BeforeValidator(_sender)] | None = None
+    # For the times in the clinic's email.
+    CLINIC_TIMEZONE: TimeZone = "America/Los_Angeles"
+    OUTBOX_PATH: PathText | None = None  # <instance folder>/outbox.sqlite3
+    # Encrypts every stored request: a Fernet key, or a JSON list of keys (the
+    # first encrypts, all decrypt). Debug: a key kept in the instance folder.
+    OUTBOX_KEY: Annotated[OneOrList[str], AfterValidator(_fernet_keys)] | None = None
+    # A sender that dies mid-send holds its request this long (3 x
+    # MAIL_TIMEOUT); it renews its lease every third of it, so a slow relay
+    # never lets it run out under a live sender.
+    OUTBOX_LEASE_SECONDS: Annotated[float, Field(gt=0)] | None = None
+    # A request waiting longer makes /healthz/delivery 503 and
+    # `flask outbox deliver` exit non-zero.
+    OUTBOX_ALERT_SECONDS: Seconds = 900
+    # Retries wait 1, 2, 4 ... times this, up to the maximum.
+    OUTBOX_RETRY_SECONDS: Seconds = 60
+    OUTBOX_MAX_BACKOFF_SECONDS: Seconds = 3600
+    OUTBOX_FAILING_AFTER: Annotated[int, Field(gt=0)] = 5
+    RATELIMIT_ENABLED: bool = True
+    # sqlite:// in the instance folder, shared by every worker
+    # (appointments/limit_store.py); redis://... for several servers.
+    RATELIMIT_STORAGE_URI: str | None = None
+    # Per client: accepted requests only, then every POST (stops floods).
+    APPOINTMENT_RATE_LIMIT: RateLimit = "5 per minute;30 per hour"
+    APPOINTMENT_FLOOD_LIMIT: RateLimit = "20 per minute;100 per hour"
+    # Everyone together, accepted requests: a cap on what reaches the inbox.
+    APPOINTMENT_TOTAL_LIMIT: RateLimit = "200 per hour"
+
+    @field_validator("SITE_URL")
+    @classmethod
+    def _site_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """An http(s) address with a host, one of TRUSTED_HOSTS if set;
+        stored without a trailing slash so ``SITE_URL + path`` is right."""
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"{value!r} is not a web address; use the site's public "
+                "address, e.g. https://immunotherapy.example.org"
+            )
+        if parts.query or parts.fragment:
+            raise ValueError(f"{value!r} must not have a query or fragment")
+        trusted = info.data.get("TRUSTED_HOSTS")
+        if trusted and not host_is_trusted(parts.netloc, trusted):
+            raise ValueError(
+                f"{parts.netloc!r} is not one of TRUSTED_HOSTS {trusted!r}"
+            )
+        return value.rstrip("/")
+
+    @field_validator("MAIL_SERVER")
+    @classmethod
+    def _encrypted_relay(cls, host: str | None, info: ValidationInfo) -> str | None:
+        """A relay on another machine without TLS would carry every request,
+        and the relay password, readable across the network."""
+        allowed = ("MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_ALLOW_PLAINTEXT")
+        if not host or is_loopback(host) or any(info.data.get(k) for k in allowed):
+            return host
+        raise ValueError(
+            f"{host} is not on this machine and MAIL_USE_TLS and MAIL_USE_SSL "
+            "are off, so requests would cross the network unencrypted: set "
+            "FLASK_MAIL_USE_TLS=true (STARTTLS, port 587) or FLASK_MAIL_USE_SSL="
+            "true (port 465); only if the network to it is private, "
+            "FLASK_MAIL_ALLOW_PLAINTEXT=true"
+        )
+
+    @field_validator("OUTBOX_PATH")
+    @classmethod
+    def _outbox_folder(cls, path: str | None, info: ValidationInfo) -> str | None:
+        """Outside debug and testing: not in the virtualenv (a wheel's
+        instance folder), which a rebuild deletes with every unsent request;
+        in a folder this user can write, once there (`flask outbox init`)."""
+        folder = Path(path or ".").parent
+        if not path or info.context["local"]:
+            return path
+        if sys.prefix != sys.base_prefix and folder.resolve().is_relative_to(
+            Path(sys.prefix).resolve()
+        ):
+            raise ValueError(
+                f"{path} is inside the virtual environment {sys.prefix}, so "
+                "rebuilding it would delete requests not yet sent; set "
+                "FLASK_OUTBOX_PATH to a file outside it, such as "
+                "/var/lib/clinic-site/outbox.sqlite3"
+            )
+        try:
+            # A real write: permission bits say nothing for root or a
+            # read-only mount. SQLite needs the folder for its journal too.
+            if os.path.lexists(folder):
+                tempfile.TemporaryFile(dir=folder).close()
+        except OSError as error:
+            raise ValueError(
+                f"the folder {folder} cannot be written by this user "
+                f"({error.strerror}); create it and give it to the site's user, "
+                "or set FLASK_OUTBOX_PATH"
+            ) from None
+        return path
+
+    @model_validator(mode="after")
+    def _lease(self) -> Settings:
+        if self.OUTBOX_LEASE_SECONDS is None:
+            self.OUTBOX_LEASE_SECONDS = 3 * self.MAIL_TIMEOUT
+        return self
+
+
+DEFAULTS = {
+    **FLASK_DEFAULTS,
+    **{key: field.default for key, field in Settings.model_fields.items()},
+}
+
+
+def check(
+    app: Flask,
+    *,
+    content: Callable[[Flask], list[str]],
+    outbox: Callable[[Flask], list[str]],
+) -> None:
+    """Check every setting, the install, the content and the outbox in one
+    pass; raise StartupError listing every problem found.
+
+    Outside debug and testing the keys in REQUIRED must be set; in debug and
+    testing a missing secret key is a throwaway one, SITE_URL the dev
+    server's, and in debug the mail settings are the dev server's sink. A
+    value set but wrong is a problem in every mode. ``content`` and
+    ``outbox`` load into ``app.extensions`` and return their problems; the
+    outbox is opened with the settings, so only with sound ones.
     """
     config = app.config
     local = app.debug or app.testing
-    if not config["OUTBOX_PATH"]:
-        config["OUTBOX_PATH"] = str(Path(app.instance_path) / "outbox.sqlite3")
-    if not config["OUTBOX_LEASE_SECONDS"]:
-        config["OUTBOX_LEASE_SECONDS"] = 3 * float(config["MAIL_TIMEOUT"] or 10)
+    instance = Path(app.instance_path)
+    config["OUTBOX_PATH"] = config["OUTBOX_PATH"] or str(instance / "outbox.sqlite3")
     if not config["RATELIMIT_STORAGE_URI"]:
-        limits_file = Path(app.instance_path) / "ratelimits.sqlite3"
-        config["RATELIMIT_STORAGE_URI"] = f"sqlite://{limits_file}"
+        config["RATELIMIT_STORAGE_URI"] = f"sqlite://{instance / 'ratelimits.sqlite3'}"
+    if app.debug and not config["MAIL_SERVER"]:
+        for key, value in DEBUG_DEFAULTS.items():
+            config[key] = config[key] or value
     if local:
         # Sessions (and form tokens) then end with the process.
         config["SECRET_KEY"] = config["SECRET_KEY"] or secrets.token_hex(32)
         config["SITE_URL"] = config["SITE_URL"] or LOCAL_SITE_URL
-        config["OUTBOX_KEY"] = config["OUTBOX_KEY"] or local_key(app.instance_path)
-    problems = [
-        f"{key} is not set: {why}"
-        for key, why in REQUIRED.items()
-        if not config.get(key) and not local
-    ]
-    problems += _site_url_problems(config)
-    problems += _address_problems(config)
-    problems += _outbox_key_problems(config)
-    problems += _plaintext_relay_problems(config)
-    problems += _install_problems(app)
+    missing = [key for key in REQUIRED if not config.get(key) and not local]
+    settings = [f"{key} is not set: {REQUIRED[key]}" for key in missing]
     try:
-        config["TRUSTED_PROXIES"] = trusted_proxies(config.get("TRUSTED_PROXIES"))
-    except ValueError as error:
-        problems.append(str(error))
-    try:
-        ZoneInfo(config.get("CLINIC_TIMEZONE") or "")
-    except (ValueError, ZoneInfoNotFoundError):
-        problems.append(
-            f"CLINIC_TIMEZONE: {config.get('CLINIC_TIMEZONE')!r} is not a time zone;"
-            " use a name such as America/Los_Angeles"
-        )
-    outbox_path = config["OUTBOX_PATH"]
-    if not local and _inside_virtualenv(outbox_path):
-        problems.append(
-            f"OUTBOX_PATH: {outbox_path} is inside the virtual environment "
-            f"{sys.prefix}, so rebuilding it would delete requests not yet sent; "
-            "set FLASK_OUTBOX_PATH to a file outside it, such as "
-            "/var/lib/clinic-site/outbox.sqlite3"
-        )
-    elif (outbox := outbox_problem(outbox_path, create=local)) and not local:
-        problems.append(outbox)
+        parsed = Settings.model_validate(dict(config), context={"local": local})
+    except ValidationError as error:
+        found = [_problem(detail) for detail in error.errors()]
+        settings += [line for line in found if line.split(":")[0] not in missing]
+    else:
+        config.update(parsed.model_dump())
+    problems = [*settings, *_install_problems(app), *content(app)]
+    if not settings:
+        problems += outbox(app)
     if problems:
         raise StartupError("The site cannot start:", problems)
 
 
-def _site_url_problems(config) -> list[str]:
-    """SITE_URL must be an http(s) address with a host; stored without a
-    trailing slash so ``SITE_URL + path`` is always right."""
-    value = config.get("SITE_URL")
-    if not value:
-        return []
-    parts = urlsplit(str(value))
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return [
-            f"SITE_URL: {value!r} is not a web address; use the site's public "
-            "address, e.g. https://immunotherapy.example.org"
-        ]
-    if parts.query or parts.fragment:
-        return [f"SITE_URL: {value!r} must not have a query or fragment"]
-    trusted = config.get("TRUSTED_HOSTS")
-    if trusted and not host_is_trusted(parts.netloc, trusted):
-        return [f"SITE_URL: {parts.netloc!r} is not one of TRUSTED_HOSTS {trusted!r}"]
-    config["SITE_URL"] = str(value).rstrip("/")
-    return []
+def _problem(error: dict[str, Any]) -> str:
+    """One pydantic error as a line naming the key: our validators' own
+    words, else pydantic's with the value, unless the value is a secret."""
+    key, ctx = str(error["loc"][0]), error.get("ctx", {})
+    if "error" in ctx:
+        return f"{key}: {ctx['error']}"
+    secret = key.endswith(("_KEY", "PASSWORD"))
+    value = "the value" if secret else repr(error["input"])
+    words = error["msg"].removeprefix("Input ").removeprefix("Value ")
+    return f"{key}: {value} {words}"
 
 
 def _install_problems(app: Flask) -> list[str]:
@@ -263,144 +445,6 @@ def _install_problems(app: Flask) -> list[str]:
     return problems + ([static] if static else [])
 
 
-def trusted_proxies(value: object) -> int:
-    """TRUSTED_PROXIES as a count (unset: none); ValueError, with a message for
-    the operator, on anything else (True is no count)."""
-    if value in (None, ""):
-        return 0
-    text = str(value).strip()
-    if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
-        raise ValueError(
-            "TRUSTED_PROXIES must be the number of proxies in front of the site "
-            f"(0, 1, 2...), not {value!r}"
-        )
-    return int(text)
-
-
-def _inside_virtualenv(path: str) -> bool:
-    """Whether ``path`` lies in the running virtual environment: where an
-    installed wheel's instance folder (the default outbox) would be."""
-    if sys.prefix == sys.base_prefix:
-        return False
-    return Path(path).resolve().is_relative_to(Path(sys.prefix).resolve())
-
-
-def outbox_problem(path: str, *, create: bool) -> str | None:
-    """Say why the outbox's folder cannot be written, if so; ``create`` it
-    when missing (debug and testing; elsewhere `flask outbox init` does)."""
-    folder = Path(path).parent
-    if not create and not os.path.lexists(folder):
-        return None
-    try:
-        # 0700 from its first moment: the outbox holds personal data.
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # A real write, because permission bits say nothing for root or a
-        # read-only mount. SQLite also needs the folder for its journal.
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        return (
-            f"OUTBOX_PATH: the folder {folder} cannot be written by this user "
-            f"({error.strerror}); create it and give it to the site's user, or "
-            "set FLASK_OUTBOX_PATH"
-        )
-    return None
-
-
-def inbox_addresses(value: object) -> list[str]:
-    """CLINIC_INBOX as a list: one address, or a JSON list of addresses.
-
-    Raises ValueError naming the first address that is not valid.
-    """
-    if isinstance(value, str):
-        # from_prefixed_env decodes a JSON list from FLASK_CLINIC_INBOX; a value
-        # from elsewhere (test config, .flaskenv) may still be JSON text.
-        value = json.loads(value) if value.lstrip().startswith("[") else [value]
-    if not isinstance(value, list | tuple) or not value:
-        raise ValueError(f"not an address or a list of addresses: {value!r}")
-    return [_valid_address(address) for address in value]
-
-
-def _valid_address(address: object) -> str:
-    """The normalised address, or ValueError saying what is wrong with it."""
-    if not isinstance(address, str):
-        raise ValueError(f"not an address: {address!r}")
-    try:
-        # No DNS lookup: start-up must not depend on the network.
-        return validate_email(address, check_deliverability=False).normalized
-    except EmailNotValidError as error:
-        raise ValueError(f"{address!r}: {error}") from None
-
-
-def _address_problems(config) -> list[str]:
-    """Check the addresses that are set and store them parsed: CLINIC_INBOX as
-    a list of addresses, MAIL_DEFAULT_SENDER as one "Name <address>" string."""
-    problems = []
-    if config.get("CLINIC_INBOX"):
-        try:
-            config["CLINIC_INBOX"] = inbox_addresses(config["CLINIC_INBOX"])
-        except ValueError as error:
-            problems.append(f"CLINIC_INBOX: {error}")
-    sender = config.get("MAIL_DEFAULT_SENDER")
-    if sender:
-        # Flask-Mail's conventions: "Name <address>" or ("Name", "address").
-        if isinstance(sender, list | tuple):
-            sender = formataddr(tuple(sender))
-        address = parseaddr(str(sender))[1]
-        try:
-            _valid_address(address or str(sender))
-            config["MAIL_DEFAULT_SENDER"] = str(sender)
-        except ValueError as error:
-            problems.append(f"MAIL_DEFAULT_SENDER: {error}")
-    return problems
-
-
-def local_key(instance_path: str) -> str:
-    """The debug outbox's key, made once in the instance folder (0600)."""
-    path = Path(instance_path) / LOCAL_KEY_FILE
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(Fernet.generate_key().decode())
-    return path.read_text().strip()
-
-
-def outbox_keys(value: object) -> list[str]:
-    """OUTBOX_KEY as a list: one key, or a JSON list of keys (first encrypts).
-
-    Raises ValueError saying which key is wrong, never showing a key.
-    """
-    if isinstance(value, str):
-        # from_prefixed_env decodes a JSON list; other sources may not.
-        value = json.loads(value) if value.lstrip().startswith("[") else [value]
-    if not isinstance(value, list | tuple) or not value:
-        raise ValueError("must be a key or a JSON list of keys")
-    for number, key in enumerate(value, start=1):
-        try:
-            Fernet(key)
-        except (TypeError, ValueError):
-            which = "the key" if len(value) == 1 else f"key {number} of {len(value)}"
-            raise ValueError(
-                f"{which} is not a Fernet key (44 characters of URL-safe base64); "
-                f"make one with {MAKE_KEY}"
-            ) from None
-    return [str(key) for key in value]
-
-
-def _outbox_key_problems(config) -> list[str]:
-    """Check OUTBOX_KEY if set, and store it as a list of keys."""
-    if not config.get("OUTBOX_KEY"):
-        return []
-    try:
-        config["OUTBOX_KEY"] = outbox_keys(config["OUTBOX_KEY"])
-    except ValueError as error:
-        return [f"OUTBOX_KEY: {error}"]
-    return []
-
-
 def is_loopback(host: str) -> bool:
     """Whether ``host`` is this machine, judged without a DNS lookup."""
     if host.lower().rstrip(".") == "localhost":
@@ -409,21 +453,3 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def _plaintext_relay_problems(config) -> list[str]:
-    """A relay on another machine without TLS would carry every request, and
-    the relay password, readable across the network."""
-    host = config.get("MAIL_SERVER")
-    encrypted = config.get("MAIL_USE_TLS") or config.get("MAIL_USE_SSL")
-    if not host or encrypted or config.get("MAIL_ALLOW_PLAINTEXT"):
-        return []
-    if is_loopback(str(host)):
-        return []
-    return [
-        f"MAIL_SERVER: {host} is not on this machine and MAIL_USE_TLS and "
-        "MAIL_USE_SSL are off, so requests would cross the network unencrypted: "
-        "set FLASK_MAIL_USE_TLS=true (STARTTLS, port 587) or FLASK_MAIL_USE_SSL=true "
-        "(port 465); only if the network to it is private, FLASK_MAIL_ALLOW_PLAINTEXT"
-        "=true"
-    ]

@@ -1,8 +1,8 @@
 """The content folder, loaded once when the app is built.
 
-Outside debug, broken content stops the start with one message listing every
-problem. In debug (``flask --debug run``) the server keeps running and every
-request shows the problems instead; the reloader watches ``content/**``
+Outside debug, its problems join the start-up check's one message
+(app/config.py). In debug (``flask --debug run``) the server keeps running and
+every request shows the problems instead; the reloader watches ``content/**``
 (.flaskenv), so the next saved edit restarts it with the content as it is.
 """
 
@@ -13,7 +13,6 @@ from types import MappingProxyType
 from flask import Flask
 from flask import Response
 
-from .config import StartupError
 from .content import Content
 from .content import ContentError
 from .content import load_content
@@ -21,19 +20,21 @@ from .content import load_content
 HEADING = "The content folder has problems:"
 
 
-def load(app: Flask) -> Content:
-    """``CONTENT_DIR`` loaded and checked, for ``app.extensions["content"]``.
+def load(app: Flask) -> list[str]:
+    """``CONTENT_DIR`` loaded into ``app.extensions["content"]``; its problems.
 
-    Raises StartupError outside debug; in debug, returns empty content and
-    answers every request with the list of problems.
+    In debug the problems are not returned: the content is empty and every
+    request answers with the list of problems instead.
     """
     directory = app.config["CONTENT_DIR"]
     try:
-        return load_content(directory)
+        app.extensions["content"] = load_content(directory)
+        return []
     except ContentError as error:
-        if not app.debug:
-            raise StartupError(HEADING, error.problems) from None
         problems = error.problems
+    app.extensions["content"] = Content(site=None, pages=MappingProxyType({}))
+    if not app.debug:
+        return problems
     report = "\n".join(
         [HEADING, *(f"  - {problem}" for problem in problems), "", _NEXT_STEP]
         + [f"Folder: {directory}"]
@@ -45,7 +46,7 @@ def load(app: Flask) -> Content:
         """Plain text, so it shows whatever state the content is in."""
         return Response(report, 500, {"Cache-Control": "no-store"}, "text/plain")
 
-    return Content(site=None, pages=MappingProxyType({}))
+    return []
 
 
 _NEXT_STEP = (

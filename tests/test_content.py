@@ -719,7 +719,7 @@ def test_start_up_stops_with_one_message_listing_the_problems(content_copy):
     problem = break_title(content_copy)
     with pytest.raises(StartupError) as caught:
         create_app({"TESTING": True, "CONTENT_DIR": str(content_copy)})
-    assert str(caught.value.code) == f"The content folder has problems:\n  - {problem}"
+    assert str(caught.value.code) == f"The site cannot start:\n  - {problem}"
 
 
 def test_server_start_with_broken_content_prints_no_traceback(content_copy):

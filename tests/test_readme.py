@@ -24,10 +24,7 @@ def test_the_module_map_names_every_module_and_package_of_the_app():
     assert not missing, f"add to the README's 'Where things live': {missing}"
 
 
-def test_the_readme_links_only_to_documents_that_exist():
+def test_the_readme_links_to_the_operator_performance_and_clinic_guides():
+    # That every link leads somewhere: tests/test_doc_links.py.
     for target in ("docs/deploy.md", "docs/performance.md", "docs/clinic-handover.md"):
         assert f"]({target})" in README
-    for line in README.splitlines():
-        if "](" in line and "://" not in line:
-            target = line.split("](", 1)[1].split(")", 1)[0].split("#", 1)[0]
-            assert (ROOT / target).exists(), target

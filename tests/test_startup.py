@@ -21,6 +21,7 @@ from servers import run
 
 from app import config as site_config
 from app import create_app
+from app.appointments import local_key
 from app.config import StartupError
 
 REQUIRED = (
@@ -125,7 +126,7 @@ def test_a_production_start_creates_no_outbox_and_init_does_once(tmp_path):
 def test_the_outbox_defaults_to_the_instance_folder(tmp_path):
     # The key of the outbox that tests in debug and testing keep there.
     instance = Path(create_app({"TESTING": True}).instance_path)
-    key = site_config.local_key(str(instance))
+    key = local_key(str(instance))
     config = production_config(tmp_path, OUTBOX_KEY=key)
     del config["OUTBOX_PATH"]
     app = create_app(config)
@@ -148,8 +149,8 @@ def test_an_unwritable_outbox_folder_stops_the_start(tmp_path):
 def test_a_malformed_trusted_proxies_stops_the_start(tmp_path, value):
     problems = start_problems(production_config(tmp_path, TRUSTED_PROXIES=value))
     assert problems == [
-        "TRUSTED_PROXIES must be the number of proxies in front of the site "
-        f"(0, 1, 2...), not {value!r}"
+        f"TRUSTED_PROXIES: {value!r} is not a number of proxies; set it to how"
+        " many proxies are in front of the site (0, 1, 2...)"
     ]
 
 
@@ -407,8 +408,8 @@ def test_no_setting_changes_after_the_start_up_check(tmp_path, monkeypatch):
     checked = {}
     check = site_config.check
 
-    def check_and_remember(app):
-        check(app)
+    def check_and_remember(app, **parts):
+        check(app, **parts)
         checked.update(app.config)
 
     monkeypatch.setattr(site_config, "check", check_and_remember)
@@ -425,3 +426,66 @@ def test_no_setting_changes_after_the_start_up_check(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     changed = [key for key, value in checked.items() if app.config[key] != value]
     assert changed == []
+
+
+def test_five_bad_settings_of_different_kinds_give_one_message_with_five_lines(
+    tmp_path, content_copy
+):
+    (content_copy / "site.yaml").unlink()
+    config = production_config(
+        tmp_path,
+        SITE_URL="immunotherapy.example.org",
+        CLINIC_TIMEZONE="Pacific/Atlantis",
+        OUTBOX_KEY="not-a-fernet-key",
+        APPOINTMENT_RATE_LIMIT="lots",
+        CONTENT_DIR=str(content_copy),
+    )
+    with pytest.raises(StartupError) as caught:
+        create_app(config)
+    lines = str(caught.value.code).splitlines()
+    assert lines[0] == "The site cannot start:"
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "  - SITE_URL",
+        "  - CLINIC_TIMEZONE",
+        "  - OUTBOX_KEY",
+        "  - APPOINTMENT_RATE_LIMIT",
+        "  - site.yaml",
+    ]
+    assert "'Pacific/Atlantis' is not a time zone" in lines[2]
+    assert "'lots' is not a rate limit" in lines[4]
+
+
+def test_a_damaged_outbox_and_broken_content_are_one_message(tmp_path, content_copy):
+    config = initialised(tmp_path)
+    Path(config["OUTBOX_PATH"]).write_bytes(b"not an outbox, not even SQLite" * 100)
+    (content_copy / "site.yaml").unlink()
+    problems = start_problems({**config, "CONTENT_DIR": str(content_copy)})
+    assert [problem.split(":")[0] for problem in problems] == [
+        "site.yaml",
+        "OUTBOX_PATH",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("OUTBOX_FAILING_AFTER", "often"),
+        ("MAIL_PORT", 70000),
+        ("MAIL_TIMEOUT", 0),
+        ("RATELIMIT_ENABLED", "maybe"),
+        ("TRUSTED_HOSTS", "[not json"),
+    ],
+)
+def test_a_value_of_the_wrong_kind_is_named_without_a_traceback(tmp_path, key, value):
+    [problem] = start_problems(production_config(tmp_path, **{key: value}))
+    assert problem.startswith(f"{key}: ")
+
+
+def test_debug_without_a_relay_sends_to_make_runs_sink_and_with_one_to_it(tmp_path):
+    outbox = {"DEBUG": True, "OUTBOX_PATH": str(tmp_path / "o.sqlite3")}
+    config = create_app(outbox).config
+    assert (config["MAIL_SERVER"], config["MAIL_PORT"]) == ("127.0.0.1", 8025)
+    assert config["CLINIC_INBOX"] == ["appointments@clinic.example"]
+    relay = {"MAIL_SERVER": "smtp.example.org", "MAIL_USE_TLS": True}
+    config = create_app({**outbox, **relay}).config
+    assert (config["MAIL_SERVER"], config["MAIL_PORT"]) == ("smtp.example.org", None)

@@ -18,6 +18,8 @@ from email import policy
 from aiosmtpd.controller import Controller
 from flask.cli import load_dotenv
 
+from app.config import DEBUG_DEFAULTS
+
 
 class PrintingHandler:
     """Accepts every message and prints its envelope, headers and text part."""
@@ -35,15 +37,19 @@ class PrintingHandler:
 
 
 def dev_environment(smtp_port: int) -> dict[str, str]:
-    """The settings ``make run`` gives the site (unless already set)."""
-    return {
-        "FLASK_APP": "app",
-        "FLASK_MAIL_SERVER": "127.0.0.1",
-        "FLASK_MAIL_PORT": str(smtp_port),
-        # Real-looking addresses: the site refuses ones it could not mail.
-        "FLASK_MAIL_DEFAULT_SENDER": "Website <website@clinic.example>",
-        "FLASK_CLINIC_INBOX": "appointments@clinic.example",
-    }
+    """The settings that send to a sink on ``smtp_port``, as FLASK_* variables
+    (``make preview`` runs outside debug, so it needs them spelled out): debug's
+    own defaults, the same a ``flask --debug`` command gets (app/config.py)."""
+    env = {f"FLASK_{key}": str(value) for key, value in DEBUG_DEFAULTS.items()}
+    return {"FLASK_APP": "app", **env, "FLASK_MAIL_PORT": str(smtp_port)}
+
+
+def site_url(host: str, port: int) -> str:
+    """The dev server's own address, for SITE_URL: the sitemap and canonical
+    links then name the port it serves on."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"  # every interface: this machine's is one of them
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def require_free_port(host: str, port: int, what: str, variable: str) -> None:
@@ -69,17 +75,15 @@ def main() -> None:
     args = parser.parse_args()
     # What `flask run` reads, so the check sees the port it will use.
     load_dotenv()
+    host = os.environ.get("FLASK_RUN_HOST", "127.0.0.1")
+    port = int(os.environ.get("FLASK_RUN_PORT", "5000"))
     require_free_port("127.0.0.1", args.smtp_port, "the SMTP sink", "DEV_SMTP_PORT")
-    require_free_port(
-        os.environ.get("FLASK_RUN_HOST", "127.0.0.1"),
-        int(os.environ.get("FLASK_RUN_PORT", "5000")),
-        "the Flask dev server",
-        "FLASK_RUN_PORT",
-    )
+    require_free_port(host, port, "the Flask dev server", "FLASK_RUN_PORT")
 
     sink = Controller(PrintingHandler(), hostname="127.0.0.1", port=args.smtp_port)
     sink.start()
     env = dict(os.environ)
+    env.setdefault("FLASK_SITE_URL", site_url(host, port))
     for key, value in dev_environment(args.smtp_port).items():
         env.setdefault(key, value)
     print(
