@@ -6,26 +6,21 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
-from dataclasses import field
-from email import message_from_bytes
-from email import policy
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
-from cryptography.fernet import Fernet
+from helpers import OUTBOX_KEY
 from helpers import SITE_URL
+from helpers import skip_or_fail
 from playwright.sync_api import Browser
 from playwright.sync_api import Page
 from playwright.sync_api import sync_playwright
-from werkzeug.serving import make_server
+from servers import free_port
+from servers import serving
+from smtp_sink import SMTPServer
 
 from app import create_app
 from app.config import CONTENT_DIR as DEFAULT_CONTENT_DIR
@@ -37,9 +32,6 @@ VNU_JAR = Path(
 )
 
 NewPage = Callable[..., Page]
-
-# The key that encrypts the test outboxes (OUTBOX_KEY), new for each run.
-OUTBOX_KEY = Fernet.generate_key().decode()
 
 
 @dataclass(frozen=True)
@@ -93,71 +85,6 @@ def content_copy(tmp_path: Path) -> Path:
     return target
 
 
-def free_port() -> int:
-    """A port nothing listens on right now (aiosmtpd cannot take port 0)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class Received:
-    """One message as the SMTP server saw it."""
-
-    mail_from: str
-    rcpt_tos: list[str]
-    raw: bytes
-
-    @property
-    def message(self) -> EmailMessage:
-        return message_from_bytes(self.raw, policy=policy.default)
-
-
-@dataclass
-class RecordingHandler:
-    """An aiosmtpd handler that keeps every message it accepts."""
-
-    received: list[Received] = field(default_factory=list)
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.received.append(
-            Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
-        )
-        return "250 Message accepted"
-
-    def wait_for(self, count: int, timeout: float = 10) -> list[Received]:
-        """Block until ``count`` messages have arrived (delivery is async)."""
-        deadline = time.monotonic() + timeout
-        while len(self.received) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self.received
-
-
-class SMTPServer:
-    """A real SMTP server on 127.0.0.1 that can be stopped and started again."""
-
-    def __init__(self, port: int, **controller_options) -> None:
-        self.port = port
-        self.handler = RecordingHandler()
-        self._options = controller_options
-        self._controller: Controller | None = None
-
-    def start(self) -> None:
-        self._controller = Controller(
-            self.handler, hostname="127.0.0.1", port=self.port, **self._options
-        )
-        self._controller.start()
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-    @property
-    def received(self) -> list[Received]:
-        return self.handler.received
-
-
 @pytest.fixture
 def mail_server(app_config: dict):
     """An SMTP server on the app's port, not started: the mail is "down"."""
@@ -176,14 +103,10 @@ def smtp_server(app_config: dict):
 
 
 @pytest.fixture
-def server_url(app):
+def server_url(app) -> Iterator[str]:
     """This test's app over real HTTP on a free loopback port."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serving(app) as url:
+        yield url
 
 
 # --- The real app over real HTTP, and a real browser (tests/test_browser_*.py) ---
@@ -199,13 +122,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip when a tool is missing locally, but fail under CI, where it must exist."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true, so this is a failure, not a skip)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -245,14 +161,8 @@ def live_app(live_app_config: dict):
 @pytest.fixture(scope="session")
 def live_server(live_app) -> Iterator[LiveServer]:
     """The app served over HTTP on 127.0.0.1, at a port the OS picks as free."""
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}")
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serving(live_app) as url:
+        yield LiveServer(url)
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
+import pytest
 import requests
 import yaml
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
+from cryptography.fernet import Fernet
 
 from app.appointments.forms import AppointmentForm
 
@@ -136,3 +139,14 @@ def edit_site(content_dir: Path, **changes) -> Path:
     site.update(changes)
     path.write_text(yaml.safe_dump(site, allow_unicode=True), encoding="utf-8")
     return content_dir
+
+
+# The key that encrypts the test outboxes (OUTBOX_KEY), new for each run.
+OUTBOX_KEY = Fernet.generate_key().decode()
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip when a tool is missing locally, but fail under CI, where it must exist."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true, so this is a failure, not a skip)")
+    pytest.skip(reason)

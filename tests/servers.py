@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,6 +26,31 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def serving(wsgi_app) -> Iterator[str]:
+    """``wsgi_app`` over real HTTP on a free loopback port, in this process.
+
+    Stopping does not wait out the server's poll: a connection wakes its
+    loop as soon as shutdown is asked for."""
+    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        stopping = threading.Thread(target=server.shutdown)
+        stopping.start()
+        while stopping.is_alive():
+            try:
+                socket.create_connection(server.server_address, timeout=1).close()
+            except OSError:
+                break  # the listening socket is gone: the loop has ended
+            stopping.join(timeout=0.05)
+        stopping.join()
+        server.server_close()
+        thread.join()
 
 
 def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:

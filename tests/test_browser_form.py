@@ -10,8 +10,6 @@ import uuid
 from urllib.parse import urlparse
 
 import pytest
-from conftest import Received
-from conftest import SMTPServer
 from helpers import VALID_ANSWERS
 from helpers import spanish_catalog
 from helpers import wait_until
@@ -26,6 +24,8 @@ from site_pages import RECEIVED_PATHS
 from site_pages import SITE_PAGES
 from site_pages import fill_in
 from site_pages import send_form
+from smtp_sink import Received
+from smtp_sink import SMTPServer
 
 from app.appointments.views import _EXPIRED_MESSAGE
 from app.content import LANGUAGES

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import skip_or_fail
+from helpers import skip_or_fail
 from playwright.sync_api import Page
 from site_pages import CONTENT
 from site_pages import WALLET_CARD_PATHS

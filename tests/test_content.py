@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import OUTBOX_KEY
-from conftest import free_port
+from helpers import OUTBOX_KEY
 from ruamel.yaml import YAML
+from servers import free_port
 
 from app import create_app
 from app.config import CONTENT_DIR as DEFAULT_CONTENT_DIR

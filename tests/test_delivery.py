@@ -19,8 +19,6 @@ import requests
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
-from conftest import RecordingHandler
-from conftest import SMTPServer
 from cryptography.fernet import Fernet
 from helpers import CLINIC_PHONE
 from helpers import STORED_ANSWERS
@@ -30,6 +28,8 @@ from helpers import edit_site
 from helpers import stored_request
 from helpers import submit
 from helpers import wait_until
+from smtp_sink import RecordingHandler
+from smtp_sink import SMTPServer
 
 ROOT = Path(__file__).resolve().parent.parent
 

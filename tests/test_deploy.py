@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import skip_or_fail
 from helpers import cookies_without_expires
 from helpers import sections_by_language
+from helpers import skip_or_fail
 from html_checker import check_html
 from log_files import wait_for_line
 from servers import ROOT

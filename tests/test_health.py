@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import OUTBOX_KEY
+from helpers import OUTBOX_KEY
 from helpers import VALID_ANSWERS
 from helpers import csrf_token
 from helpers import stored_request

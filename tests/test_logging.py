@@ -12,14 +12,14 @@ import uuid
 
 import pytest
 import requests
-from conftest import RecordingHandler
-from conftest import SMTPServer
-from conftest import free_port
 from helpers import submit
 from log_files import wait_for_line
+from servers import free_port
 from servers import gunicorn
 from servers import production_env
 from servers import run
+from smtp_sink import RecordingHandler
+from smtp_sink import SMTPServer
 
 LINE = re.compile(r"(GET|POST|HEAD) (\S+) (\d{3}) (\d+\.\d)ms")
 

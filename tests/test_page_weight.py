@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import gzip
 import re
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -16,7 +14,7 @@ from flask import Flask
 from flask import template_rendered
 from flask_frozen import Freezer
 from helpers import FORM_PATHS
-from werkzeug.serving import make_server
+from servers import serving
 
 from app import create_app
 from tools.page_weight import MAX_REQUESTS
@@ -33,19 +31,6 @@ def sitemap_paths() -> list[str]:
     xml = create_app(TEST_CONFIG).test_client().get("/sitemap.xml").data
     locs = ElementTree.fromstring(xml).findall("s:url/s:loc", SITEMAP_NS)
     return [re.sub(r"^https?://[^/]+", "", loc.text) for loc in locs]
-
-
-@contextmanager
-def serving(wsgi_app: Flask) -> Iterator[str]:
-    """``wsgi_app`` behind a real HTTP server on a free loopback port."""
-    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.shutdown()
-        thread.join()
 
 
 @pytest.fixture

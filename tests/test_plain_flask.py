@@ -10,12 +10,12 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from conftest import OUTBOX_KEY
 from flask import Flask
 from flask import flash
 from flask import request
 from flask_compress import Compress
 from helpers import FORM_PATHS
+from helpers import OUTBOX_KEY
 from helpers import SITE_URL
 from jinja2 import ChoiceLoader
 from jinja2 import DictLoader

@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 
 import brotli
 import pytest
-from conftest import skip_or_fail
 from helpers import FORM_PATHS
 from helpers import cookies_without_expires
+from helpers import skip_or_fail
 from log_files import wait_for_line
 from servers import ROOT
 from servers import free_port

@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import skip_or_fail
 from helpers import CLINIC_PHONE
 from helpers import edit_site
 from helpers import post_form
+from helpers import skip_or_fail
 from helpers import submit
 from helpers import wait_until
 from servers import free_port

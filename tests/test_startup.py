@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import OUTBOX_KEY
 from cryptography.fernet import Fernet
+from helpers import OUTBOX_KEY
 from helpers import STORED_ANSWERS
 from servers import gunicorn_command
 from servers import production_env
