@@ -29,8 +29,8 @@ from wtforms import RadioField
 from app import create_app
 from app.appointments import delivery
 from app.appointments import fields
+from app.appointments.clinic_email import for_staff
 from app.appointments.forms import AppointmentForm
-from app.appointments.forms import for_staff
 
 
 def outbox_status(app):

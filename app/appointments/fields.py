@@ -11,9 +11,12 @@ from datetime import date
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from email_validator import EmailNotValidError
+from email_validator import validate_email
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms import EmailField
 from wtforms import Field
 from wtforms import TelField
 from wtforms.validators import StopValidation
@@ -124,6 +127,35 @@ class PhoneField(TelField):
             else:
                 message = _l("Enter a phone number we can call, like (559) 555-0123.")
             self.errors.append(str(message))
+
+
+class EmailAddressField(EmailField):
+    """An email address; ``address`` is it as every mail server accepts it
+    (an accented domain in its xn-- form, so staff can reply), parsed once
+    every other check passed. Empty stays None: the address is optional."""
+
+    address: str | None = None
+
+    def __init__(self, label=None, validators=None, *, invalid_message, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.invalid_message = invalid_message
+
+    def pre_validate(self, form: FlaskForm) -> None:
+        self.address = None
+
+    def post_validate(self, form: FlaskForm, validation_stopped: bool) -> None:
+        if validation_stopped or self.errors or not (self.data or "").strip():
+            return
+        try:
+            # Accents before the @ (josé@...) cannot go in a Reply-To that
+            # every mail server accepts; few providers allow them.
+            valid = validate_email(
+                self.data, check_deliverability=False, allow_smtputf8=False
+            )
+        except EmailNotValidError:
+            self.errors.append(str(self.invalid_message))
+            return
+        self.address = valid.ascii_email or valid.normalized
 
 
 def clinic_today() -> date:

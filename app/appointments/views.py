@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -22,7 +21,9 @@ from flask.wrappers import Response
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import validate_csrf
 from werkzeug.exceptions import HTTPException
+from wtforms.validators import ValidationError
 
 from ..errors import error_headers
 from ..errors import render_error
@@ -30,11 +31,10 @@ from ..i18n import add_localized_rule
 from . import delivery
 from . import limits
 from . import mailer
-from .forms import CONTACT_METHODS
+from .choices import CONTACT_METHODS
 from .forms import AppointmentForm
+from .forms import new_submission_token
 from .outbox import OUTBOX_ERRORS
-from .outbox import new_submission_token
-from .outbox import submission_key
 
 log = logging.getLogger(__name__)
 
@@ -147,15 +147,15 @@ def form() -> Response:
         # The same form posted again: its first request stands, counted once.
         return response
     limits.mark_accepted()
-    # Try at once, on a thread of its own: the patient's answer does not wait
-    # for the relay, and a slow relay never holds a web worker. Not
-    # call_on_close: some servers skip close() when the client hangs up early.
-    # A failure leaves the request queued for `flask outbox deliver`.
-    threading.Thread(
-        target=_deliver_quietly,
-        args=(current_app._get_current_object(), request_record.id),
-        daemon=True,
-    ).start()
+    # Try at once, once the patient has the answer: on the thread that served
+    # it, after the response is sent, so the patient never waits for the
+    # relay and a request costs no thread of its own. (While the relay talks,
+    # delivery's LeaseKeeper renews the lease on one short-lived thread: a
+    # relay slower than a lease must not let a second sender in.) A server
+    # that skips close(), or a failure, leaves the request queued for
+    # `flask outbox deliver`, which runs every minute.
+    app = current_app._get_current_object()
+    response.call_on_close(lambda: _deliver_quietly(app, request_record.id))
     return response
 
 
@@ -168,12 +168,18 @@ def _to_received() -> Response:
 
 
 def _store(form: AppointmentForm):
-    payload = _payload(form)
+    """Store the answers, as the form parsed them, once; or 503."""
+    answers = form.answers()
+    payload = {
+        "received_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "page_language": g.lang_code,
+        **answers,
+    }
     try:
         stored = current_app.extensions["outbox"].add(
             payload,
             mail_domain=mailer.sender_domain(current_app.config),
-            submission=_submission_key(form),
+            submission=form.submission_key(answers),
         )
     except OUTBOX_ERRORS as error:
         # Never a false "received": the patient gets the 503 page with our phone.
@@ -184,22 +190,6 @@ def _store(form: AppointmentForm):
     else:
         log.info("outbox: request %s posted again; not stored twice", stored.reference)
     return stored
-
-
-def _submission_key(form: AppointmentForm) -> str | None:
-    """This form submission's key: its hidden token with this session's CSRF
-    secret, so only the same browser can repeat (and see) the same request."""
-    field_name = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-    return submission_key(session.get(field_name), form.submission.data, form.answers())
-
-
-def _payload(form: AppointmentForm) -> dict[str, Any]:
-    """What the clinic needs, normalised; nothing else is kept."""
-    return {
-        "received_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "page_language": g.lang_code,
-        **form.answers(),
-    }
 
 
 def _deliver_quietly(app: Flask, request_id: int) -> None:
@@ -259,21 +249,28 @@ def _csrf_failed(error: CSRFError):
     and a notice that says why."""
     if request.endpoint != "appointments.form":
         return render_error(error)
-    description = (error.description or "").lower()
-    session_cookie = current_app.config["SESSION_COOKIE_NAME"]
     # No session came back. Once, that is a session that ended while the page
     # was open; again, on the page sent with a new one, the browser refuses
     # cookies, and sending again would loop.
-    no_session = "session token is missing" in description and (
-        session_cookie not in request.cookies
-    )
-    if "referrer" in description:
-        notice = _with_phone(_NO_REFERRER_MESSAGE)
-    elif no_session and request.form.get(_SESSION_LOST_FIELD):
+    no_session = current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
+    if no_session and request.form.get(_SESSION_LOST_FIELD):
         notice = _with_phone(_NO_COOKIE_MESSAGE)
+    elif not no_session and _token_is_valid():
+        # The token is good, so what failed is HTTPS's same-site Referer check.
+        notice = _with_phone(_NO_REFERRER_MESSAGE)
     else:
         notice = _EXPIRED_MESSAGE
     return _render_form(_new_form(), 400, notice=notice, session_lost=no_session)
+
+
+def _token_is_valid() -> bool:
+    """Whether the page's CSRF token itself passes Flask-WTF's check."""
+    field_name = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    try:
+        validate_csrf(request.form.get(field_name))
+    except ValidationError:
+        return False
+    return True
 
 
 add_localized_rule(bp, FORM_PATHS, "form", form, methods=["GET", "POST"])
