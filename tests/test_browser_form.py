@@ -153,8 +153,9 @@ def test_the_form_can_be_sent_with_the_keyboard_alone(
     # The page's language is already chosen, so Tab lands on it.
     press(page, "Tab", f"#language-{LANGUAGES.index(lang)}")
     # "Which language?" only follows "Another language": Tab skips it.
-    press(page, "Tab", "#interpreter")
-    keyboard.press("Space")
+    # No interpreter answer yet: Tab lands on the first choice.
+    press(page, "Tab", "#interpreter-0")
+    press(page, "ArrowDown", "#interpreter-1")  # Yes, for the phone call
 
     press(page, "Tab", "#message")
     keyboard.type("Mornings are best.\nThank you.")
@@ -174,19 +175,19 @@ def test_the_form_can_be_sent_with_the_keyboard_alone(
     text = text.replace("\r\n", "\n")
     for line in (
         f"Patient name: {first} {last}",
-        "Phone (Ana Ruiz, Daughter): (559) 555-0123",
+        "Phone: (559) 555-0123",
         "Preferred contact: Phone call",
         "Best time to reach: Any time",
         f"Language for the call: {CALL_LANGUAGE[lang]}",
-        "Interpreter needed: Yes",
         "Date of birth: March 27, 1958",
-        "Request is for: A family member or friend: Ana Ruiz, Daughter",
+        "PERSON TO CALL\nName: Ana Ruiz\nRelationship to the patient: Daughter",
         "New or returning: Returning patient",
         "Reason: A second opinion",
         "Referring doctor: Dr. Ana Ruiz",
         "> Mornings are best.\n> Thank you.",
     ):
         assert line in text, line
+    assert re.search(r"\nInterpreter: Yes, (Spanish, )?for the call\n", text), text
 
 
 _INVALID_CONTROLS_JS = """
@@ -394,7 +395,7 @@ def test_without_javascript_every_follow_up_shows_and_the_form_still_works(
     reference = page.locator(".reference").inner_text()
     mail = mail_about(live_smtp_server, reference)
     text = mail.message.get_body(preferencelist=("plain",)).get_content()
-    assert "doctor’s office where I work: Valley Family Medicine" in text
+    assert "Name: Valley Family Medicine\r\nRelationship to the patient: the" in text
     assert "Klingon" not in text
 
 

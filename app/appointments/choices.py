@@ -37,3 +37,20 @@ REASONS = {
     "immunotherapy_questions": _l("Questions about immunotherapy"),
     "other": _l("Something else"),
 }
+# What the patient would like an interpreter for: the call, the visit, both.
+INTERPRETER_FOR = {
+    "no": _l("No, thank you"),
+    "call": _l("Yes, for the phone call"),
+    "visit": _l("Yes, for the visit"),
+    "both": _l("Yes, for the phone call and the visit"),
+}
+# What the received page tells the patient happens next, by contact method;
+# the clinic's email repeats it.
+PROMISES = {
+    "call": _l("Someone from the clinic will call you to arrange an appointment."),
+    "text": _l(
+        "Someone from the clinic will send you a text message to arrange an"
+        " appointment."
+    ),
+    "email": _l("Someone from the clinic will email you to arrange an appointment."),
+}

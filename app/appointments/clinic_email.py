@@ -28,8 +28,8 @@ from .choices import BEST_TIMES
 from .choices import CALL_LANGUAGES
 from .choices import CONTACT_METHODS
 from .choices import PATIENT_STATUSES
+from .choices import PROMISES
 from .choices import REASONS
-from .choices import REQUESTERS
 from .mailer import setting
 from .outbox import QueuedRequest
 
@@ -45,7 +45,7 @@ def build_message(
         staff = for_staff(payload, site)
         context = {
             "request": request,
-            "lines": staff.lines,
+            "blocks": staff.blocks,
             "message_lines": (staff.message or "").splitlines(),
             "received": _clinic_time(payload["received_at"], config),
         }
@@ -85,24 +85,44 @@ class StaffLine:
 
 
 @dataclass(frozen=True)
+class Block:
+    """A labelled block of the email: the patient, the person to call..."""
+
+    heading: str
+    lines: list[StaffLine]
+
+
+@dataclass(frozen=True)
 class ForStaff:
     """A stored request as the clinic's email shows it."""
 
-    lines: list[StaffLine]
+    blocks: list[Block]
     # The person's own words, shown apart from the form's lines.
     message: str | None
     reply_to: str | None
     # Fixed words for the subject; never anything typed.
     flags: list[str]
 
+    @property
+    def lines(self) -> list[StaffLine]:
+        """Every line of every block, in order."""
+        return [line for block in self.blocks for line in block.lines]
+
 
 def for_staff(answers: Mapping[str, Any], site: Site) -> ForStaff:
-    """What staff read, in the order they need it. English: call it under
-    ``force_locale("en")``, so the choices' labels are the form's own."""
-    lines = [
+    """What staff read, in the order they need it: the patient, then the
+    person to call (who may not be the patient), then the request. English:
+    call it under ``force_locale("en")``, so the choices' labels are the
+    form's own."""
+    patient = [
         StaffLine("Patient name", f"{answers['first_name']} {answers['last_name']}"),
         StaffLine("Date of birth", _spelled_date(answers.get("date_of_birth"))),
-        StaffLine("Request is for", _requested_for(answers)),
+        StaffLine(
+            "New or returning", _label(PATIENT_STATUSES, answers.get("patient_status"))
+        ),
+    ]
+    caller = [
+        *_who_to_call(answers),
         _phone_line(answers),
         StaffLine("Email", answers.get("email") or "—"),
         StaffLine(
@@ -110,36 +130,67 @@ def for_staff(answers: Mapping[str, Any], site: Site) -> ForStaff:
         ),
         StaffLine("Best time to reach", _label(BEST_TIMES, answers.get("best_time"))),
         StaffLine("Language for the call", _call_language(answers)),
-        StaffLine("Interpreter needed", _interpreter_needed(answers, site)),
-        StaffLine(
-            "New or returning", _label(PATIENT_STATUSES, answers.get("patient_status"))
-        ),
+    ]
+    request = [
+        StaffLine("Interpreter", _interpreter_needed(answers, site)),
         StaffLine("Reason", _label(REASONS, answers.get("reason"))),
         StaffLine("Referring doctor", answers.get("referring_doctor") or "—"),
     ]
     offices = {location.id: location.name for location in site.locations}
     if answers.get("location"):
         office = offices.get(answers["location"], answers["location"])
-        lines.append(StaffLine("Preferred office", office))
+        request.append(StaffLine("Preferred office", office))
     form_language = "Spanish" if answers.get("page_language") == "es" else "English"
-    lines.append(StaffLine("Form language", form_language))
+    request.append(StaffLine("Form language", form_language))
+    request.append(StaffLine("Told on the received page", _promise(answers, site)))
     return ForStaff(
-        lines=lines,
+        blocks=[
+            Block("Patient", patient),
+            Block("Person to call", caller),
+            Block("Request", request),
+        ],
         message=answers.get("message"),
         reply_to=answers.get("email"),
         flags=_subject_flags(answers, site),
     )
 
 
+def _who_to_call(answers: Mapping[str, Any]) -> list[StaffLine]:
+    """Who answers the phone, so the receptionist need not guess."""
+    requester = answers.get("requester")
+    if requester == "family":
+        return [
+            StaffLine("Name", answers.get("requester_name") or "—"),
+            StaffLine(
+                "Relationship to the patient", answers.get("relationship") or "—"
+            ),
+        ]
+    if requester == "office":
+        return [
+            StaffLine("Name", answers.get("office_name") or "—"),
+            StaffLine("Relationship to the patient", "the patient’s doctor’s office"),
+        ]
+    return [StaffLine("Name", "the patient")]
+
+
+def _promise(answers: Mapping[str, Any], site: Site) -> str:
+    """What the received page told the patient (in their language; here in
+    English): who gets in touch how, and when, if the clinic says."""
+    promise = str(PROMISES.get(answers.get("contact_method"), PROMISES["call"]))
+    if site.response_time:
+        promise = f"{promise} {site.response_time['en']}"
+    return promise
+
+
 def _phone_line(answers: Mapping[str, Any]) -> StaffLine:
-    label = f"Phone ({_whose_phone(answers)})"
+    """The number, parsed once per email from the stored one."""
     try:
         phone = parse_phone(answers["phone"])
     except PhoneNumberError:
         # Stored before today's checks: still the clinic's to read, never a
         # request stuck in the outbox.
-        return StaffLine(label, answers["phone"])
-    return StaffLine(label, phone.display, phone.tel)
+        return StaffLine("Phone", answers["phone"])
+    return StaffLine("Phone", phone.display, phone.tel)
 
 
 def _label(options: Mapping[str, Any], value: str | None) -> str:
@@ -154,32 +205,6 @@ def _spelled_date(iso_date: str | None) -> str:
     return f"{value:%B} {value.day}, {value.year}"
 
 
-def _requester(answers: Mapping[str, Any]) -> str:
-    """Who asked for the patient: "Tom Price, son", or the office's name."""
-    if answers.get("requester") == "family":
-        parts = (answers.get("requester_name"), answers.get("relationship"))
-        return ", ".join(part for part in parts if part) or "—"
-    return answers.get("office_name") or "—"
-
-
-def _requested_for(answers: Mapping[str, Any]) -> str:
-    """The choice as the form words it, and who asked; "Me" would not say
-    who to staff."""
-    requester = answers.get("requester")
-    if requester in ("family", "office"):
-        return f"{_label(REQUESTERS, requester)}: {_requester(answers)}"
-    return "the patient themself"
-
-
-def _whose_phone(answers: Mapping[str, Any]) -> str:
-    """Who answers the phone: the receptionist should not have to guess."""
-    if answers.get("requester") == "family":
-        return _requester(answers)
-    if answers.get("requester") == "office":
-        return f"{_requester(answers)}, doctor’s office"
-    return "the patient"
-
-
 def _call_language(answers: Mapping[str, Any]) -> str:
     language = _label(CALL_LANGUAGES, answers.get("language"))
     if answers.get("language") == "other" and answers.get("other_language"):
@@ -187,36 +212,50 @@ def _call_language(answers: Mapping[str, Any]) -> str:
     return language
 
 
-def _interpreter_language(answers: Mapping[str, Any], site: Site) -> str | None:
-    """The interpreter staff must book, named only from the clinic's list:
-    a listed language's name, "other", "" when the patient asked for one with
-    the call in English, None when none is needed. A call in another
-    language always needs one."""
-    if answers.get("language") == "other":
-        typed = _comparable(answers.get("other_language") or "")
-        for language in site.call_languages:
-            if typed in {_comparable(name) for name in (language.name, *language.also)}:
-                return language.name
-        return "other"
-    if not answers.get("interpreter"):
+def _interpreter(answers: Mapping[str, Any], site: Site) -> tuple[str, str] | None:
+    """The interpreter staff must book, and what for: (language, purpose).
+
+    The language is named only from the clinic's list: a listed language's
+    name, "other", or "" when the call is in English. A call in another
+    language always needs one. The purpose is "for the call", "for the
+    visit", "for the call and the visit", or "" for a request stored before
+    the form asked. None when none is needed."""
+    choice = answers.get("interpreter")
+    language = answers.get("language")
+    call = language == "other" or choice in ("call", "both")
+    visit = choice in ("visit", "both")
+    if not (call or visit or choice is True):
         return None
-    return "Spanish" if answers.get("language") == "es" else ""
+    purpose = " and ".join(
+        words for words, wanted in (("the call", call), ("the visit", visit)) if wanted
+    )
+    purpose = f"for {purpose}" if choice is not True or call else ""
+    if language == "other":
+        typed = _comparable(answers.get("other_language") or "")
+        for known in site.call_languages:
+            if typed in {_comparable(name) for name in (known.name, *known.also)}:
+                return known.name, purpose
+        return "other", purpose
+    return ("Spanish" if language == "es" else ""), purpose
 
 
 def _interpreter_needed(answers: Mapping[str, Any], site: Site) -> str:
-    language = _interpreter_language(answers, site)
-    if language is None:
+    interpreter = _interpreter(answers, site)
+    if interpreter is None:
         return "No"
-    return f"Yes ({language})" if language else "Yes"
+    language, purpose = interpreter
+    return ", ".join(part for part in ("Yes", language, purpose) if part)
 
 
 def _subject_flags(answers: Mapping[str, Any], site: Site) -> list[str]:
     """What staff must arrange before calling: a Spanish speaker, an
-    interpreter and its language."""
+    interpreter, what for and its language."""
     flags = ["Spanish"] if answers.get("language") == "es" else []
-    language = _interpreter_language(answers, site)
-    if language is not None:
-        flags.append(f"Interpreter: {language}" if language else "Interpreter")
+    interpreter = _interpreter(answers, site)
+    if interpreter is not None:
+        language, purpose = interpreter
+        flag = f"Interpreter {purpose}".strip()
+        flags.append(f"{flag}: {language}" if language else flag)
     return flags
 
 

@@ -36,6 +36,7 @@ from wtforms.validators import StopValidation
 from .choices import BEST_TIMES
 from .choices import CALL_LANGUAGES
 from .choices import CONTACT_METHODS
+from .choices import INTERPRETER_FOR
 from .choices import PATIENT_STATUSES
 from .choices import REASONS
 from .choices import REQUESTERS
@@ -270,7 +271,16 @@ class AppointmentForm(FlaskForm):
             _at_most(50),
         ],
     )
-    interpreter = BooleanField(_l("I would like a medical interpreter."))
+    interpreter = RadioField(
+        _l("Would you like a medical interpreter? (optional)"),
+        description=_l(
+            "An interpreter can help on our phone call, at the visit, or both."
+        ),
+        choices=_choices(INTERPRETER_FOR),
+        # Not chosen: none. Optional() also clears WTForms' "Not a valid
+        # choice" for an empty answer; any other value keeps it.
+        validators=[Optional()],
+    )
     message = _example(
         "Mornings before 10 are best.",
         TextAreaField(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -32,6 +33,7 @@ from . import delivery
 from . import limits
 from . import mailer
 from .choices import CONTACT_METHODS
+from .choices import PROMISES
 from .forms import AppointmentForm
 from .forms import new_submission_token
 from .outbox import OUTBOX_ERRORS
@@ -147,15 +149,19 @@ def form() -> Response:
         # The same form posted again: its first request stands, counted once.
         return response
     limits.mark_accepted()
-    # Try at once, once the patient has the answer: on the thread that served
-    # it, after the response is sent, so the patient never waits for the
-    # relay and a request costs no thread of its own. (While the relay talks,
-    # delivery's LeaseKeeper renews the lease on one short-lived thread: a
-    # relay slower than a lease must not let a second sender in.) A server
-    # that skips close(), or a failure, leaves the request queued for
-    # `flask outbox deliver`, which runs every minute.
-    app = current_app._get_current_object()
-    response.call_on_close(lambda: _deliver_quietly(app, request_record.id))
+    # Try at once, on a thread of its own: the patient's answer does not wait
+    # for the relay, and a slow relay never holds a web worker. One thread
+    # more per request (and, while the relay talks, delivery's LeaseKeeper,
+    # which renews the lease so a relay slower than a lease lets no second
+    # sender in). Not call_on_close: it runs only when the server closes the
+    # response, which Werkzeug's server does after draining the client's
+    # socket (a browser can hold it open), and it would hold a sync worker.
+    # A failure leaves the request queued for `flask outbox deliver`.
+    threading.Thread(
+        target=_deliver_quietly,
+        args=(current_app._get_current_object(), request_record.id),
+        daemon=True,
+    ).start()
     return response
 
 
@@ -212,6 +218,7 @@ def received() -> Response:
                 "appointments/received.html",
                 reference=session.get(_SESSION_REFERENCE),
                 contact_method=contact,
+                promises=PROMISES,
             )
         )
     response.cache_control.no_store = True
