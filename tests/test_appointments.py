@@ -617,7 +617,8 @@ def test_a_wrong_date_of_birth_says_what_is_wrong(
     marked = re.findall(r'id="date_of_birth-(\w+)"[^>]*aria-invalid="true"', body)
     assert marked == invalid
     # What was typed comes back, to be corrected rather than typed again.
-    for part in parts:
+    day, year = parts[1], parts[2]
+    for part in (day, year):
         if part:
             assert f'value="{part}"' in body
 
@@ -655,29 +656,31 @@ def test_today_is_where_the_clinic_is(app):
 
 
 @pytest.mark.parametrize(
-    ("lang", "message"),
-    [
-        ("en", "The month comes first, then the day. Did you mean 5 13 1948?"),
-        ("es", "Primero va el mes y luego el día. ¿Quiso decir 5 13 1948?"),
-    ],
+    ("lang", "order", "may"),
+    [("en", ["month", "day", "year"], "May"), ("es", ["day", "month", "year"], "mayo")],
 )
-def test_a_day_and_month_swapped_gets_the_order_explained(client, lang, message):
-    response = post_form(client, lang, **date_answers("13", "5", "1948"))
-    assert response.status_code == 422
-    body = html.unescape(response.get_data(as_text=True))
-    assert f'<a href="#date_of_birth-month">{message}</a>' in body
-    marked = re.findall(r'id="date_of_birth-(\w+)"[^>]*aria-invalid="true"', body)
-    assert marked == ["month", "day"]
+def test_the_month_is_chosen_by_name_in_the_pages_order(client, lang, order, may):
+    """5 3 1962 cannot be misread: the month is a name, never a number."""
+    page = client.get(FORM_PATHS[lang]).get_data(as_text=True)
+    assert re.findall(r'id="date_of_birth-(month|day|year)"', page) == order
+    select = re.search(
+        r'<select [^>]*name="date_of_birth-month".*?</select>', page, re.S
+    )
+    assert f'<option value="5">{may}</option>' in select.group(0)
+    # Sent with a mistake elsewhere, the chosen month comes back chosen.
+    response = post_form(client, lang, first_name="", **date_answers("5", "3", "1962"))
+    body = response.get_data(as_text=True)
+    assert f'<option value="5" selected>{may}</option>' in body
 
 
 @pytest.mark.parametrize(
     ("lang", "hint"),
     [
-        ("en", "Enter the month first, then the day, then the year."),
-        ("es", "Escriba primero el mes, luego el día y luego el año."),
+        ("en", "It helps us find the patient’s records."),
+        ("es", "Nos ayuda a encontrar el expediente del paciente."),
     ],
 )
-def test_the_date_hint_says_month_day_year(client, lang, hint):
+def test_the_date_hint_says_why_it_is_asked(client, lang, hint):
     assert hint in client.get(FORM_PATHS[lang]).get_data(as_text=True)
 
 
@@ -692,7 +695,9 @@ def test_the_date_of_birth_is_a_grouped_three_part_question(client):
     assert 'aria-describedby="date_of_birth-hint"' in group
     for part in ("month", "day", "year"):
         assert f'<label for="date_of_birth-{part}">' in group
+    for part in ("day", "year"):
         assert f'name="date_of_birth-{part}" type="text" inputmode="numeric"' in group
+    assert '<select class="input date-input-month"' in group
 
 
 # --- Follow-up questions without JavaScript (GOV.UK conditional reveal) ---

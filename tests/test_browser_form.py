@@ -98,6 +98,9 @@ NAMES = {"en": ("Maria", "Keyboard"), "es": ("José", "Núñez")}
 CALL_LANGUAGE = {"en": "English", "es": "Spanish"}
 
 
+MARCH = {"en": "March", "es": "marzo"}
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_the_form_can_be_sent_with_the_keyboard_alone(
     page, live_app, live_smtp_server, lang
@@ -116,12 +119,11 @@ def test_the_form_can_be_sent_with_the_keyboard_alone(
     keyboard.type(first)
     press(page, "Tab", "#last_name")
 
-    press(page, "Tab", "#date_of_birth-month")
-    keyboard.type("3")
-    press(page, "Tab", "#date_of_birth-day")
-    keyboard.type("27")
-    press(page, "Tab", "#date_of_birth-year")
-    keyboard.type("1958")
+    # In the order the page's language writes a date; the month by its name.
+    typed = {"month": MARCH[lang], "day": "27", "year": "1958"}
+    for part in ("month", "day", "year") if lang == "en" else ("day", "month", "year"):
+        press(page, "Tab", f"#date_of_birth-{part}")
+        keyboard.type(typed[part])
 
     press(page, "Tab", "#requester-0")  # Me
     keyboard.press("Space")
@@ -402,7 +404,7 @@ def test_without_javascript_every_follow_up_shows_and_the_form_still_works(
 def test_date_of_birth_errors_mark_only_the_wrong_part(page):
     page.goto(FORM_PATHS["en"])
     fill_in(page, VALID_ANSWERS)
-    page.locator("#date_of_birth-month").fill("3")
+    page.locator("#date_of_birth-month").select_option("3")
     page.locator("#date_of_birth-year").fill("1958")
     assert send_form(page).status == 422
     link = page.locator("#error-summary").get_by_role("link")
@@ -431,3 +433,27 @@ def test_the_reference_stays_on_one_line_on_a_phone(new_page, lang):
     lines = reference.evaluate("(el) => el.getClientRects().length")
     assert lines == 1
     assert horizontal_overflow(page) <= 0
+
+
+@pytest.mark.parametrize(
+    ("lang", "month"),
+    [("en", "May"), ("es", "mayo")],
+)
+def test_a_day_first_date_cannot_reach_the_clinic_as_another_date(
+    page, live_smtp_server, lang, month
+):
+    """5 3 1962: the patient picks the month by its name, so the month the
+    clinic gets is the one the patient read (issue 21.2)."""
+    last = f"Fecha-{uuid.uuid4().hex[:8]}"
+    page.goto(FORM_PATHS[lang])
+    fill_in(page, {**VALID_ANSWERS, "last_name": last})
+    page.locator("#date_of_birth-day").fill("3")
+    page.locator("#date_of_birth-month").select_option(label=month)
+    page.locator("#date_of_birth-year").fill("1962")
+    # What the patient sees before sending: the month in words, in their language.
+    chosen = page.locator("#date_of_birth-month option:checked").inner_text()
+    assert chosen == month
+    assert send_form(page).status == 200
+    reference = page.locator(".reference").inner_text()
+    text = mail_about(live_smtp_server, reference).message.get_body(("plain",))
+    assert "Date of birth: May 3, 1962" in text.get_content()

@@ -18,6 +18,7 @@ from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from flask import render_template
 from flask_babel import force_locale
 
@@ -201,8 +202,7 @@ def _spelled_date(iso_date: str | None) -> str:
     """Spelled out, so no one reads 3/4 as April 3."""
     if not iso_date:
         return "—"
-    value = date.fromisoformat(iso_date)
-    return f"{value:%B} {value.day}, {value.year}"
+    return format_date(date.fromisoformat(iso_date), format="long", locale="en")
 
 
 def _call_language(answers: Mapping[str, Any]) -> str:

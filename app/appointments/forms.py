@@ -162,10 +162,7 @@ class AppointmentForm(FlaskForm):
     )
     date_of_birth = DateInputField(
         _l("What is the patient’s date of birth? (optional)"),
-        description=_l(
-            "It helps us find the patient’s records. Enter the month first, then"
-            " the day, then the year. For example, for March 27, 1958: 3 27 1958."
-        ),
+        description=_l("It helps us find the patient’s records."),
     )
     requester = _example(
         "self",
