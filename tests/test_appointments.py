@@ -1255,3 +1255,32 @@ def test_the_form_asks_what_the_interpreter_is_for(client, lang, question, both)
     page = html.unescape(client.get(FORM_PATHS[lang]).get_data(as_text=True))
     assert f"<legend>{question}" in page
     assert f'<label for="interpreter-3">{both}</label>' in page
+
+
+def test_the_language_toggle_carries_the_answers_unchecked_and_unstored(app, client):
+    """Issue 21.1 without a browser: the toggle's POST to the Spanish form."""
+    page = client.get(FORM_PATHS["en"]).get_data(as_text=True)
+    assert 'formaction="/es/solicitar-cita" name="switch_language"' in page
+    response = client.post(
+        FORM_PATHS["es"],
+        data={
+            **VALID_ANSWERS,
+            "first_name": "Lucía",
+            "phone": "not a number",
+            "switch_language": "es",
+            "csrf_token": csrf_token(page),
+        },
+    )
+    assert response.status_code == 200
+    body = html.unescape(response.get_data(as_text=True))
+    assert '<html lang="es">' in body
+    assert 'value="Lucía"' in body and 'value="not a number"' in body
+    assert "error-summary" not in body and 'aria-invalid="true"' not in body
+    assert outbox_status(app).queued == 0
+    # An expired page switches all the same: nothing is stored, nothing to refuse.
+    stale = client.post(
+        FORM_PATHS["es"],
+        data={**VALID_ANSWERS, "switch_language": "es", "csrf_token": "stale"},
+    )
+    assert stale.status_code == 200
+    assert "error-summary" not in stale.get_data(as_text=True)

@@ -457,3 +457,42 @@ def test_a_day_first_date_cannot_reach_the_clinic_as_another_date(
     reference = page.locator(".reference").inner_text()
     text = mail_about(live_smtp_server, reference).message.get_body(("plain",))
     assert "Date of birth: May 3, 1962" in text.get_content()
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_switching_language_keeps_every_answer_and_shows_no_error(new_page, javascript):
+    """Issue 21.1: typed on the English form, one answer wrong and sent, then
+    "Español": the Spanish form has every answer, and no error yet."""
+    page = new_page(java_script_enabled=javascript)
+    page.goto(FORM_PATHS["en"])
+    typed = {
+        **VALID_ANSWERS,
+        "first_name": "José Luis",
+        "requester": "family",
+        "requester_name": "María Hernández",
+        "relationship": "hija",
+        "phone": "not a number",  # the one wrong answer
+        "message": "Llamar por la tarde.",
+    }
+    fill_in(page, typed)
+    page.locator("#date_of_birth-day").fill("3")
+    page.locator("#date_of_birth-month").select_option("5")
+    page.locator("#date_of_birth-year").fill("1962")
+    assert send_form(page).status == 422
+    expect(page.locator("#error-summary")).to_be_visible()
+
+    with page.expect_navigation():
+        page.locator(".lang-toggle").click()
+    assert urlparse(page.url).path == FORM_PATHS["es"]
+    assert page.locator("html").get_attribute("lang") == "es"
+    expect(page.locator("#error-summary")).to_have_count(0)
+    expect(page.locator('[aria-invalid="true"]')).to_have_count(0)
+    for name in ("first_name", "requester_name", "relationship", "phone", "message"):
+        expect(page.locator(f'[name="{name}"]')).to_have_value(typed[name])
+    expect(page.locator("#requester-1")).to_be_checked()
+    expect(page.locator("#date_of_birth-month option:checked")).to_have_text("mayo")
+    expect(page.locator("#date_of_birth-day")).to_have_value("3")
+    # Corrected and sent from the Spanish form: one request, as typed.
+    page.locator('[name="phone"]').fill("559 555 0123")
+    assert send_form(page).status == 200
+    assert urlparse(page.url).path == RECEIVED_PATHS["es"]

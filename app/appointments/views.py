@@ -48,6 +48,9 @@ RECEIVED_PATHS = {
     "es": "/es/solicitar-cita/recibida",
 }
 _SESSION_REFERENCE = "appointment_reference"
+# Posted by the language toggle on the form: show the answers on the other
+# language's form, neither checked nor stored.
+_SWITCH_LANGUAGE_FIELD = "switch_language"
 # Posted by a form shown again because its session cookie did not come back.
 _SESSION_LOST_FIELD = "session_lost"
 # How the patient asked to be contacted ("call", "text", "email"): what the
@@ -117,6 +120,7 @@ def _render_form(
         form=form,
         notice=notice,
         session_lost_field=_SESSION_LOST_FIELD if session_lost else None,
+        switch_language_field=_SWITCH_LANGUAGE_FIELD,
     )
     response = current_app.make_response((page, status))
     response.cache_control.no_store = True
@@ -128,6 +132,9 @@ def form() -> Response:
     form = _new_form(
         data={"language": g.lang_code, "submission": new_submission_token()}
     )
+    if _switching_language():
+        # No errors the patient has not asked for: the form is not checked.
+        return _render_form(form)
     if not form.validate_on_submit():
         return _render_form(form, 422 if form.is_submitted() else 200)
     # Before the trap: past the cap, a script's post and a person's get the
@@ -163,6 +170,11 @@ def form() -> Response:
         daemon=True,
     ).start()
     return response
+
+
+def _switching_language() -> bool:
+    """Whether this POST is the language toggle carrying the answers."""
+    return request.method == "POST" and _SWITCH_LANGUAGE_FIELD in request.form
 
 
 def _to_received() -> Response:
@@ -256,6 +268,9 @@ def _csrf_failed(error: CSRFError):
     and a notice that says why."""
     if request.endpoint != "appointments.form":
         return render_error(error)
+    if _switching_language():
+        # Nothing is stored, so nothing to protect: the answers, unchecked.
+        return _render_form(_new_form())
     # No session came back. Once, that is a session that ended while the page
     # was open; again, on the page sent with a new one, the browser refuses
     # cookies, and sending again would loop.
