@@ -26,7 +26,8 @@ SITE_URL = "https://immunotherapy.example.org"
 # language as content/site.yaml names it, or "other"), never anything typed.
 EMAIL_SUBJECT = re.compile(
     r"Appointment request [A-Z0-9]{3}-[A-Z0-9]{3}"
-    r"( \[(Spanish|Interpreter(: ([A-Z][A-Za-z ]+|other))?)\])*"
+    r"( \[(Spanish|Interpreter for the (call|visit|call and the visit)"
+    r"(: ([A-Z][A-Za-z ]+|other))?)\])*"
 )
 # One answer to every question the form asks, as the form itself declares it.
 VALID_ANSWERS = AppointmentForm.example_post()

@@ -119,6 +119,8 @@ def fill_in(page: Page, answers: dict[str, str]) -> None:
         control = page.locator(f'form.appointment-form [name="{name}"]')
         if control.first.get_attribute("type") in ("radio", "checkbox"):
             control.and_(page.locator(f'[value="{value}"]')).check()
+        elif control.first.evaluate("(el) => el.tagName") == "SELECT":
+            control.select_option(value)
         else:
             control.fill(value)
 

@@ -29,8 +29,8 @@ from wtforms import RadioField
 from app import create_app
 from app.appointments import delivery
 from app.appointments import fields
+from app.appointments.clinic_email import for_staff
 from app.appointments.forms import AppointmentForm
-from app.appointments.forms import for_staff
 
 
 def outbox_status(app):
@@ -38,7 +38,8 @@ def outbox_status(app):
 
 
 def text_part(received) -> str:
-    return received.message.get_body(preferencelist=("plain",)).get_content()
+    text = received.message.get_body(preferencelist=("plain",)).get_content()
+    return text.replace("\r\n", "\n")
 
 
 def html_part(received) -> str:
@@ -55,7 +56,7 @@ def test_a_full_request_reaches_the_inbox_with_every_field(
         language="es",
         contact_method="text",
         best_time="afternoon",
-        interpreter="y",
+        interpreter="both",
         requester="family",
         requester_name="Ana Lopez",
         relationship="Daughter",
@@ -77,7 +78,9 @@ def test_a_full_request_reaches_the_inbox_with_every_field(
         r"Appointment request ([A-Z0-9]{3}-[A-Z0-9]{3})", message["Subject"]
     )
     assert reference, message["Subject"]
-    assert message["Subject"].endswith("[Spanish] [Interpreter: Spanish]")
+    assert message["Subject"].endswith(
+        "[Spanish] [Interpreter for the call and the visit: Spanish]"
+    )
     assert message["From"] == "Website <website@clinic.example>"
     assert message["To"] == "appointments@clinic.example"
     assert message["Reply-To"] == "maria@example.com"
@@ -86,14 +89,15 @@ def test_a_full_request_reaches_the_inbox_with_every_field(
     # In English for staff, whatever the page language; every field labelled.
     for line in (
         "Patient name: Maria Lopez",
-        "Request is for: A family member or friend: Ana Lopez, Daughter",
+        # The person to call, in a block of their own: not the patient.
+        "PERSON TO CALL\nName: Ana Lopez\nRelationship to the patient: Daughter",
         # Whose number it is: the receptionist knows who will answer.
-        "Phone (Ana Lopez, Daughter): (559) 555-0123",
+        "Phone: (559) 555-0123",
         "Email: maria@example.com",
         "Preferred contact: Text message",
         "Best time to reach: Afternoon",
         "Language for the call: Spanish",
-        "Interpreter needed: Yes (Spanish)",
+        "Interpreter: Yes, Spanish, for the call and the visit",
         "Date of birth: —",
         "New or returning: Returning patient",
         "Reason: Questions about immunotherapy",
@@ -437,15 +441,15 @@ def test_a_request_for_a_relative_names_who_asks_and_flags_the_interpreter(
     )
     assert response.status_code == 303
     subject, text, html_body = mail_text(smtp_server)
-    assert subject.endswith("[Interpreter: Hmong]"), subject
+    assert subject.endswith("[Interpreter for the call: Hmong]"), subject
     assert "[Spanish]" not in subject
     for line in (
         "Patient name: Maria Lopez",
         "Date of birth: March 27, 1958",
-        "Request is for: A family member or friend: Mai Vang, Daughter",
-        "Phone (Mai Vang, Daughter): (559) 555-0123",
+        "Name: Mai Vang\nRelationship to the patient: Daughter",
+        "Phone: (559) 555-0123",
         "Language for the call: Another language: Hmong",
-        "Interpreter needed: Yes (Hmong)",
+        "Interpreter: Yes, Hmong, for the call",
     ):
         assert line in text, line
     assert "office" not in text
@@ -468,9 +472,9 @@ def test_a_request_from_a_doctors_office_names_the_office(server_url, smtp_serve
     assert subject.endswith("[Spanish]"), subject
     assert "Interpreter:" not in subject
     for line in (
-        "Request is for: A patient of the doctor’s office where I work: "
-        "Valley Family Medicine",
-        "Phone (Valley Family Medicine, doctor’s office): (559) 555-0123",
+        "Name: Valley Family Medicine\n"
+        "Relationship to the patient: the patient’s doctor’s office",
+        "Phone: (559) 555-0123",
         "Date of birth: December 1, 1970",
     ):
         assert line in text, line
@@ -482,15 +486,38 @@ def test_a_request_from_a_doctors_office_names_the_office(server_url, smtp_serve
     ("answers", "flags"),
     [
         ({"language": "en"}, ""),
-        ({"language": "en", "interpreter": "y"}, " [Interpreter]"),
+        ({"language": "en", "interpreter": "visit"}, " [Interpreter for the visit]"),
+        (
+            {"language": "en", "interpreter": "call"},
+            " [Interpreter for the call]",
+        ),
+        ({"language": "en", "interpreter": "no"}, ""),
         ({"language": "es"}, " [Spanish]"),
-        ({"language": "es", "interpreter": "y"}, " [Spanish] [Interpreter: Spanish]"),
-        ({"language": "other", "other_language": "Mixteco"}, " [Interpreter: Mixteco]"),
+        (
+            {"language": "es", "interpreter": "both"},
+            " [Spanish] [Interpreter for the call and the visit: Spanish]",
+        ),
+        (
+            {"language": "other", "other_language": "Mixteco"},
+            " [Interpreter for the call: Mixteco]",
+        ),
         # As the clinic's list in content/site.yaml writes it, however typed.
-        ({"language": "other", "other_language": " hmoob. "}, " [Interpreter: Hmong]"),
-        ({"language": "other", "other_language": "ਪੰਜਾਬੀ"}, " [Interpreter: Punjabi]"),
-        ({"language": "other", "other_language": "Español"}, " [Interpreter: Spanish]"),
-        ({"language": "other", "other_language": "Klingon"}, " [Interpreter: other]"),
+        (
+            {"language": "other", "other_language": " hmoob. "},
+            " [Interpreter for the call: Hmong]",
+        ),
+        (
+            {"language": "other", "other_language": "ਪੰਜਾਬੀ"},
+            " [Interpreter for the call: Punjabi]",
+        ),
+        (
+            {"language": "other", "other_language": "Español"},
+            " [Interpreter for the call: Spanish]",
+        ),
+        (
+            {"language": "other", "other_language": "Klingon"},
+            " [Interpreter for the call: other]",
+        ),
     ],
 )
 def test_the_subject_flags_only_what_was_chosen(
@@ -590,7 +617,8 @@ def test_a_wrong_date_of_birth_says_what_is_wrong(
     marked = re.findall(r'id="date_of_birth-(\w+)"[^>]*aria-invalid="true"', body)
     assert marked == invalid
     # What was typed comes back, to be corrected rather than typed again.
-    for part in parts:
+    day, year = parts[1], parts[2]
+    for part in (day, year):
         if part:
             assert f'value="{part}"' in body
 
@@ -628,29 +656,31 @@ def test_today_is_where_the_clinic_is(app):
 
 
 @pytest.mark.parametrize(
-    ("lang", "message"),
-    [
-        ("en", "The month comes first, then the day. Did you mean 5 13 1948?"),
-        ("es", "Primero va el mes y luego el día. ¿Quiso decir 5 13 1948?"),
-    ],
+    ("lang", "order", "may"),
+    [("en", ["month", "day", "year"], "May"), ("es", ["day", "month", "year"], "mayo")],
 )
-def test_a_day_and_month_swapped_gets_the_order_explained(client, lang, message):
-    response = post_form(client, lang, **date_answers("13", "5", "1948"))
-    assert response.status_code == 422
-    body = html.unescape(response.get_data(as_text=True))
-    assert f'<a href="#date_of_birth-month">{message}</a>' in body
-    marked = re.findall(r'id="date_of_birth-(\w+)"[^>]*aria-invalid="true"', body)
-    assert marked == ["month", "day"]
+def test_the_month_is_chosen_by_name_in_the_pages_order(client, lang, order, may):
+    """5 3 1962 cannot be misread: the month is a name, never a number."""
+    page = client.get(FORM_PATHS[lang]).get_data(as_text=True)
+    assert re.findall(r'id="date_of_birth-(month|day|year)"', page) == order
+    select = re.search(
+        r'<select [^>]*name="date_of_birth-month".*?</select>', page, re.S
+    )
+    assert f'<option value="5">{may}</option>' in select.group(0)
+    # Sent with a mistake elsewhere, the chosen month comes back chosen.
+    response = post_form(client, lang, first_name="", **date_answers("5", "3", "1962"))
+    body = response.get_data(as_text=True)
+    assert f'<option value="5" selected>{may}</option>' in body
 
 
 @pytest.mark.parametrize(
     ("lang", "hint"),
     [
-        ("en", "Enter the month first, then the day, then the year."),
-        ("es", "Escriba primero el mes, luego el día y luego el año."),
+        ("en", "It helps us find the patient’s records."),
+        ("es", "Nos ayuda a encontrar el expediente del paciente."),
     ],
 )
-def test_the_date_hint_says_month_day_year(client, lang, hint):
+def test_the_date_hint_says_why_it_is_asked(client, lang, hint):
     assert hint in client.get(FORM_PATHS[lang]).get_data(as_text=True)
 
 
@@ -665,7 +695,9 @@ def test_the_date_of_birth_is_a_grouped_three_part_question(client):
     assert 'aria-describedby="date_of_birth-hint"' in group
     for part in ("month", "day", "year"):
         assert f'<label for="date_of_birth-{part}">' in group
+    for part in ("day", "year"):
         assert f'name="date_of_birth-{part}" type="text" inputmode="numeric"' in group
+    assert '<select class="input date-input-month"' in group
 
 
 # --- Follow-up questions without JavaScript (GOV.UK conditional reveal) ---
@@ -943,7 +975,7 @@ def test_what_was_typed_never_reaches_the_subject(server_url, smtp_server, typed
     assert response.status_code == 303
     subject, text, html_body = mail_text(smtp_server)
     assert EMAIL_SUBJECT.fullmatch(subject), subject
-    assert subject.endswith(" [Interpreter: other]"), subject
+    assert subject.endswith(" [Interpreter for the call: other]"), subject
     # Staff still read what was typed, in the body only.
     assert f"Language for the call: Another language: {typed}" in text
     assert html.escape(typed, quote=False) in html_body
@@ -956,7 +988,7 @@ def test_the_message_cannot_pass_for_the_forms_own_lines(server_url, smtp_server
     lines = text.replace("\r\n", "\n").split("\n")
     # One "Phone" line and one "Date of birth" line: the form's own.
     assert [line for line in lines if line.startswith("Phone")] == [
-        "Phone (the patient): (559) 555-0123"
+        "Phone: (559) 555-0123"
     ]
     assert [line for line in lines if line.startswith("Date of birth")] == [
         "Date of birth: —"
@@ -964,8 +996,8 @@ def test_the_message_cannot_pass_for_the_forms_own_lines(server_url, smtp_server
     for line in fake.split("\n"):
         assert f"> {line}" in lines, line
     # In the HTML, the message is a quotation after the table, not a row of it.
-    table, after = html_body.split("</table>")
-    assert "555-0199" not in table
+    *tables, after = html_body.split("</table>")
+    assert "555-0199" not in "".join(tables)
     quote = re.search(r"<blockquote[^>]*>(.*?)</blockquote>", after, re.S).group(1)
     assert "Phone: (559) 555-0199" in quote
 
@@ -994,7 +1026,7 @@ def test_a_premium_rate_number_is_refused_with_a_clear_message(
 def test_a_phone_extension_is_kept_and_shown(server_url, smtp_server):
     assert submit(server_url, phone="559-555-0123 x45").status_code == 303
     _, text, html_body = mail_text(smtp_server)
-    assert "Phone (the patient): (559) 555-0123 ext. 45" in text
+    assert "Phone: (559) 555-0123 ext. 45" in text
     assert '<a href="tel:+1-559-555-0123;ext=45">(559) 555-0123 ext. 45</a>' in (
         html.unescape(html_body)
     )
@@ -1003,8 +1035,8 @@ def test_a_phone_extension_is_kept_and_shown(server_url, smtp_server):
 def test_a_request_for_oneself_says_so_and_whose_phone_it_is(server_url, smtp_server):
     assert submit(server_url, requester="self").status_code == 303
     _, text, _ = mail_text(smtp_server)
-    assert "Request is for: the patient themself" in text
-    assert "Phone (the patient): (559) 555-0123" in text
+    assert "PERSON TO CALL\nName: the patient\n" in text
+    assert "Phone: (559) 555-0123" in text
 
 
 @pytest.mark.parametrize(
@@ -1041,7 +1073,7 @@ def test_every_answer_the_form_declares_is_stored_and_shown_to_staff(app):
         "relationship": "son",
         "language": "other",
         "other_language": "Hmong",
-        "interpreter": "y",
+        "interpreter": "visit",
         "date_of_birth-month": "3",
         "date_of_birth-day": "27",
         "date_of_birth-year": "1958",
@@ -1059,6 +1091,8 @@ def test_every_answer_the_form_declares_is_stored_and_shown_to_staff(app):
             for field in asked:
                 if stored[field.name] is None:
                     continue  # a follow-up not asked
+                if field.name in ("requester", "interpreter"):
+                    continue  # in words of their own, checked below
                 if isinstance(field, RadioField):
                     expected = next(str(o.label.text) for o in field if o.checked)
                 elif field.type in ("BooleanField", "DateInputField", "PhoneField"):
@@ -1067,9 +1101,9 @@ def test_every_answer_the_form_declares_is_stored_and_shown_to_staff(app):
                     expected = stored[field.name]
                 where = shown if field.name != "message" else staff.message
                 assert expected in where, field.name
-    assert "Phone (Tom Price, son): (559) 555-0123" in shown
-    assert "Request is for: A family member or friend: Tom Price, son" in shown
-    assert "Interpreter needed: Yes (Hmong)" in shown
+    assert "Phone: (559) 555-0123" in shown
+    assert "Name: Tom Price\nRelationship to the patient: son" in shown
+    assert "Interpreter: Yes, Hmong, for the call and the visit" in shown
     assert "Date of birth: March 27, 1958" in shown
 
 
@@ -1136,7 +1170,7 @@ def test_a_request_stored_before_the_phone_checks_is_still_delivered(app, smtp_s
     )
     assert delivery.deliver_due(app).delivered == 1
     [mail] = smtp_server.handler.wait_for(1)
-    assert "Phone (the patient): +19005550199" in text_part(mail)
+    assert "Phone: +19005550199" in text_part(mail)
 
 
 def test_a_call_language_that_could_bend_the_subject_is_a_content_error(
@@ -1149,3 +1183,104 @@ def test_a_call_language_that_could_bend_the_subject_is_a_content_error(
     assert "call_languages item 1 > name: must be English letters and spaces" in str(
         stopped.value
     )
+
+
+# --- An email the front desk reads once (issue 21.3) ---
+
+
+def block(text: str, heading: str) -> str:
+    """One labelled block of the plain-text email: its heading to the next."""
+    return text.split(f"\n{heading}\n", 1)[1].split("\n\n", 1)[0]
+
+
+def test_a_daughter_calling_for_her_father_is_apart_from_the_patient(
+    clinic_details, server_url, smtp_server
+):
+    response = submit(
+        server_url,
+        "es",
+        first_name="José Luis",
+        last_name="Hernández",
+        requester="family",
+        requester_name="María Hernández",
+        relationship="hija",
+        language="es",
+        interpreter="visit",
+        contact_method="text",
+        **date_answers("5", "3", "1962"),
+    )
+    assert response.status_code == 303
+    subject, text, html_body = mail_text(smtp_server)
+    patient = block(text, "PATIENT")
+    caller = block(text, "PERSON TO CALL")
+    assert patient.splitlines() == [
+        "Patient name: José Luis Hernández",
+        "Date of birth: May 3, 1962",
+        "New or returning: New patient",
+    ]
+    assert "María" not in patient and "hija" not in patient
+    assert caller.splitlines()[:3] == [
+        "Name: María Hernández",
+        "Relationship to the patient: hija",
+        "Phone: (559) 555-0123",
+    ]
+    assert "Preferred contact: Text message" in caller
+    assert "Best time to reach: Morning" in caller
+    assert "José" not in caller
+    # What the interpreter is for, in the body and the subject alike.
+    assert "Interpreter: Yes, Spanish, for the visit" in text
+    assert subject.endswith("[Spanish] [Interpreter for the visit: Spanish]")
+    # What the received page promised the patient, and by when.
+    assert (
+        "Told on the received page: Someone from the clinic will send you a text"
+        " message to arrange an appointment. We call you back within one business"
+        " day."
+    ) in text
+    for heading in ("Patient", "Person to call", "Request"):
+        assert f">{heading}</h2>" in html_body
+
+
+@pytest.mark.parametrize(
+    ("lang", "question", "both"),
+    [
+        (
+            "en",
+            "Would you like a medical interpreter?",
+            "Yes, for the phone call and the visit",
+        ),
+        ("es", "¿Quiere un intérprete médico?", "Sí, para la llamada y para la cita"),
+    ],
+)
+def test_the_form_asks_what_the_interpreter_is_for(client, lang, question, both):
+    page = html.unescape(client.get(FORM_PATHS[lang]).get_data(as_text=True))
+    assert f"<legend>{question}" in page
+    assert f'<label for="interpreter-3">{both}</label>' in page
+
+
+def test_the_language_toggle_carries_the_answers_unchecked_and_unstored(app, client):
+    """Issue 21.1 without a browser: the toggle's POST to the Spanish form."""
+    page = client.get(FORM_PATHS["en"]).get_data(as_text=True)
+    assert 'formaction="/es/solicitar-cita" name="switch_language"' in page
+    response = client.post(
+        FORM_PATHS["es"],
+        data={
+            **VALID_ANSWERS,
+            "first_name": "Lucía",
+            "phone": "not a number",
+            "switch_language": "es",
+            "csrf_token": csrf_token(page),
+        },
+    )
+    assert response.status_code == 200
+    body = html.unescape(response.get_data(as_text=True))
+    assert '<html lang="es">' in body
+    assert 'value="Lucía"' in body and 'value="not a number"' in body
+    assert "error-summary" not in body and 'aria-invalid="true"' not in body
+    assert outbox_status(app).queued == 0
+    # An expired page switches all the same: nothing is stored, nothing to refuse.
+    stale = client.post(
+        FORM_PATHS["es"],
+        data={**VALID_ANSWERS, "switch_language": "es", "csrf_token": "stale"},
+    )
+    assert stale.status_code == 200
+    assert "error-summary" not in stale.get_data(as_text=True)

@@ -98,6 +98,9 @@ NAMES = {"en": ("Maria", "Keyboard"), "es": ("José", "Núñez")}
 CALL_LANGUAGE = {"en": "English", "es": "Spanish"}
 
 
+MARCH = {"en": "March", "es": "marzo"}
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_the_form_can_be_sent_with_the_keyboard_alone(
     page, live_app, live_smtp_server, lang
@@ -116,12 +119,11 @@ def test_the_form_can_be_sent_with_the_keyboard_alone(
     keyboard.type(first)
     press(page, "Tab", "#last_name")
 
-    press(page, "Tab", "#date_of_birth-month")
-    keyboard.type("3")
-    press(page, "Tab", "#date_of_birth-day")
-    keyboard.type("27")
-    press(page, "Tab", "#date_of_birth-year")
-    keyboard.type("1958")
+    # In the order the page's language writes a date; the month by its name.
+    typed = {"month": MARCH[lang], "day": "27", "year": "1958"}
+    for part in ("month", "day", "year") if lang == "en" else ("day", "month", "year"):
+        press(page, "Tab", f"#date_of_birth-{part}")
+        keyboard.type(typed[part])
 
     press(page, "Tab", "#requester-0")  # Me
     keyboard.press("Space")
@@ -153,8 +155,9 @@ def test_the_form_can_be_sent_with_the_keyboard_alone(
     # The page's language is already chosen, so Tab lands on it.
     press(page, "Tab", f"#language-{LANGUAGES.index(lang)}")
     # "Which language?" only follows "Another language": Tab skips it.
-    press(page, "Tab", "#interpreter")
-    keyboard.press("Space")
+    # No interpreter answer yet: Tab lands on the first choice.
+    press(page, "Tab", "#interpreter-0")
+    press(page, "ArrowDown", "#interpreter-1")  # Yes, for the phone call
 
     press(page, "Tab", "#message")
     keyboard.type("Mornings are best.\nThank you.")
@@ -174,19 +177,19 @@ def test_the_form_can_be_sent_with_the_keyboard_alone(
     text = text.replace("\r\n", "\n")
     for line in (
         f"Patient name: {first} {last}",
-        "Phone (Ana Ruiz, Daughter): (559) 555-0123",
+        "Phone: (559) 555-0123",
         "Preferred contact: Phone call",
         "Best time to reach: Any time",
         f"Language for the call: {CALL_LANGUAGE[lang]}",
-        "Interpreter needed: Yes",
         "Date of birth: March 27, 1958",
-        "Request is for: A family member or friend: Ana Ruiz, Daughter",
+        "PERSON TO CALL\nName: Ana Ruiz\nRelationship to the patient: Daughter",
         "New or returning: Returning patient",
         "Reason: A second opinion",
         "Referring doctor: Dr. Ana Ruiz",
         "> Mornings are best.\n> Thank you.",
     ):
         assert line in text, line
+    assert re.search(r"\nInterpreter: Yes, (Spanish, )?for the call\n", text), text
 
 
 _INVALID_CONTROLS_JS = """
@@ -394,14 +397,14 @@ def test_without_javascript_every_follow_up_shows_and_the_form_still_works(
     reference = page.locator(".reference").inner_text()
     mail = mail_about(live_smtp_server, reference)
     text = mail.message.get_body(preferencelist=("plain",)).get_content()
-    assert "doctor’s office where I work: Valley Family Medicine" in text
+    assert "Name: Valley Family Medicine\r\nRelationship to the patient: the" in text
     assert "Klingon" not in text
 
 
 def test_date_of_birth_errors_mark_only_the_wrong_part(page):
     page.goto(FORM_PATHS["en"])
     fill_in(page, VALID_ANSWERS)
-    page.locator("#date_of_birth-month").fill("3")
+    page.locator("#date_of_birth-month").select_option("3")
     page.locator("#date_of_birth-year").fill("1958")
     assert send_form(page).status == 422
     link = page.locator("#error-summary").get_by_role("link")
@@ -430,3 +433,66 @@ def test_the_reference_stays_on_one_line_on_a_phone(new_page, lang):
     lines = reference.evaluate("(el) => el.getClientRects().length")
     assert lines == 1
     assert horizontal_overflow(page) <= 0
+
+
+@pytest.mark.parametrize(
+    ("lang", "month"),
+    [("en", "May"), ("es", "mayo")],
+)
+def test_a_day_first_date_cannot_reach_the_clinic_as_another_date(
+    page, live_smtp_server, lang, month
+):
+    """5 3 1962: the patient picks the month by its name, so the month the
+    clinic gets is the one the patient read (issue 21.2)."""
+    last = f"Fecha-{uuid.uuid4().hex[:8]}"
+    page.goto(FORM_PATHS[lang])
+    fill_in(page, {**VALID_ANSWERS, "last_name": last})
+    page.locator("#date_of_birth-day").fill("3")
+    page.locator("#date_of_birth-month").select_option(label=month)
+    page.locator("#date_of_birth-year").fill("1962")
+    # What the patient sees before sending: the month in words, in their language.
+    chosen = page.locator("#date_of_birth-month option:checked").inner_text()
+    assert chosen == month
+    assert send_form(page).status == 200
+    reference = page.locator(".reference").inner_text()
+    text = mail_about(live_smtp_server, reference).message.get_body(("plain",))
+    assert "Date of birth: May 3, 1962" in text.get_content()
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_switching_language_keeps_every_answer_and_shows_no_error(new_page, javascript):
+    """Issue 21.1: typed on the English form, one answer wrong and sent, then
+    "Español": the Spanish form has every answer, and no error yet."""
+    page = new_page(java_script_enabled=javascript)
+    page.goto(FORM_PATHS["en"])
+    typed = {
+        **VALID_ANSWERS,
+        "first_name": "José Luis",
+        "requester": "family",
+        "requester_name": "María Hernández",
+        "relationship": "hija",
+        "phone": "not a number",  # the one wrong answer
+        "message": "Llamar por la tarde.",
+    }
+    fill_in(page, typed)
+    page.locator("#date_of_birth-day").fill("3")
+    page.locator("#date_of_birth-month").select_option("5")
+    page.locator("#date_of_birth-year").fill("1962")
+    assert send_form(page).status == 422
+    expect(page.locator("#error-summary")).to_be_visible()
+
+    with page.expect_navigation():
+        page.locator(".lang-toggle").click()
+    assert urlparse(page.url).path == FORM_PATHS["es"]
+    assert page.locator("html").get_attribute("lang") == "es"
+    expect(page.locator("#error-summary")).to_have_count(0)
+    expect(page.locator('[aria-invalid="true"]')).to_have_count(0)
+    for name in ("first_name", "requester_name", "relationship", "phone", "message"):
+        expect(page.locator(f'[name="{name}"]')).to_have_value(typed[name])
+    expect(page.locator("#requester-1")).to_be_checked()
+    expect(page.locator("#date_of_birth-month option:checked")).to_have_text("mayo")
+    expect(page.locator("#date_of_birth-day")).to_have_value("3")
+    # Corrected and sent from the Spanish form: one request, as typed.
+    page.locator('[name="phone"]').fill("559 555 0123")
+    assert send_form(page).status == 200
+    assert urlparse(page.url).path == RECEIVED_PATHS["es"]

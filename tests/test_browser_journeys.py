@@ -30,8 +30,12 @@ TWINNED = [p for p in PLAIN_PAGES if p.twin]
 
 
 def toggle(page: Page, to_lang: str):
-    """The language toggle, found as a visitor finds it: by the language's name."""
-    return page.get_by_role("link", name=LANGUAGE_NAMES[to_lang], exact=True)
+    """The language toggle, found as a visitor finds it: by the language's
+    name; a link, or on the form a button that carries the answers."""
+    name = LANGUAGE_NAMES[to_lang]
+    return page.get_by_role("link", name=name, exact=True).or_(
+        page.get_by_role("button", name=name, exact=True)
+    )
 
 
 def assert_shows(page: Page, live_app, site_page: SitePage) -> None:

@@ -21,6 +21,7 @@ from dataclasses import field
 
 from flask import Flask
 
+from . import clinic_email
 from . import mailer
 from .outbox import OUTBOX_ERRORS
 from .outbox import Outbox
@@ -57,7 +58,7 @@ def _deliver(
     keeper = None
     try:
         content = app.extensions["content"]
-        message = mailer.build_message(request, app.config, content.site)
+        message = clinic_email.build_message(request, app.config, content.site)
         remaining = [
             inbox
             for inbox in app.config["CLINIC_INBOX"]

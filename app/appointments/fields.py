@@ -11,9 +11,14 @@ from datetime import date
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from babel.dates import get_month_names
+from email_validator import EmailNotValidError
+from email_validator import validate_email
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms import EmailField
 from wtforms import Field
 from wtforms import TelField
 from wtforms.validators import StopValidation
@@ -126,6 +131,35 @@ class PhoneField(TelField):
             self.errors.append(str(message))
 
 
+class EmailAddressField(EmailField):
+    """An email address; ``address`` is it as every mail server accepts it
+    (an accented domain in its xn-- form, so staff can reply), parsed once
+    every other check passed. Empty stays None: the address is optional."""
+
+    address: str | None = None
+
+    def __init__(self, label=None, validators=None, *, invalid_message, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.invalid_message = invalid_message
+
+    def pre_validate(self, form: FlaskForm) -> None:
+        self.address = None
+
+    def post_validate(self, form: FlaskForm, validation_stopped: bool) -> None:
+        if validation_stopped or self.errors or not (self.data or "").strip():
+            return
+        try:
+            # Accents before the @ (josé@...) cannot go in a Reply-To that
+            # every mail server accepts; few providers allow them.
+            valid = validate_email(
+                self.data, check_deliverability=False, allow_smtputf8=False
+            )
+        except EmailNotValidError:
+            self.errors.append(str(self.invalid_message))
+            return
+        self.address = valid.ascii_email or valid.normalized
+
+
 def clinic_today() -> date:
     """Today where the clinic is (CLINIC_TIMEZONE), not on the server's clock."""
     zone = ZoneInfo(current_app.config.get("CLINIC_TIMEZONE") or "America/Los_Angeles")
@@ -147,15 +181,37 @@ _MISSING_DATE_PARTS = {
 
 
 class DateInputField(Field):
-    """GOV.UK's date input: month, day and year as three text inputs.
+    """GOV.UK's date input, with the month chosen by name: day and year as
+    text inputs, the month a list of month names in the page's language, so
+    5 March cannot be read as May 5 (issue 21.2); asked in the order the
+    page's language writes a date.
 
-    Posted as ``<name>-month``, ``<name>-day`` and ``<name>-year``. ``data``
-    is a ``date``, or None when all three are empty (the date is optional).
-    ``invalid_parts`` names the inputs an error is about, so the page marks
-    only those and the error summary leads to the first.
+    Posted as ``<name>-month`` (1 to 12), ``<name>-day`` and ``<name>-year``.
+    ``data`` is a ``date``, or None when all three are empty (the date is
+    optional). ``invalid_parts`` names the inputs an error is about, so the
+    page marks only those and the error summary leads to the first.
     """
 
     PARTS = ("month", "day", "year")
+    DAY_FIRST = ("day", "month", "year")
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        """The parts as the page asks them: "3 de mayo de 1962" in Spanish."""
+        return self.DAY_FIRST if str(get_locale()) == "es" else self.PARTS
+
+    @property
+    def month_names(self) -> dict[int, str]:
+        """January to December in the page's language, as Babel names them."""
+        return get_month_names("wide", locale=get_locale())
+
+    @property
+    def first_invalid(self) -> str:
+        """The part the error summary leads to."""
+        return next(
+            (part for part in self.order if part in self.invalid_parts),
+            self.order[0],
+        )
 
     def __init__(self, label=None, validators=None, **kwargs) -> None:
         super().__init__(label, validators, **kwargs)
@@ -202,7 +258,8 @@ class DateInputField(Field):
         try:
             value = date(year, month, day)
         except _NOT_A_DATE:
-            raise StopValidation(self._not_a_date(year, month, day)) from None
+            self.invalid_parts = self.PARTS
+            raise StopValidation(_l("The date of birth must be a real date.")) from None
         if value > clinic_today():
             self.invalid_parts = self.PARTS
             raise StopValidation(_l("The date of birth must be today or in the past."))
@@ -215,20 +272,3 @@ class DateInputField(Field):
                 )
             )
         self.data = value
-
-    def _not_a_date(self, year: int, month: int, day: int) -> str:
-        """Why the parts are no date; day and month swapped (13 5 1948, as
-        most of the world writes it) gets the order explained."""
-        try:
-            date(year, day, month)
-        except _NOT_A_DATE:
-            self.invalid_parts = self.PARTS
-            return _l("The date of birth must be a real date.")
-        self.invalid_parts = ("month", "day")
-        return _l(
-            "The month comes first, then the day. Did you mean %(month)d %(day)d"
-            " %(year)d?",
-            month=day,
-            day=month,
-            year=year,
-        )

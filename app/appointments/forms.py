@@ -1,28 +1,25 @@
 """The appointment-request form: each answer declared once.
 
 Everything about an answer starts here: its question and checks (the page),
-how it is stored (``AppointmentForm.answers``), how staff read it
-(``for_staff``, the clinic's email) and an answer it accepts
-(``AppointmentForm.example_post``, for the tests and the benchmark).
+its value as stored (``AppointmentForm.answers``, each field's parsed value)
+and an answer it accepts (``AppointmentForm.example_post``, for the tests and
+the benchmark). The clinic's email is clinic_email.py's, from the stored
+answers alone; the choices both show are in choices.py.
 
 Labels are questions, in the page's language (``_l`` resolves at render
-time). Choice labels are shown to staff in English (the mailer renders under
-``force_locale("en")``).
+time).
 """
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date
+import hashlib
+import json
+import secrets
 from typing import Any
 
-from email_validator import validate_email
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
-from wtforms import EmailField
 from wtforms import Field
 from wtforms import HiddenField
 from wtforms import RadioField
@@ -31,54 +28,26 @@ from wtforms import TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired
-from wtforms.validators import Email
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
 from wtforms.validators import Optional
 from wtforms.validators import StopValidation
 
-from ..content import Site
-from ..phone_numbers import PhoneNumberError
-from ..phone_numbers import parse_phone
+from .choices import BEST_TIMES
+from .choices import CALL_LANGUAGES
+from .choices import CONTACT_METHODS
+from .choices import INTERPRETER_FOR
+from .choices import PATIENT_STATUSES
+from .choices import REASONS
+from .choices import REQUESTERS
 from .fields import DateInputField
+from .fields import EmailAddressField
 from .fields import PhoneField
 from .fields import clean_line
 from .fields import clean_message
 from .fields import has_a_letter
 from .fields import plain_text
 from .fields import single_line
-
-CONTACT_METHODS = {
-    "call": _l("Phone call"),
-    "text": _l("Text message"),
-    "email": _l("Email"),
-}
-BEST_TIMES = {
-    "morning": _l("Morning"),
-    "afternoon": _l("Afternoon"),
-    "any": _l("Any time"),
-}
-CALL_LANGUAGES = {
-    "en": _l("English"),
-    "es": _l("Spanish"),
-    "other": _l("Another language"),
-}
-REQUESTERS = {
-    "self": _l("Me"),
-    "family": _l("A family member or friend"),
-    "office": _l("A patient of the doctor’s office where I work"),
-}
-PATIENT_STATUSES = {
-    "new": _l("New patient"),
-    "returning": _l("Returning patient"),
-}
-REASONS = {
-    "new_diagnosis": _l("A new cancer diagnosis"),
-    "second_opinion": _l("A second opinion"),
-    "continuing_treatment": _l("Continuing treatment"),
-    "immunotherapy_questions": _l("Questions about immunotherapy"),
-    "other": _l("Something else"),
-}
 
 NAME_MAX = 100
 MESSAGE_MAX = 1000
@@ -193,10 +162,7 @@ class AppointmentForm(FlaskForm):
     )
     date_of_birth = DateInputField(
         _l("What is the patient’s date of birth? (optional)"),
-        description=_l(
-            "It helps us find the patient’s records. Enter the month first, then"
-            " the day, then the year. For example, for March 27, 1958: 3 27 1958."
-        ),
+        description=_l("It helps us find the patient’s records."),
     )
     requester = _example(
         "self",
@@ -260,20 +226,11 @@ class AppointmentForm(FlaskForm):
     )
     email = _example(
         "maria@example.com",
-        EmailField(
+        EmailAddressField(
             _l("What is your email address? (optional)"),
             description=_l("We only need it if you want us to contact you by email."),
-            validators=[
-                required_for_email_contact,
-                *_optional_line(254),
-                Email(
-                    message=_l("Enter an email address like name@example.com."),
-                    check_deliverability=False,
-                    # Accents before the @ (josé@...) cannot go in a Reply-To
-                    # that every mail server accepts; few providers allow them.
-                    allow_smtputf8=False,
-                ),
-            ],
+            validators=[required_for_email_contact, *_optional_line(254)],
+            invalid_message=_l("Enter an email address like name@example.com."),
             filters=[clean_line],
         ),
     )
@@ -311,7 +268,16 @@ class AppointmentForm(FlaskForm):
             _at_most(50),
         ],
     )
-    interpreter = BooleanField(_l("I would like a medical interpreter."))
+    interpreter = RadioField(
+        _l("Would you like a medical interpreter? (optional)"),
+        description=_l(
+            "An interpreter can help on our phone call, at the visit, or both."
+        ),
+        choices=_choices(INTERPRETER_FOR),
+        # Not chosen: none. Optional() also clears WTForms' "Not a valid
+        # choice" for an empty answer; any other value keeps it.
+        validators=[Optional()],
+    )
     message = _example(
         "Mornings before 10 are best.",
         TextAreaField(
@@ -344,7 +310,7 @@ class AppointmentForm(FlaskForm):
     # page hides it from sight, focus, screen readers and autofill (a name
     # no autofill rule matches); see form.html.
     leave_blank = StringField(_l("Leave this field empty"))
-    # A new random token each time the form is shown (outbox.py): a second
+    # A new random token each time the form is shown: a second
     # POST of the same page is the same request, never a second one.
     submission = HiddenField()
 
@@ -389,6 +355,23 @@ class AppointmentForm(FlaskForm):
             if field.name not in self.MACHINERY
         }
 
+    def submission_key(self, answers: dict[str, Any]) -> str | None:
+        """This submission's key: the page's CSRF token (Flask-WTF checked
+        that it belongs to this browser's session), its submission token and
+        the answers, hashed; none of them is stored. A page sent again as it
+        was (a double click, a retry) is a repeat; the same page sent back
+        with other answers (the back button, a second child) is a new
+        request, and so is the same page from another browser. None without
+        a token: such a post is simply never taken for a repeat."""
+        name = self.meta.csrf_field_name
+        page_token = self[name].data if name in self else None
+        token = self.submission.data
+        if not page_token or not token or len(token) > 64:
+            return None
+        typed = json.dumps(answers, ensure_ascii=False, sort_keys=True, default=str)
+        text = f"{page_token}\0{token}\0{typed}"
+        return hashlib.sha256(text.encode()).hexdigest()
+
     @classmethod
     def example_post(cls) -> dict[str, str]:
         """A POST body (less the CSRF token) this form accepts."""
@@ -399,185 +382,21 @@ class AppointmentForm(FlaskForm):
         }
 
 
+def new_submission_token() -> str:
+    """A random token for one rendering of the form (its hidden field)."""
+    return secrets.token_urlsafe(16)
+
+
 def _stored(field: Field) -> Any:
-    """One answer as the clinic gets it."""
+    """One answer as the clinic gets it: the value its field parsed."""
     if isinstance(field, DateInputField):
         return field.data.isoformat() if field.data else None
     if isinstance(field, BooleanField):
         return bool(field.data)
     if isinstance(field, PhoneField):
         return field.number.canonical
-    if isinstance(field, EmailField):
-        return _ascii_email(field.data)
+    if isinstance(field, EmailAddressField):
+        return field.address
     if isinstance(field, RadioField):
         return field.data
     return (field.data or "").strip() or None
-
-
-def _ascii_email(address: str | None) -> str | None:
-    """The address as every mail server accepts it (an accented domain in
-    its xn-- form), so staff can reply; None when not given."""
-    if not (address or "").strip():
-        return None
-    valid = validate_email(address.strip(), check_deliverability=False)
-    return valid.ascii_email or valid.normalized
-
-
-# --- What staff read: the clinic's email, in English. ----------------------
-
-
-@dataclass(frozen=True)
-class StaffLine:
-    """One line of the email: a label, the answer, and a link if it dials."""
-
-    label: str
-    text: str
-    href: str | None = None
-
-
-@dataclass(frozen=True)
-class ForStaff:
-    """A stored request as the clinic's email shows it."""
-
-    lines: list[StaffLine]
-    # The person's own words, shown apart from the form's lines.
-    message: str | None
-    reply_to: str | None
-    # Fixed words for the subject; never anything typed.
-    flags: list[str]
-
-
-def for_staff(answers: Mapping[str, Any], site: Site) -> ForStaff:
-    """What staff read, in the order they need it. English: call it under
-    ``force_locale("en")``, so the choices' labels are the form's own."""
-    lines = [
-        StaffLine("Patient name", f"{answers['first_name']} {answers['last_name']}"),
-        StaffLine("Date of birth", _spelled_date(answers.get("date_of_birth"))),
-        StaffLine("Request is for", _requested_for(answers)),
-        _phone_line(answers),
-        StaffLine("Email", answers.get("email") or "—"),
-        StaffLine(
-            "Preferred contact", _label(CONTACT_METHODS, answers.get("contact_method"))
-        ),
-        StaffLine("Best time to reach", _label(BEST_TIMES, answers.get("best_time"))),
-        StaffLine("Language for the call", _call_language(answers)),
-        StaffLine("Interpreter needed", _interpreter_needed(answers, site)),
-        StaffLine(
-            "New or returning", _label(PATIENT_STATUSES, answers.get("patient_status"))
-        ),
-        StaffLine("Reason", _label(REASONS, answers.get("reason"))),
-        StaffLine("Referring doctor", answers.get("referring_doctor") or "—"),
-    ]
-    offices = {location.id: location.name for location in site.locations}
-    if answers.get("location"):
-        office = offices.get(answers["location"], answers["location"])
-        lines.append(StaffLine("Preferred office", office))
-    form_language = "Spanish" if answers.get("page_language") == "es" else "English"
-    lines.append(StaffLine("Form language", form_language))
-    return ForStaff(
-        lines=lines,
-        message=answers.get("message"),
-        reply_to=answers.get("email"),
-        flags=_subject_flags(answers, site),
-    )
-
-
-def _phone_line(answers: Mapping[str, Any]) -> StaffLine:
-    label = f"Phone ({_whose_phone(answers)})"
-    try:
-        phone = parse_phone(answers["phone"])
-    except PhoneNumberError:
-        # Stored before today's checks: still the clinic's to read, never a
-        # request stuck in the outbox.
-        return StaffLine(label, answers["phone"])
-    return StaffLine(label, phone.display, phone.tel)
-
-
-def _label(options: Mapping[str, Any], value: str | None) -> str:
-    return str(options[value]) if value in options else "—"
-
-
-def _spelled_date(iso_date: str | None) -> str:
-    """Spelled out, so no one reads 3/4 as April 3."""
-    if not iso_date:
-        return "—"
-    value = date.fromisoformat(iso_date)
-    return f"{value:%B} {value.day}, {value.year}"
-
-
-def _requester(answers: Mapping[str, Any]) -> str:
-    """Who asked for the patient: "Tom Price, son", or the office's name."""
-    if answers.get("requester") == "family":
-        parts = (answers.get("requester_name"), answers.get("relationship"))
-        return ", ".join(part for part in parts if part) or "—"
-    return answers.get("office_name") or "—"
-
-
-def _requested_for(answers: Mapping[str, Any]) -> str:
-    """The choice as the form words it, and who asked; "Me" would not say
-    who to staff."""
-    requester = answers.get("requester")
-    if requester in ("family", "office"):
-        return f"{_label(REQUESTERS, requester)}: {_requester(answers)}"
-    return "the patient themself"
-
-
-def _whose_phone(answers: Mapping[str, Any]) -> str:
-    """Who answers the phone: the receptionist should not have to guess."""
-    if answers.get("requester") == "family":
-        return _requester(answers)
-    if answers.get("requester") == "office":
-        return f"{_requester(answers)}, doctor’s office"
-    return "the patient"
-
-
-def _call_language(answers: Mapping[str, Any]) -> str:
-    language = _label(CALL_LANGUAGES, answers.get("language"))
-    if answers.get("language") == "other" and answers.get("other_language"):
-        return f"{language}: {answers['other_language']}"
-    return language
-
-
-def _interpreter_language(answers: Mapping[str, Any], site: Site) -> str | None:
-    """The interpreter staff must book, named only from the clinic's list:
-    a listed language's name, "other", "" when the patient asked for one with
-    the call in English, None when none is needed. A call in another
-    language always needs one."""
-    if answers.get("language") == "other":
-        typed = _comparable(answers.get("other_language") or "")
-        for language in site.call_languages:
-            if typed in {_comparable(name) for name in (language.name, *language.also)}:
-                return language.name
-        return "other"
-    if not answers.get("interpreter"):
-        return None
-    return "Spanish" if answers.get("language") == "es" else ""
-
-
-def _interpreter_needed(answers: Mapping[str, Any], site: Site) -> str:
-    language = _interpreter_language(answers, site)
-    if language is None:
-        return "No"
-    return f"Yes ({language})" if language else "Yes"
-
-
-def _subject_flags(answers: Mapping[str, Any], site: Site) -> list[str]:
-    """What staff must arrange before calling: a Spanish speaker, an
-    interpreter and its language."""
-    flags = ["Spanish"] if answers.get("language") == "es" else []
-    language = _interpreter_language(answers, site)
-    if language is not None:
-        flags.append(f"Interpreter: {language}" if language else "Interpreter")
-    return flags
-
-
-def _comparable(text: str) -> str:
-    """Letters and spaces only, without accents or case: "Español." and
-    "espanol" compare equal."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    kept = "".join(
-        c if unicodedata.category(c)[0] in "LN" else " "
-        for c in decomposed
-        if unicodedata.category(c) != "Mn"
-    )
-    return " ".join(kept.split())

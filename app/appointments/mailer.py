@@ -1,4 +1,5 @@
-"""Turn a stored request into the clinic's email, and send it over SMTP."""
+"""Send the clinic's email over SMTP, and say in an operator's words why a
+send failed."""
 
 from __future__ import annotations
 
@@ -7,28 +8,17 @@ import smtplib
 import socket
 import ssl
 from collections.abc import Mapping
-from datetime import datetime
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
 from email.utils import parseaddr
 from typing import Any
 from typing import Protocol
-from zoneinfo import ZoneInfo
-
-from flask import render_template
-from flask_babel import force_locale
-
-from ..content import Site
-from . import forms
-from .outbox import QueuedRequest
 
 
 class MailConfigError(Exception):
     """The mail settings cannot work; the message names the setting and the fix."""
 
 
-def _setting(config: Mapping[str, Any], key: str) -> Any:
+def setting(config: Mapping[str, Any], key: str) -> Any:
     """A mail setting app/config.py checked and normalised at start-up; unset
     only in debug and testing, where the message says how to set it."""
     if not config.get(key):
@@ -49,49 +39,6 @@ def _sender_address(config: Mapping[str, Any]) -> str:
 def sender_domain(config: Mapping[str, Any]) -> str:
     """The domain for Message-IDs: the sender's, so they look like ours."""
     return _sender_address(config).rpartition("@")[2] or "localhost"
-
-
-def build_message(
-    request: QueuedRequest, config: Mapping[str, Any], site: Site
-) -> EmailMessage:
-    """The clinic's email: plain text and HTML, in English whatever the page.
-
-    Needs an app context (templates). EmailMessage refuses header values
-    with line breaks, a second guard after the form's own.
-    """
-    payload = request.payload
-    with force_locale("en"):
-        staff = forms.for_staff(payload, site)
-        context = {
-            "request": request,
-            "lines": staff.lines,
-            "message_lines": (staff.message or "").splitlines(),
-            "received": _clinic_time(payload["received_at"], config),
-        }
-        text = render_template("email/request.txt", **context)
-        html = render_template("email/request.html", **context)
-    message = EmailMessage()
-    # Fixed words and the reference, never anything typed: phone
-    # notifications and mail logs show subjects.
-    flags = "".join(f" [{flag}]" for flag in staff.flags)
-    message["Subject"] = f"Appointment request {request.reference}{flags}"
-    message["From"] = _setting(config, "MAIL_DEFAULT_SENDER")
-    message["To"] = ", ".join(_setting(config, "CLINIC_INBOX"))
-    if staff.reply_to:
-        # No display name: the address may be a relative's or an office's.
-        message["Reply-To"] = Address(addr_spec=staff.reply_to)
-    message["Message-ID"] = request.message_id
-    message["Date"] = format_datetime(datetime.fromisoformat(payload["received_at"]))
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    return message
-
-
-def _clinic_time(iso_timestamp: str, config: Mapping[str, Any]) -> str:
-    """When the request arrived, in the clinic's own time zone, for staff."""
-    zone = ZoneInfo(config.get("CLINIC_TIMEZONE") or "America/Los_Angeles")
-    local = datetime.fromisoformat(iso_timestamp).astimezone(zone)
-    return local.strftime("%A, %B %-d, %Y, %-I:%M %p %Z")
 
 
 class SendGuard(Protocol):
@@ -122,11 +69,11 @@ def send(
     each network step. Raises MailError (or MailConfigError) saying what is
     wrong when the message was not accepted for any inbox.
     """
-    host = _setting(config, "MAIL_SERVER")
-    _setting(config, "MAIL_DEFAULT_SENDER")
+    host = setting(config, "MAIL_SERVER")
+    setting(config, "MAIL_DEFAULT_SENDER")
     from_address = _sender_address(config)
     if recipients is None:
-        recipients = _setting(config, "CLINIC_INBOX")
+        recipients = setting(config, "CLINIC_INBOX")
     timeout = float(config.get("MAIL_TIMEOUT") or 10)
     use_ssl = bool(config.get("MAIL_USE_SSL"))
     port = _port(config)

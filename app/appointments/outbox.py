@@ -18,7 +18,6 @@ creates the file: a missing outbox, or one it did not make, is an alarm
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -26,7 +25,6 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Iterator
-from collections.abc import Mapping
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -157,26 +155,6 @@ def new_reference() -> str:
         secrets.choice(_REFERENCE_ALPHABET) for _ in range(_REFERENCE_LENGTH)
     )
     return f"{code[:3]}-{code[3:]}"
-
-
-def new_submission_token() -> str:
-    """A random token for one rendering of the form (its hidden field)."""
-    return secrets.token_urlsafe(16)
-
-
-def submission_key(
-    session_secret: str | None, token: str | None, answers: Mapping[str, Any]
-) -> str | None:
-    """One key per form submission: the session's CSRF secret, the form's
-    token and the answers together, hashed (none of them is stored). A page
-    sent again as it was (a double click, a retry) is a repeat; the same page
-    sent back with other answers (the back button, a second child) is a new
-    request. None when the secret or token is missing, so such a post is
-    simply never taken for a repeat."""
-    if not session_secret or not token or len(token) > 64:
-        return None
-    typed = json.dumps(answers, ensure_ascii=False, sort_keys=True, default=str)
-    return hashlib.sha256(f"{session_secret}\0{token}\0{typed}".encode()).hexdigest()
 
 
 def backoff_seconds(attempts: int, *, base: float = 60, cap: float = 3600) -> float:
@@ -428,7 +406,7 @@ class Outbox:
     ) -> StoredRequest:
         """Store a request durably; return its id and reference.
 
-        ``submission`` (see ``submission_key``) makes a repeat of the same
+        ``submission`` (a key per form submission, forms.py) makes a repeat of the same
         form submission return the first request instead of a second one,
         even after the first was delivered. The Message-ID is fixed now, so
         a resend after a crash carries the same one and the inbox (or staff)

@@ -22,7 +22,9 @@ from flask.wrappers import Response
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import validate_csrf
 from werkzeug.exceptions import HTTPException
+from wtforms.validators import ValidationError
 
 from ..errors import error_headers
 from ..errors import render_error
@@ -30,11 +32,11 @@ from ..i18n import add_localized_rule
 from . import delivery
 from . import limits
 from . import mailer
-from .forms import CONTACT_METHODS
+from .choices import CONTACT_METHODS
+from .choices import PROMISES
 from .forms import AppointmentForm
+from .forms import new_submission_token
 from .outbox import OUTBOX_ERRORS
-from .outbox import new_submission_token
-from .outbox import submission_key
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,9 @@ RECEIVED_PATHS = {
     "es": "/es/solicitar-cita/recibida",
 }
 _SESSION_REFERENCE = "appointment_reference"
+# Posted by the language toggle on the form: show the answers on the other
+# language's form, neither checked nor stored.
+_SWITCH_LANGUAGE_FIELD = "switch_language"
 # Posted by a form shown again because its session cookie did not come back.
 _SESSION_LOST_FIELD = "session_lost"
 # How the patient asked to be contacted ("call", "text", "email"): what the
@@ -115,6 +120,7 @@ def _render_form(
         form=form,
         notice=notice,
         session_lost_field=_SESSION_LOST_FIELD if session_lost else None,
+        switch_language_field=_SWITCH_LANGUAGE_FIELD,
     )
     response = current_app.make_response((page, status))
     response.cache_control.no_store = True
@@ -126,6 +132,9 @@ def form() -> Response:
     form = _new_form(
         data={"language": g.lang_code, "submission": new_submission_token()}
     )
+    if _switching_language():
+        # No errors the patient has not asked for: the form is not checked.
+        return _render_form(form)
     if not form.validate_on_submit():
         return _render_form(form, 422 if form.is_submitted() else 200)
     # Before the trap: past the cap, a script's post and a person's get the
@@ -148,8 +157,12 @@ def form() -> Response:
         return response
     limits.mark_accepted()
     # Try at once, on a thread of its own: the patient's answer does not wait
-    # for the relay, and a slow relay never holds a web worker. Not
-    # call_on_close: some servers skip close() when the client hangs up early.
+    # for the relay, and a slow relay never holds a web worker. One thread
+    # more per request (and, while the relay talks, delivery's LeaseKeeper,
+    # which renews the lease so a relay slower than a lease lets no second
+    # sender in). Not call_on_close: it runs only when the server closes the
+    # response, which Werkzeug's server does after draining the client's
+    # socket (a browser can hold it open), and it would hold a sync worker.
     # A failure leaves the request queued for `flask outbox deliver`.
     threading.Thread(
         target=_deliver_quietly,
@@ -157,6 +170,11 @@ def form() -> Response:
         daemon=True,
     ).start()
     return response
+
+
+def _switching_language() -> bool:
+    """Whether this POST is the language toggle carrying the answers."""
+    return request.method == "POST" and _SWITCH_LANGUAGE_FIELD in request.form
 
 
 def _to_received() -> Response:
@@ -168,12 +186,18 @@ def _to_received() -> Response:
 
 
 def _store(form: AppointmentForm):
-    payload = _payload(form)
+    """Store the answers, as the form parsed them, once; or 503."""
+    answers = form.answers()
+    payload = {
+        "received_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "page_language": g.lang_code,
+        **answers,
+    }
     try:
         stored = current_app.extensions["outbox"].add(
             payload,
             mail_domain=mailer.sender_domain(current_app.config),
-            submission=_submission_key(form),
+            submission=form.submission_key(answers),
         )
     except OUTBOX_ERRORS as error:
         # Never a false "received": the patient gets the 503 page with our phone.
@@ -184,22 +208,6 @@ def _store(form: AppointmentForm):
     else:
         log.info("outbox: request %s posted again; not stored twice", stored.reference)
     return stored
-
-
-def _submission_key(form: AppointmentForm) -> str | None:
-    """This form submission's key: its hidden token with this session's CSRF
-    secret, so only the same browser can repeat (and see) the same request."""
-    field_name = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-    return submission_key(session.get(field_name), form.submission.data, form.answers())
-
-
-def _payload(form: AppointmentForm) -> dict[str, Any]:
-    """What the clinic needs, normalised; nothing else is kept."""
-    return {
-        "received_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "page_language": g.lang_code,
-        **form.answers(),
-    }
 
 
 def _deliver_quietly(app: Flask, request_id: int) -> None:
@@ -222,6 +230,7 @@ def received() -> Response:
                 "appointments/received.html",
                 reference=session.get(_SESSION_REFERENCE),
                 contact_method=contact,
+                promises=PROMISES,
             )
         )
     response.cache_control.no_store = True
@@ -259,21 +268,31 @@ def _csrf_failed(error: CSRFError):
     and a notice that says why."""
     if request.endpoint != "appointments.form":
         return render_error(error)
-    description = (error.description or "").lower()
-    session_cookie = current_app.config["SESSION_COOKIE_NAME"]
+    if _switching_language():
+        # Nothing is stored, so nothing to protect: the answers, unchecked.
+        return _render_form(_new_form())
     # No session came back. Once, that is a session that ended while the page
     # was open; again, on the page sent with a new one, the browser refuses
     # cookies, and sending again would loop.
-    no_session = "session token is missing" in description and (
-        session_cookie not in request.cookies
-    )
-    if "referrer" in description:
-        notice = _with_phone(_NO_REFERRER_MESSAGE)
-    elif no_session and request.form.get(_SESSION_LOST_FIELD):
+    no_session = current_app.config["SESSION_COOKIE_NAME"] not in request.cookies
+    if no_session and request.form.get(_SESSION_LOST_FIELD):
         notice = _with_phone(_NO_COOKIE_MESSAGE)
+    elif not no_session and _token_is_valid():
+        # The token is good, so what failed is HTTPS's same-site Referer check.
+        notice = _with_phone(_NO_REFERRER_MESSAGE)
     else:
         notice = _EXPIRED_MESSAGE
     return _render_form(_new_form(), 400, notice=notice, session_lost=no_session)
+
+
+def _token_is_valid() -> bool:
+    """Whether the page's CSRF token itself passes Flask-WTF's check."""
+    field_name = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    try:
+        validate_csrf(request.form.get(field_name))
+    except ValidationError:
+        return False
+    return True
 
 
 add_localized_rule(bp, FORM_PATHS, "form", form, methods=["GET", "POST"])
