@@ -184,14 +184,14 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def new_page(browser: Browser, live_server: LiveServer) -> Iterator[NewPage]:
     """Open a page in a fresh context (no cookies) with the given viewport and
-    context options; relative URLs go to the live server. Closed after the test."""
+    context options; relative URLs go to the live server (or ``base_url``).
+    Closed after the test."""
     contexts = []
 
     def open_page(width: int = 1280, height: int = 800, **options) -> Page:
+        options.setdefault("base_url", live_server.url)
         context = browser.new_context(
-            base_url=live_server.url,
-            viewport={"width": width, "height": height},
-            **options,
+            viewport={"width": width, "height": height}, **options
         )
         context.set_default_timeout(10_000)
         contexts.append(context)
