@@ -35,8 +35,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPLOY_NGINX = ROOT / "deploy" / "nginx"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 BROTLI_MODULE = Path("/usr/lib/nginx/modules/ngx_http_brotli_static_module.so")
-# njs: the front door's language choice (deploy/nginx/njs/clinic-site.js).
-JS_MODULE = Path("/usr/lib/nginx/modules/ngx_http_js_module.so")
 # The server's paths in deploy/nginx/, and what the preview puts there.
 BUILD_PATH = "/srv/clinic-site/build"
 SOCKET_PATH = "/run/clinic-site/gunicorn.sock"
@@ -156,10 +154,10 @@ def localise(text: str, directory: Path) -> str:
 
 
 def deploy_nginx_files() -> list[Path]:
-    """The files under deploy/nginx/ that nginx reads through an include or
-    an import (the site file holds the public servers, which the preview
-    replaces with its own)."""
-    return [*DEPLOY_NGINX.rglob("*.conf"), *DEPLOY_NGINX.rglob("*.js")]
+    """The files under deploy/nginx/ that nginx reads through an include (the
+    site file holds the public servers, which the preview replaces with its
+    own)."""
+    return list(DEPLOY_NGINX.rglob("*.conf"))
 
 
 def write_nginx_config(directory: Path, servers: str) -> Path:
@@ -169,8 +167,6 @@ def write_nginx_config(directory: Path, servers: str) -> Path:
     """
     if not BROTLI_MODULE.exists():
         print("No brotli_static (apt-get install libnginx-mod-http-brotli-static)")
-    if not JS_MODULE.exists():
-        raise SystemExit("nginx needs njs: apt-get install libnginx-mod-http-js")
     for source in deploy_nginx_files():
         target = directory / source.relative_to(DEPLOY_NGINX)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -181,8 +177,7 @@ def write_nginx_config(directory: Path, servers: str) -> Path:
     )
     conf = directory / "nginx.conf"
     conf.write_text(
-        f"load_module {JS_MODULE};\n"
-        + (f"load_module {BROTLI_MODULE};\n" if BROTLI_MODULE.exists() else "")
+        (f"load_module {BROTLI_MODULE};\n" if BROTLI_MODULE.exists() else "")
         # As root, workers would run as nobody, who cannot reach this folder.
         + ("user root;\n" if os.geteuid() == 0 else "")
         + f"""worker_processes auto;
