@@ -14,7 +14,6 @@ import re
 import select
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import time
@@ -27,7 +26,9 @@ import pytest
 from conftest import skip_or_fail
 from helpers import FORM_PATHS
 from helpers import cookies_without_expires
+from log_files import assert_no_visitor_in
 from log_files import wait_for_line
+from log_files import wait_for_lines
 from servers import ROOT
 from servers import free_port
 
@@ -131,7 +132,8 @@ def test_the_preview_runs_the_deploy_guides_nginx_files(preview):
     """Only the server's paths differ between deploy/nginx and what nginx runs."""
     local = {
         preview_tool.BUILD_PATH: str(preview.build),
-        preview_tool.SOCKET_PATH: str(preview.socket),
+        preview_tool.LOG_PATH: f"{preview.logs}/",
+        preview_tool.APP_ADDRESS: preview.app_bind,
     }
     sources = preview_tool.deploy_nginx_files()
     assert len(sources) >= 7
@@ -362,9 +364,32 @@ def test_with_gunicorn_stopped_the_health_check_gets_the_bilingual_503_page(
 
 def test_the_access_log_names_no_client(preview):
     get(preview, "/en/immunotherapy?name=Maria")
-    log = wait_for_line(preview.dir / "nginx-access.log", '"GET /en/immunotherapy" 200')
+    log = wait_for_line(
+        preview.logs / "nginx-access.log", '"GET /en/immunotherapy" 200'
+    )
     assert "127.0.0.1" not in log
     assert "Maria" not in log
+
+
+def test_with_gunicorn_stopped_no_log_names_the_visitor_and_one_says_it_is_down(
+    preview, app_stopped
+):
+    query = "?name=Maria+Lopez&dob=1958-03-27"
+    assert get(preview, f"/en/no-such-page{query}").status == 502
+    form = f"/en/request-appointment{query}"
+    body = b"name=Maria+Lopez&dob=1958-03-27"
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert get(preview, form, method="POST", body=body, headers=headers).status == 502
+    assert get(preview, f"/healthz{query}").status == 503
+    # One line per request that needed the app, each with its time.
+    down = wait_for_lines(preview.logs / "clinic-site.app-down.log", 3)
+    assert "app upstream unavailable: answered 503" in down
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", down)
+    # The buffered access log, flushed: a last request to know it is written.
+    get(preview, "/en/privacy")
+    wait_for_line(preview.logs / "nginx-access.log", '"GET /en/privacy" 200')
+    texts = assert_no_visitor_in(preview.logs)
+    assert {"nginx-access.log", "nginx-error.log", "gunicorn.log"} <= set(texts)
 
 
 class MakePreview:
@@ -389,10 +414,12 @@ class MakePreview:
         return self.process.stdout.readline()
 
     def banner(self) -> Path:
-        """Its banner; the folder it names."""
+        """Its banner; the preview's folder (its logs' parent). Keeps the
+        address gunicorn listens on in ``app_bind``."""
         banner = self.line()
         assert f"http://127.0.0.1:{self.port}/" in banner, self.process.stderr.read()
-        return Path(re.search(r"Logs in (\S+)\.", banner)[1])
+        self.app_bind = re.search(r"gunicorn \(on (\S+)\)", banner)[1]
+        return Path(re.search(r"Logs in (\S+)\.", banner)[1]).parent
 
     def kill(self) -> None:
         """Only if a test failed on the way: it must not outlive the test."""
@@ -401,8 +428,8 @@ class MakePreview:
             self.process.wait()
 
 
-def gunicorn_pids(socket_path: Path) -> set[int]:
-    """Every live gunicorn process serving ``socket_path``: master and workers.
+def gunicorn_pids(app_bind: str) -> set[int]:
+    """Every live gunicorn process bound to ``app_bind``: master and workers.
 
     A killed process's /proc entry stays until it is reaped, with an empty
     command line, so it does not count.
@@ -411,16 +438,16 @@ def gunicorn_pids(socket_path: Path) -> set[int]:
         int(proc.name)
         for proc in Path("/proc").iterdir()
         if proc.name.isdigit()
-        and str(socket_path) in _cmdline(proc)
+        and f"--bind={app_bind} " in _cmdline(proc)
         and "gunicorn" in _cmdline(proc)
     }
 
 
-def kill_every_gunicorn(socket_path: Path, timeout: float = 60) -> None:
+def kill_every_gunicorn(app_bind: str, timeout: float = 60) -> None:
     """SIGKILL gunicorn's master and every worker, including any it forks
     while we look; return once none is left."""
     deadline = time.monotonic() + timeout
-    while pids := gunicorn_pids(socket_path):
+    while pids := gunicorn_pids(app_bind):
         assert time.monotonic() < deadline, f"gunicorn still runs: {pids}"
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
@@ -456,7 +483,7 @@ def test_make_preview_stops_everything_on_ctrl_c_or_sigterm(needs_nginx, signal_
     try:
         directory = preview.banner()
         nginx_pid = int((directory / "nginx.pid").read_text())
-        gunicorns = gunicorn_pids(directory / "gunicorn.sock")
+        gunicorns = gunicorn_pids(preview.app_bind)
         assert gunicorns, "gunicorn is running"
         assert get_url(preview.port, "/es/inmunoterapia") == 200
         assert get_url(preview.port, "/es/solicitar-cita") == 200, "gunicorn answers"
@@ -469,7 +496,7 @@ def test_make_preview_stops_everything_on_ctrl_c_or_sigterm(needs_nginx, signal_
         wait_until_gone(pid)
     # Workers forked after the first look included.
     deadline = time.monotonic() + 60
-    while gunicorn_pids(directory / "gunicorn.sock"):
+    while gunicorn_pids(preview.app_bind):
         assert time.monotonic() < deadline, "gunicorn outlived the preview"
         time.sleep(0.05)
     with pytest.raises(ConnectionRefusedError):
@@ -481,8 +508,8 @@ def test_make_preview_keeps_serving_pages_when_gunicorn_dies(needs_nginx):
     """What patients see during a restart, rehearsed by hand as the guide says."""
     preview = MakePreview(free_port())
     try:
-        directory = preview.banner()
-        kill_every_gunicorn(directory / "gunicorn.sock")
+        preview.banner()
+        kill_every_gunicorn(preview.app_bind)
         assert "gunicorn stopped" in preview.line()
         assert get_url(preview.port, "/es/inmunoterapia") == 200
         assert get_url(preview.port, "/es/solicitar-cita") == 502
@@ -534,14 +561,10 @@ def test_nginx_is_never_taken_as_started_while_another_server_holds_its_port(
     """The race after the first check: a server that took the port meanwhile
     answers the probe, but nginx did not start."""
     preview_tool.write_nginx_config(
-        tmp_path, preview_tool.preview_server(tmp_path, preview.port)
+        tmp_path, preview_tool.preview_server(tmp_path, preview.port), preview.app_port
     )
     with pytest.raises(SystemExit, match="Address already in use"):
         preview_tool.start_nginx(tmp_path, preview.port)
-
-
-def test_gunicorns_socket_is_for_its_user_and_group_only(preview):
-    assert stat.S_IMODE(preview.socket.stat().st_mode) == 0o660
 
 
 def _cmdline(proc: Path) -> str:
