@@ -555,6 +555,34 @@ def test_make_preview_on_a_busy_port_stops_at_once_naming_it(needs_nginx):
     assert "PREVIEW_PORT" in stderr
 
 
+def stop_building(*args) -> None:
+    raise SystemExit("building")
+
+
+@pytest.mark.parametrize("missing", ["nginx", "brotli"])
+def test_a_missing_package_is_the_first_line_make_preview_prints(
+    monkeypatch, capfd, tmp_path, missing
+):
+    """Before the build and its "Not ready to launch" list: the package."""
+    nowhere = tmp_path / "not-installed"
+    if missing == "nginx":
+        monkeypatch.setattr(preview_tool, "NGINX", str(nowhere))
+    else:
+        monkeypatch.setattr(preview_tool, "BROTLI_MODULE", nowhere)
+        # Stop right after the check, where it would start building.
+        monkeypatch.setattr(preview_tool, "freeze", stop_building)
+    # main() sets its own SIGTERM handler; keep pytest's.
+    monkeypatch.setattr(signal, "signal", lambda *args: None)
+    monkeypatch.setenv("PREVIEW_PORT", str(free_port()))
+    with pytest.raises(SystemExit) as stopped:
+        preview_tool.main()
+    out, err = capfd.readouterr()
+    first = (out + err + str(stopped.value)).strip().splitlines()[0]
+    package = "nginx-light" if missing == "nginx" else "libnginx-mod-http-brotli-static"
+    assert f"apt-get install {package}" in first
+    assert "Not ready to launch" not in out + err
+
+
 def test_nginx_is_never_taken_as_started_while_another_server_holds_its_port(
     preview, tmp_path
 ):

@@ -169,14 +169,30 @@ def deploy_nginx_files() -> list[Path]:
     return list(DEPLOY_NGINX.rglob("*.conf"))
 
 
+def check_packages() -> None:
+    """Stop, naming the Debian package, when nginx is missing; say so when
+    brotli_static is (the preview then serves .gz copies only). Called
+    before anything else prints, so this is the line a newcomer sees first."""
+    if not os.path.exists(NGINX):
+        raise SystemExit(
+            "make preview needs nginx: sudo apt-get install nginx-light "
+            "libnginx-mod-http-brotli-static (README, Commands)"
+        )
+    if not BROTLI_MODULE.exists():
+        print(
+            "No brotli_static, so no .br copies: "
+            "sudo apt-get install libnginx-mod-http-brotli-static",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def write_nginx_config(directory: Path, servers: str, app_port: int) -> Path:
     """nginx.conf in ``directory`` around copies of deploy/nginx's own files,
     with gunicorn on ``app_port``; logs in ``directory``/logs.
 
     ``servers`` are the server blocks; they include the site's snippets.
     """
-    if not BROTLI_MODULE.exists():
-        print("No brotli_static (apt-get install libnginx-mod-http-brotli-static)")
     for source in deploy_nginx_files():
         target = directory / source.relative_to(DEPLOY_NGINX)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -247,6 +263,7 @@ def running(
     ``settings`` override the environment's (e.g. FLASK_RATELIMIT_ENABLED);
     ``smtp_handler`` replaces the sink that prints every email.
     """
+    check_packages()
     with contextlib.ExitStack() as stack:
         if directory is None:
             directory = Path(stack.enter_context(tempfile.TemporaryDirectory()))
