@@ -53,7 +53,6 @@ class Preview:
     nginx: subprocess.Popen
     app_port: int
     app: subprocess.Popen | None = None
-    gunicorn_binds: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -76,7 +75,7 @@ class Preview:
         return f"127.0.0.1:{self.app_port}"
 
     def start_app(self) -> None:
-        """Start gunicorn on its port (and any extra binds); wait until it listens."""
+        """Start gunicorn on its port; wait until it listens."""
         log = (self.logs / "gunicorn.log").open("ab")
         self.app = subprocess.Popen(
             [
@@ -85,7 +84,6 @@ class Preview:
                 "gunicorn",
                 f"--config={ROOT / 'gunicorn.conf.py'}",
                 f"--bind={self.app_bind}",
-                *(f"--bind={bind}" for bind in self.gunicorn_binds),
                 "wsgi:app",
             ],
             cwd=ROOT,
@@ -254,7 +252,6 @@ def running(
     directory: Path | None = None,
     *,
     workers: int | None = None,
-    gunicorn_binds: tuple[str, ...] = (),
     settings: dict[str, str] | None = None,
     smtp_handler: object | None = None,
 ) -> Iterator[Preview]:
@@ -284,9 +281,7 @@ def running(
         app_port = _free_port()
         write_nginx_config(directory, preview_server(directory, port), app_port)
         nginx = start_nginx(directory, port)
-        preview = Preview(
-            directory, port, env, nginx, app_port, gunicorn_binds=gunicorn_binds
-        )
+        preview = Preview(directory, port, env, nginx, app_port)
         stack.callback(preview.stop_app)
         stack.callback(stop, nginx)
         preview.start_app()
