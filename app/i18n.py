@@ -8,6 +8,8 @@ Absolute URLs start with SITE_URL, never with the request's Host.
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 from flask import current_app
 from flask import g
@@ -60,14 +62,36 @@ def _add_lang_code(endpoint: str, values: dict) -> None:
 
 
 def visitor_language() -> str:
-    """The language of the URL, else the remembered choice, else the browser's."""
-    lang = g.get("lang_code") or _path_language()
+    """The one language rule (README, "Routes"), as nginx's maps express it
+    (deploy/nginx/conf.d/clinic-site.conf): the URL's language; else the
+    ``lang`` cookie; else Spanish when the browser lists Spanish first; else
+    English."""
+    lang = g.get("lang_code") or _path_language() or remembered_language()
     if lang:
         return lang
-    cookie = request.cookies.get(COOKIE_NAME)
-    if cookie in LANGUAGES:
-        return cookie
-    return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
+    return "es" if _first_listed_language() == "es" else DEFAULT_LANGUAGE
+
+
+# nginx's $cookie_lang: the first "lang" pair, name in any case, in a
+# ";"- or ","-separated header; the value up to the next ";", as sent (no
+# unquoting). Werkzeug's cookie parser reads odd headers differently, and the
+# front door must not depend on which of the two answers.
+_COOKIE_LANG = re.compile(r"(?:^|[;,]) *lang *= *([^;]*)", re.IGNORECASE)
+
+
+def remembered_language() -> str | None:
+    """The ``lang`` cookie as nginx's ``$cookie_lang`` reads it, when it is
+    exactly a language of the site."""
+    # nginx drops the spaces and tabs around a header's value.
+    found = _COOKIE_LANG.search(request.headers.get("Cookie", "").strip(" \t"))
+    return found[1] if found and found[1] in LANGUAGES else None
+
+
+def _first_listed_language() -> str:
+    # The primary subtag of the first item of Accept-Language, q-values
+    # ignored: what a regular expression in nginx's map can read too.
+    first = request.headers.get("Accept-Language", "").split(",")[0]
+    return first.split(";")[0].strip(" \t").split("-")[0].lower()
 
 
 def _path_language() -> str | None:
@@ -124,7 +148,7 @@ def _language_context() -> dict:
 
 def _remember_language(response: Response) -> Response:
     lang = g.get("lang_code")
-    if lang and request.cookies.get(COOKIE_NAME) != lang and response.status_code < 400:
+    if lang and remembered_language() != lang and response.status_code < 400:
         response.set_cookie(
             COOKIE_NAME,
             lang,

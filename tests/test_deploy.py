@@ -5,6 +5,7 @@ site, the systemd units are valid, and the nginx site, run for real on
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
@@ -12,16 +13,21 @@ import shlex
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from helpers import cookies_without_expires
 from helpers import sections_by_language
 from helpers import skip_or_fail
 from html_checker import check_html
+from log_files import assert_no_visitor_in
 from log_files import wait_for_line
+from log_files import wait_for_lines
 from servers import ROOT
 from servers import free_port
 from servers import gunicorn
@@ -151,13 +157,13 @@ def test_no_unit_can_leave_a_core_file():
     assert "-p LimitCORE=0" in (DEPLOY / "bin" / "clinic-site-flask").read_text()
 
 
-def test_the_socket_folder_is_for_the_site_and_nginx_only():
+def test_gunicorn_listens_on_loopback_where_nginx_looks_for_it():
     unit = (DEPLOY / "systemd" / "clinic-site.service").read_text()
-    assert "\nRuntimeDirectory=clinic-site\n" in unit
-    assert "\nRuntimeDirectoryMode=0750\n" in unit
-    assert "\nGroup=clinic-site\n" in unit
-    # nginx's user joins that group, and only it.
-    assert "adduser www-data clinic-site" in GUIDE.read_text()
+    upstream = (DEPLOY / "nginx/conf.d/clinic-site.conf").read_text()
+    bind = f"--bind {preview_tool.APP_ADDRESS}"
+    assert re.search(rf"^ExecStart=.*gunicorn .*{re.escape(bind)}$", unit, re.M)
+    assert f"server {preview_tool.APP_ADDRESS};" in upstream
+    assert preview_tool.APP_ADDRESS.startswith("127.0.0.1:")
 
 
 # --- The nginx site with TLS, running ---------------------------------------
@@ -166,8 +172,9 @@ def test_the_socket_folder_is_for_the_site_and_nginx_only():
 class Site:
     """deploy/nginx's site with a private prefix, on free loopback ports."""
 
-    def __init__(self, directory: Path) -> None:
-        """Write nginx.conf and the snippets into ``directory``."""
+    def __init__(self, directory: Path, app_port: int) -> None:
+        """Write nginx.conf and the snippets into ``directory``, with gunicorn
+        on ``app_port``."""
         self.dir = directory
         self.http, self.https = free_port(), free_port()
         self.cert = self._certificate()
@@ -190,7 +197,7 @@ class Site:
         http_logs = (
             f"access_log {directory}/access.log;\nerror_log {directory}/error.log;\n"
         )
-        preview_tool.write_nginx_config(directory, http_logs + site)
+        preview_tool.write_nginx_config(directory, http_logs + site, app_port)
 
     def _certificate(self) -> Path:
         """A self-signed certificate for HOST, as certbot would provide."""
@@ -253,10 +260,8 @@ def site(tmp_path_factory):
     # nginx's limit_req, the outer guard.
     env["FLASK_RATELIMIT_ENABLED"] = "false"
     preview_tool.freeze(env, tmp_path / "build")
-    site = Site(tmp_path)
-    with gunicorn(
-        env, tmp_path / "gunicorn.log", unix_socket=tmp_path / "gunicorn.sock"
-    ) as app:
+    with gunicorn(env, tmp_path / "gunicorn.log") as app:
+        site = Site(tmp_path, urlsplit(app.url).port)
         nginx = preview_tool.start_nginx(tmp_path, site.https)
         try:
             site.app = app
@@ -379,12 +384,8 @@ def test_nothing_a_visitor_does_puts_their_address_or_query_in_a_log(site):
     # A last request, to know the buffered access log is written.
     site.request("GET", "/en/privacy?utm=x")
     wait_for_line(site.dir / "clinic-site.access.log", '"GET /en/privacy" 200')
-    logs = {path.name: path.read_text() for path in site.dir.glob("*.log")}
+    logs = assert_no_visitor_in(site.dir, ("127.0.0.", "Maria", "utm"))
     assert "clinic-site.access.log" in logs
-    for name, text in logs.items():
-        assert "127.0.0." not in text, name
-        assert "Maria" not in text, name
-        assert "utm" not in text, name
     assert '"GET /en/no-such-page" 404' in logs["clinic-site.access.log"]
 
 
@@ -468,3 +469,59 @@ def test_nginx_and_the_app_say_the_same_about_the_same_error(client, lang):
     nginx_section = sections_by_language(client.get("/errors/405.html").text)[lang]
     assert f">{heading}</h" in nginx_section
     assert f"<p>{message}</p>" in nginx_section
+
+
+# --- The app down: gunicorn stopped, or resetting connections ----------------
+
+
+class ResettingUpstream:
+    """An upstream that accepts each connection and resets it at once, as a
+    gunicorn worker killed mid-request (a timeout, a crash) does."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = self.sock.accept()
+                connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                connection.recv(65536)
+                connection.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.mark.parametrize("upstream", ["stopped", "resetting"])
+def test_with_the_app_down_no_log_names_the_visitor_and_one_says_so(tmp_path, upstream):
+    """The guide's nginx files with no gunicorn behind them (or one whose
+    worker dies on every request)."""
+    if not os.path.exists(preview_tool.NGINX) or not shutil.which("openssl"):
+        skip_or_fail("needs nginx and openssl (apt-get install nginx-light openssl)")
+    resetting = ResettingUpstream() if upstream == "resetting" else None
+    # nginx's own 502 page is all of the build these requests need.
+    (tmp_path / "build" / "errors").mkdir(parents=True)
+    (tmp_path / "build" / "errors" / "502.html").write_text("The app is down.")
+    site = Site(tmp_path, resetting.port if resetting else free_port())
+    nginx = preview_tool.start_nginx(tmp_path, site.https)
+    try:
+        query = "?name=Maria+Lopez&dob=1958-03-27"
+        assert site.request("GET", f"/en/no-such-page{query}").status == 502
+        body = b"name=Maria+Lopez&dob=1958-03-27"
+        posted = site.request("POST", f"/en/request-appointment{query}", body=body)
+        assert posted.status == 502
+        down = wait_for_lines(tmp_path / "logs" / "clinic-site.app-down.log", 2)
+        wait_for_line(tmp_path / "clinic-site.access.log", '"POST /en/request')
+    finally:
+        preview_tool.stop(nginx)
+        if resetting:
+            resetting.close()
+    assert len(down.splitlines()) == 2
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", down)
+    assert_no_visitor_in(tmp_path, ("Maria", "1958-03-27", "127.0.0.1"))

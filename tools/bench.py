@@ -1,8 +1,8 @@
 """``make bench``: throughput, latency and page weight of the production shape.
 
 Starts ``make preview``'s production shape (tools/preview.py: nginx serving
-the frozen, precompressed build in front of gunicorn, which also listens on a
-TCP port for this bench), and in the same run a bare nginx serving the same
+the frozen, precompressed build in front of gunicorn on its loopback port,
+which the bench also loads directly), and in the same run a bare nginx serving the same
 bytes as our topic page as one static file (the machine's limit). ``wrk``
 loads each at 1, 16 and 64 connections. gunicorn is measured on its own: the
 topic page through Flask's full request cycle, rendered per request (nginx
@@ -122,19 +122,17 @@ def run(stack: contextlib.ExitStack, tmp: Path, duration: int) -> None:
     print(f"gunicorn: {' '.join(gunicorn_settings)}; wrk: {duration}s per run")
 
     sink = CountingHandler()
-    app_port = free_port()
     production = stack.enter_context(
         preview.running(
             free_port(),
             tmp / "preview",
-            gunicorn_binds=(f"127.0.0.1:{app_port}",),
             # wrk is one client sending hundreds of POSTs a second; the
             # per-client limit would (rightly) answer 429.
             settings={"FLASK_RATELIMIT_ENABLED": "false"},
             smtp_handler=sink,
         )
     )
-    ours_nginx, ours_app = production.url, f"http://127.0.0.1:{app_port}"
+    ours_nginx, ours_app = production.url, f"http://{production.app_bind}"
     page = fetch(ours_nginx + TOPIC["topic-en"])
     (tmp / "page.html").write_bytes(page)
     rendered = fetch(ours_app + TOPIC["topic-en"])

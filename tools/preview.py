@@ -3,8 +3,8 @@
 Freezes the site into a private folder and precompresses it, generates an
 nginx configuration from the real files under ``deploy/nginx/`` (only the
 server's paths and the listening address change), and starts nginx on
-``127.0.0.1:$PREVIEW_PORT`` (default 8080) in front of gunicorn on a Unix
-socket, with the development SMTP sink of ``make run`` printing each email.
+``127.0.0.1:$PREVIEW_PORT`` (default 8080) in front of gunicorn on a loopback
+port, with the development SMTP sink of ``make run`` printing each email.
 Ctrl-C or SIGTERM stops all of them.
 """
 
@@ -35,11 +35,11 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPLOY_NGINX = ROOT / "deploy" / "nginx"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 BROTLI_MODULE = Path("/usr/lib/nginx/modules/ngx_http_brotli_static_module.so")
-# njs: the front door's language choice (deploy/nginx/njs/clinic-site.js).
-JS_MODULE = Path("/usr/lib/nginx/modules/ngx_http_js_module.so")
-# The server's paths in deploy/nginx/, and what the preview puts there.
+# The server's paths and gunicorn's address in deploy/, and what the preview
+# puts there.
 BUILD_PATH = "/srv/clinic-site/build"
-SOCKET_PATH = "/run/clinic-site/gunicorn.sock"
+LOG_PATH = "/var/log/nginx/"
+APP_ADDRESS = "127.0.0.1:8000"
 TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
@@ -51,8 +51,8 @@ class Preview:
     port: int
     env: dict[str, str]
     nginx: subprocess.Popen
+    app_port: int
     app: subprocess.Popen | None = None
-    gunicorn_binds: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -65,21 +65,25 @@ class Preview:
         return self.dir / "build"
 
     @property
-    def socket(self) -> Path:
-        """gunicorn's Unix socket."""
-        return self.dir / "gunicorn.sock"
+    def logs(self) -> Path:
+        """Every log the preview writes: nginx's and gunicorn's."""
+        return self.dir / "logs"
+
+    @property
+    def app_bind(self) -> str:
+        """gunicorn's address, as deploy/'s APP_ADDRESS on the server."""
+        return f"127.0.0.1:{self.app_port}"
 
     def start_app(self) -> None:
-        """Start gunicorn on the socket (and any extra binds); wait until it listens."""
-        log = (self.dir / "gunicorn.log").open("ab")
+        """Start gunicorn on its port; wait until it listens."""
+        log = (self.logs / "gunicorn.log").open("ab")
         self.app = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "gunicorn",
                 f"--config={ROOT / 'gunicorn.conf.py'}",
-                f"--bind=unix:{self.socket}",
-                *(f"--bind={bind}" for bind in self.gunicorn_binds),
+                f"--bind={self.app_bind}",
                 "wsgi:app",
             ],
             cwd=ROOT,
@@ -89,14 +93,13 @@ class Preview:
             start_new_session=True,
         )
         log.close()
-        wait_for(self.app, str(self.socket), self.dir / "gunicorn.log")
+        wait_for(self.app, ("127.0.0.1", self.app_port), self.logs / "gunicorn.log")
 
     def stop_app(self) -> None:
         """Stop gunicorn (gracefully); nginx keeps serving the build."""
         if self.app is not None:
             stop(self.app)
             self.app = None
-        self.socket.unlink(missing_ok=True)
 
 
 def preview_env(directory: Path, port: int, smtp_port: int) -> dict[str, str]:
@@ -143,11 +146,13 @@ def warn_until_ready_to_launch(env: dict[str, str]) -> None:
         print(f"Warning: {result.stderr.strip()}", file=sys.stderr)
 
 
-def localise(text: str, directory: Path) -> str:
-    """``text`` with the server's paths moved into ``directory``."""
+def localise(text: str, directory: Path, app_port: int) -> str:
+    """``text`` with the server's paths moved into ``directory`` and gunicorn
+    on ``app_port``."""
     for server_path, local in {
         BUILD_PATH: str(directory / "build"),
-        SOCKET_PATH: str(directory / "gunicorn.sock"),
+        LOG_PATH: f"{directory}/logs/",
+        APP_ADDRESS: f"127.0.0.1:{app_port}",
     }.items():
         text = text.replace(server_path, local)
     if not BROTLI_MODULE.exists():
@@ -156,38 +161,53 @@ def localise(text: str, directory: Path) -> str:
 
 
 def deploy_nginx_files() -> list[Path]:
-    """The files under deploy/nginx/ that nginx reads through an include or
-    an import (the site file holds the public servers, which the preview
-    replaces with its own)."""
-    return [*DEPLOY_NGINX.rglob("*.conf"), *DEPLOY_NGINX.rglob("*.js")]
+    """The files under deploy/nginx/ that nginx reads through an include (the
+    site file holds the public servers, which the preview replaces with its
+    own)."""
+    return list(DEPLOY_NGINX.rglob("*.conf"))
 
 
-def write_nginx_config(directory: Path, servers: str) -> Path:
-    """nginx.conf in ``directory`` around copies of deploy/nginx's own files.
+def check_packages() -> None:
+    """Stop, naming the Debian package, when nginx is missing; say so when
+    brotli_static is (the preview then serves .gz copies only). Called
+    before anything else prints, so this is the line a newcomer sees first."""
+    if not os.path.exists(NGINX):
+        raise SystemExit(
+            "make preview needs nginx: sudo apt-get install nginx-light "
+            "libnginx-mod-http-brotli-static (README, Commands)"
+        )
+    if not BROTLI_MODULE.exists():
+        print(
+            "No brotli_static, so no .br copies: "
+            "sudo apt-get install libnginx-mod-http-brotli-static",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def write_nginx_config(directory: Path, servers: str, app_port: int) -> Path:
+    """nginx.conf in ``directory`` around copies of deploy/nginx's own files,
+    with gunicorn on ``app_port``; logs in ``directory``/logs.
 
     ``servers`` are the server blocks; they include the site's snippets.
     """
-    if not BROTLI_MODULE.exists():
-        print("No brotli_static (apt-get install libnginx-mod-http-brotli-static)")
-    if not JS_MODULE.exists():
-        raise SystemExit("nginx needs njs: apt-get install libnginx-mod-http-js")
     for source in deploy_nginx_files():
         target = directory / source.relative_to(DEPLOY_NGINX)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(localise(source.read_text(), directory))
+        target.write_text(localise(source.read_text(), directory, app_port))
     (directory / "temp").mkdir(exist_ok=True)
+    (directory / "logs").mkdir(exist_ok=True)
     temp_paths = "".join(
         f"    {kind}_temp_path {directory}/temp/{kind};\n" for kind in TEMP_PATHS
     )
     conf = directory / "nginx.conf"
     conf.write_text(
-        f"load_module {JS_MODULE};\n"
-        + (f"load_module {BROTLI_MODULE};\n" if BROTLI_MODULE.exists() else "")
+        (f"load_module {BROTLI_MODULE};\n" if BROTLI_MODULE.exists() else "")
         # As root, workers would run as nobody, who cannot reach this folder.
         + ("user root;\n" if os.geteuid() == 0 else "")
         + f"""worker_processes auto;
 pid {directory}/nginx.pid;
-error_log {directory}/nginx-error.log;
+error_log {directory}/logs/nginx-error.log;
 events {{ worker_connections 1024; }}
 http {{
     include /etc/nginx/mime.types;
@@ -206,8 +226,8 @@ def preview_server(directory: Path, port: int) -> str:
     """The preview's one server: plain HTTP on loopback, the site's snippet."""
     return f"""    server {{
         listen 127.0.0.1:{port};
-        access_log {directory}/nginx-access.log clinic_site buffer=32k flush=1s;
-        error_log {directory}/nginx-error.log crit;
+        access_log {directory}/logs/nginx-access.log clinic_site buffer=32k flush=1s;
+        error_log {directory}/logs/nginx-error.log crit;
         include snippets/clinic-site.conf;
     }}"""
 
@@ -221,7 +241,7 @@ def nginx_command(directory: Path, *args: str) -> list[str]:
         "-c",
         str(directory / "nginx.conf"),
         "-e",
-        str(directory / "nginx-error.log"),
+        str(directory / "logs" / "nginx-error.log"),
         *args,
     ]
 
@@ -232,7 +252,6 @@ def running(
     directory: Path | None = None,
     *,
     workers: int | None = None,
-    gunicorn_binds: tuple[str, ...] = (),
     settings: dict[str, str] | None = None,
     smtp_handler: object | None = None,
 ) -> Iterator[Preview]:
@@ -241,6 +260,7 @@ def running(
     ``settings`` override the environment's (e.g. FLASK_RATELIMIT_ENABLED);
     ``smtp_handler`` replaces the sink that prints every email.
     """
+    check_packages()
     with contextlib.ExitStack() as stack:
         if directory is None:
             directory = Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -258,9 +278,10 @@ def running(
         freeze(env, directory / "build")
         # As the deploy guide does once: nothing else makes the outbox.
         flask(env, "outbox", "init")
-        write_nginx_config(directory, preview_server(directory, port))
+        app_port = _free_port()
+        write_nginx_config(directory, preview_server(directory, port), app_port)
         nginx = start_nginx(directory, port)
-        preview = Preview(directory, port, env, nginx, gunicorn_binds=gunicorn_binds)
+        preview = Preview(directory, port, env, nginx, app_port)
         stack.callback(preview.stop_app)
         stack.callback(stop, nginx)
         preview.start_app()
@@ -280,8 +301,8 @@ def start_nginx(directory: Path, port: int) -> subprocess.Popen:
     try:
         # nginx writes its pid file only once it holds the port: until then
         # the port may answer for another server, which is not ours.
-        wait_for(nginx, directory / "nginx.pid", directory / "nginx-error.log")
-        wait_for(nginx, ("127.0.0.1", port), directory / "nginx-error.log")
+        wait_for(nginx, directory / "nginx.pid", directory / "logs" / "nginx-error.log")
+        wait_for(nginx, ("127.0.0.1", port), directory / "logs" / "nginx-error.log")
     except BaseException:
         stop(nginx)
         raise
@@ -343,8 +364,8 @@ def main() -> None:
         print(
             f"Preview on {preview.url}/ : nginx serves the frozen build from "
             f"{preview.build} and the language redirects, gunicorn (on "
-            f"{preview.socket}) the form; emails appear here. "
-            f"Logs in {preview.dir}. "
+            f"{preview.app_bind}) the form; emails appear here. "
+            f"Logs in {preview.logs}. "
             "Ctrl-C stops it all.",
             flush=True,
         )
@@ -361,7 +382,7 @@ def main() -> None:
                 told = True
             time.sleep(0.5)
         # Its folder goes with the preview: what it said, before that.
-        log = preview.dir / "nginx-error.log"
+        log = preview.logs / "nginx-error.log"
         raise SystemExit(f"nginx stopped:\n{log.read_text() if log.exists() else ''}")
 
 
