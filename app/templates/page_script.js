@@ -1,14 +1,13 @@
 (function (script) {
-  // The language toggle keeps the section the reader was at: section ids are
-  // the same in both languages (issue 21).
+  // The toggle keeps the reader's section: ids match in both languages.
   var toggle = document.querySelector(".lang-toggle");
   if (toggle) {
     toggle.addEventListener("click", function () {
       if (location.hash) toggle.hash = location.hash;
     });
   }
-  // The service worker (static/sw.js), after load so a first visit is no
-  // heavier; switched off, the worker a visitor had goes, with what it kept.
+  // The offline worker (static/sw.js) registers after load; switched off,
+  // the one a visitor had goes, with what it kept.
   if (!("serviceWorker" in navigator)) return;
   window.addEventListener("load", function () {
     if (script.dataset.serviceWorker === "on") {
