@@ -24,8 +24,8 @@ from .extensions import csrf
 from .extensions import limiter
 from .freeze import freeze_command
 from .pages import bp as pages_bp
-from .wallet_card import bp as wallet_card_bp
 from .service_worker import bp as service_worker_bp
+from .wallet_card import bp as wallet_card_bp
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

@@ -64,7 +64,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "WTF_CSRF_TIME_LIMIT": 4 * 3600,
     "RATELIMIT_ENABLED": True,
-    "SERVICE_WORKER_ENABLED": True,  # off: next visit unregisters it (app/service_worker.py)
+    "SERVICE_WORKER_ENABLED": True,  # off: next visit drops the offline worker
     # Default: sqlite:// in the instance folder, shared by every worker
     # (appointments/limit_store.py); redis://... for several servers.
     "RATELIMIT_STORAGE_URI": None,

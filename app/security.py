@@ -32,8 +32,9 @@ def _script_hash(script: str) -> str:
 
 
 # Only this site's own files, the two inline scripts and the one service
-# worker (/sw.js, same origin); no other inline script or style anywhere. The JSON-LD <script type="application/ld+json"> is
-# a data block the browser never runs, so script-src does not apply to it.
+# worker (/sw.js, same origin); no other inline script or style anywhere.
+# The JSON-LD <script type="application/ld+json"> is a data block the
+# browser never runs, so script-src does not apply to it.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self' "
     f"{_script_hash(PRINT_BUTTON_SCRIPT)} {_script_hash(PAGE_SCRIPT)}; "

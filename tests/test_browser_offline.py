@@ -82,8 +82,9 @@ def test_setting_off_removes_the_worker_after_one_visit(page, live_app):
     try:
         page.goto("/en/immunotherapy")
         page.wait_for_function(
-            """Promise.all([navigator.serviceWorker.getRegistrations(), caches.keys()])
-                 .then(([workers, names]) => workers.length === 0 && names.length === 0)"""
+            """Promise.all([navigator.serviceWorker.getRegistrations(),
+                            caches.keys()])
+                 .then(([workers, names]) => !workers.length && !names.length)"""
         )
     finally:
         live_app.config["SERVICE_WORKER_ENABLED"] = True
