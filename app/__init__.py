@@ -24,6 +24,7 @@ from .extensions import csrf
 from .extensions import limiter
 from .freeze import freeze_command
 from .pages import bp as pages_bp
+from .service_worker import bp as service_worker_bp
 from .wallet_card import bp as wallet_card_bp
 
 
@@ -58,6 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages_bp)
     app.register_blueprint(wallet_card_bp)
     app.register_blueprint(static_errors.bp)
+    app.register_blueprint(service_worker_bp)
     appointments.init_app(app)
     app.cli.add_command(outbox_group)
     app.cli.add_command(freeze_command)

@@ -260,6 +260,8 @@ class Settings(BaseModel):
     MAIL_DEFAULT_SENDER: Annotated[str, BeforeValidator(_sender)] | None = None
     # For the times in the clinic's email.
     CLINIC_TIMEZONE: TimeZone = "America/Los_Angeles"
+    # Off: the next visit unregisters the offline worker and clears its cache.
+    SERVICE_WORKER_ENABLED: bool = True
     OUTBOX_PATH: PathText | None = None  # <instance folder>/outbox.sqlite3
     # Encrypts every stored request: a Fernet key, or a JSON list of keys (the
     # first encrypts, all decrypt). Debug: a key kept in the instance folder.

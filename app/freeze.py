@@ -49,6 +49,8 @@ def site_paths(app: Flask) -> Iterator[str]:
             yield urls.build("wallet_card.card", {"lang_code": lang})
     yield urls.build("pages.sitemap")
     yield urls.build("pages.robots")
+    # The offline worker, with the list of what it keeps (app/service_worker.py).
+    yield urls.build("service_worker.worker")
     for lang in LANGUAGES:  # nginx's error_page for 404, one per language
         yield urls.build("not_found_page", {"lang_code": lang})
     for code in static_errors.CODES:  # nginx's own error pages, never linked

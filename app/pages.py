@@ -118,23 +118,32 @@ def language_root() -> Response:
 @bp.route("/sitemap.xml")
 def sitemap() -> Response:
     """Every page in both languages, each with its twins as alternates."""
-    xml = render_template("sitemap.xml", entries=_sitemap_entries())
+    xml = render_template(
+        "sitemap.xml", entries=[urls for _, urls in sitemap_entries()]
+    )
     return Response(xml, mimetype="application/xml")
 
 
-def _sitemap_entries() -> list[dict[str, str]]:
-    """Each page as {lang: absolute URL}; endpoints without content pages too."""
+def sitemap_entries() -> list[tuple[str, dict[str, str]]]:
+    """Each page's endpoint and {lang: absolute URL}; endpoints without
+    content pages too (the service worker keeps all but the form)."""
     entries = [
-        {
-            lang: public_url("pages.page", page_id=page.id, lang_code=lang)
-            for lang in page.slugs
-        }
+        (
+            "pages.page",
+            {
+                lang: public_url("pages.page", page_id=page.id, lang_code=lang)
+                for lang in page.slugs
+            },
+        )
         for page in _content().pages.values()
     ]
     for endpoint in _OTHER_ENDPOINTS:
         if endpoint in current_app.view_functions:
             entries.append(
-                {lang: public_url(endpoint, lang_code=lang) for lang in LANGUAGES}
+                (
+                    endpoint,
+                    {lang: public_url(endpoint, lang_code=lang) for lang in LANGUAGES},
+                )
             )
     return entries
 

@@ -17,22 +17,28 @@ from flask.sessions import SecureCookieSessionInterface
 from flask.wrappers import Response
 from markupsafe import Markup
 
-# The one inline script: the "Print this page" button's (templates/macros.html).
-# Inline, so a first visit stays one page and one stylesheet; allowed by its
-# hash, so the CSP still refuses any other inline script.
-PRINT_BUTTON_SCRIPT = (Path(__file__).parent / "templates/print_button.js").read_text(
-    encoding="utf-8"
-)
-_PRINT_BUTTON_HASH = base64.b64encode(
-    hashlib.sha256(PRINT_BUTTON_SCRIPT.encode()).digest()
-).decode()
+# The inline scripts: the "Print this page" button's (templates/macros.html)
+# and the service worker's registration (templates/base.html). Inline, so a
+# first visit stays one page and one stylesheet; allowed by their hashes, so
+# the CSP still refuses any other inline script.
+_TEMPLATES = Path(__file__).parent / "templates"
+PRINT_BUTTON_SCRIPT = (_TEMPLATES / "print_button.js").read_text(encoding="utf-8")
+PAGE_SCRIPT = (_TEMPLATES / "page_script.js").read_text(encoding="utf-8")
 
-# Only this site's own files and the print button's script; no other inline
-# script or style anywhere. The JSON-LD <script type="application/ld+json"> is
-# a data block the browser never runs, so script-src does not apply to it.
+
+def _script_hash(script: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    return f"'sha256-{digest}'"
+
+
+# Only this site's own files, the two inline scripts and the one service
+# worker (/sw.js, same origin); no other inline script or style anywhere.
+# The JSON-LD <script type="application/ld+json"> is a data block the
+# browser never runs, so script-src does not apply to it.
 CONTENT_SECURITY_POLICY = (
-    f"default-src 'self'; script-src 'self' 'sha256-{_PRINT_BUTTON_HASH}'; "
-    "style-src 'self'; "
+    "default-src 'self'; script-src 'self' "
+    f"{_script_hash(PRINT_BUTTON_SCRIPT)} {_script_hash(PAGE_SCRIPT)}; "
+    "style-src 'self'; worker-src 'self'; "
     "img-src 'self' data:; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
@@ -69,6 +75,7 @@ def init_app(app: Flask) -> None:
     app.session_interface = HttpsSessionInterface()
     app.after_request(add_security_headers)
     app.jinja_env.globals["print_button_script"] = Markup(PRINT_BUTTON_SCRIPT)
+    app.jinja_env.globals["page_script"] = Markup(PAGE_SCRIPT)
 
 
 def add_security_headers(response: Response) -> Response:

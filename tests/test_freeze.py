@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import warnings
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import brotli
 import pytest
@@ -172,3 +174,22 @@ def test_freezing_again_replaces_the_previous_build(app, build):
     assert result.exit_code == 0, result.output
     assert not stale.exists()
     assert (build / "en" / "immunotherapy").is_file()
+
+
+def test_the_build_holds_the_worker_with_what_it_keeps(build, client):
+    """build/sw.js keeps every sitemap page but the form, the not-found pages
+    and the hashed stylesheet, all of them files of the same build."""
+    worker = (build / "sw.js").read_text()
+    config = json.loads(worker.split("\n", 1)[0].removeprefix("const CONFIG = ")[:-1])
+    sitemap = client.get("/sitemap.xml").get_data(as_text=True)
+    pages = {urlsplit(url).path for url in re.findall(r"<loc>([^<]+)</loc>", sitemap)}
+    form = {"/en/request-appointment", "/es/solicitar-cita"}
+    assert set(config["keep"]) - {"/404.html", "/es/404.html"} - pages == {
+        re.search(
+            r'href="(/static/site-[^"]+)"',
+            client.get("/en/immunotherapy").get_data(as_text=True),
+        )[1]
+    }
+    assert pages - set(config["keep"]) == form
+    assert set(config["keep"]) <= frozen_urls(build)
+    assert set(config["forms"]) == form

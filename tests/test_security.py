@@ -23,15 +23,19 @@ from app import create_app
 from app.extensions import csrf
 from app.extensions import limiter
 
-# The print button's inline script (issue 17), the one script not in a file.
-PRINT_SCRIPT = Path(__file__).parents[1] / "app/templates/print_button.js"
-PRINT_SCRIPT_HASH = base64.b64encode(
-    hashlib.sha256(PRINT_SCRIPT.read_bytes()).digest()
-).decode()
-# The policy issue 5 asks for, word for word, with that one script allowed.
+# The two inline scripts, the print button's (issue 17) and the one that
+# registers the offline worker (issue 23): the only scripts not in a file.
+TEMPLATES = Path(__file__).parents[1] / "app/templates"
+PRINT_SCRIPT_HASH, PAGE_SCRIPT_HASH = (
+    base64.b64encode(hashlib.sha256((TEMPLATES / name).read_bytes()).digest()).decode()
+    for name in ("print_button.js", "page_script.js")
+)
+# The policy issue 5 asks for, word for word, with those scripts and the one
+# same-origin service worker allowed.
 CSP = (
-    f"default-src 'self'; script-src 'self' 'sha256-{PRINT_SCRIPT_HASH}'; "
-    "style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self' "
+    f"'sha256-{PRINT_SCRIPT_HASH}' 'sha256-{PAGE_SCRIPT_HASH}'; "
+    "style-src 'self'; worker-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
 
@@ -89,7 +93,12 @@ def test_csp_passes_the_observatory_rules(client):
     assert not every_source & {"'unsafe-inline'", "'unsafe-eval'", "http:", "https:"}
     assert not any("*" in source for source in every_source)
     assert directives["default-src"] == ["'self'"]
-    assert directives["script-src"] == ["'self'", f"'sha256-{PRINT_SCRIPT_HASH}'"]
+    assert directives["script-src"] == [
+        "'self'",
+        f"'sha256-{PRINT_SCRIPT_HASH}'",
+        f"'sha256-{PAGE_SCRIPT_HASH}'",
+    ]
+    assert directives["worker-src"] == ["'self'"]
     assert directives["object-src"] == ["'none'"]
     assert directives["frame-ancestors"] == ["'none'"]
 
@@ -143,13 +152,15 @@ def test_pages_load_scripts_and_styles_only_from_the_site(client, path):
     for url in [*page.stylesheets, *sources]:
         assert url.startswith("/") and not url.startswith("//"), f"{url} is external"
     # Inline, only data blocks, which no browser runs (see test_browser_csp.py),
-    # and the print button's script, the one whose hash the CSP allows.
+    # and the print button's and the page's scripts, whose hashes the CSP allows.
     inline = [script for script in page.scripts if "src" not in script]
     runnable = [script["text"] for script in inline if "type" not in script]
     assert [script.get("type") for script in inline if "type" in script] == [
         "application/ld+json"
     ]
-    assert runnable == [PRINT_SCRIPT.read_text()]
+    assert runnable == [
+        (TEMPLATES / name).read_text() for name in ("print_button.js", "page_script.js")
+    ]
     assert not page.inline_styles, "inline styles would be blocked by the CSP"
 
 
