@@ -5,8 +5,13 @@ from __future__ import annotations
 import re
 
 from babel.dates import format_date
+from helpers import CLINIC_PHONE
+from helpers import edit_site
 from playwright.sync_api import Page
 from playwright.sync_api import expect
+from servers import serving
+
+from app import create_app
 
 KEPT = [
     ("es", "inmunoterapia", "Esta es la copia guardada"),
@@ -88,3 +93,49 @@ def test_setting_off_removes_the_worker_after_one_visit(page, live_app):
         )
     finally:
         live_app.config["SERVICE_WORKER_ENABLED"] = True
+
+
+OLD_LEAD = "Your immune system helps your body fight infections and other diseases."
+NEW_LEAD = "Your immune system protects your body from infections and other diseases."
+
+
+def kept_caches(page: Page) -> list[str]:
+    return page.evaluate("caches.keys()")
+
+
+def test_an_edit_reaches_the_reader_at_once_and_a_new_version_drops_the_old_cache(
+    new_page, app_config, content_copy
+):
+    """One origin whose site is rebuilt with edited content, as a new freeze
+    replaces the build: the open page shows the new text online (network
+    first), and the worker the edit changed replaces the old one's cache."""
+    site = {"app": create_app(app_config)}
+    with serving(lambda environ, start: site["app"](environ, start)) as url:
+        page = new_page(base_url=url)
+        page.goto("/en/immunotherapy")
+        wait_for_worker(page)
+        expect(page.locator("main")).to_contain_text(OLD_LEAD)
+        [old_cache] = kept_caches(page)
+
+        topic = content_copy / "pages/immunotherapy.yaml"
+        topic.write_text(
+            topic.read_text(encoding="utf-8").replace(OLD_LEAD, NEW_LEAD, 1),
+            encoding="utf-8",
+        )
+        # The clinic's phone changes the offline form notice: a new version.
+        edit_site(content_copy, phone=CLINIC_PHONE)
+        app_config["CONTENT_DIR"] = str(content_copy)
+        site["app"] = create_app(app_config)
+
+        page.goto("/en/immunotherapy")
+        expect(page.locator("main")).to_contain_text(NEW_LEAD)
+        page.wait_for_function(
+            "old => caches.keys().then(names =>"
+            " names.length === 1 && names[0] !== old)",
+            arg=old_cache,
+        )
+        wait_for_worker(page)
+        page.context.set_offline(True)
+        page.goto("/en/immunotherapy")
+        expect(page.locator("[data-kept-copy]")).to_be_visible()
+        expect(page.locator("main")).to_contain_text(NEW_LEAD)
