@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from babel.dates import format_date
 from helpers import CLINIC_PHONE
 from helpers import edit_site
@@ -12,6 +13,8 @@ from playwright.sync_api import expect
 from servers import serving
 
 from app import create_app
+
+pytestmark = pytest.mark.browser
 
 KEPT = [
     ("es", "inmunoterapia", "Esta es la copia guardada"),
