@@ -42,8 +42,9 @@ def extracted_messages(tmp_path: Path) -> set[str]:
 
 
 def own_language_text(body: str) -> str:
-    """The page minus links marked as another language (the toggle)."""
-    return re.sub(r'<a [^>]*\blang="[a-z]+"[^>]*>.*?</a>', "", body)
+    """The page minus links and buttons marked as another language (the
+    toggle: a link, or on the form a button that carries the answers)."""
+    return re.sub(r'<(a|button) [^>]*\blang="[a-z]+"[^>]*>.*?</\1>', "", body)
 
 
 def test_every_interface_string_is_translated(tmp_path):
