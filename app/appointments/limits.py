@@ -33,6 +33,9 @@ from flask.wrappers import Response
 from flask_limiter import RateLimitExceeded
 from flask_limiter import RequestLimit
 from limits import parse_many
+from limits.storage import Storage
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
 from .. import proxies
 from ..extensions import limiter
@@ -52,6 +55,10 @@ _REFUSED_KEYS = {
 }
 _TRAP_KEY = "appointments/trap-hits"
 _PROBE_KEY = "appointments/monitor-probe"
+# The app's own handle on RATELIMIT_STORAGE_URI, for the monitor's counts:
+# they are kept with RATELIMIT_ENABLED off too, and Flask-Limiter opens its
+# store only when on.
+_STORE = "appointment_limits_store"
 
 
 def client_key() -> str:
@@ -83,10 +90,14 @@ def _everyone() -> str:
     return EVERYONE
 
 
+def _store(app: Flask) -> Storage:
+    return app.extensions[_STORE]
+
+
 def _count(key: str, seconds: int) -> None:
     """One more in a monitor count; a store that fails loses the count, never
     the request (Flask-Limiter logs its own failures)."""
-    storage = limiter.storage
+    storage = _store(current_app)
     try:
         storage.incr(key, seconds)
     except storage.base_exceptions as error:
@@ -158,7 +169,7 @@ class FormLimitsReport:
 def report(app: Flask) -> FormLimitsReport:
     """For /healthz/delivery and `flask outbox status`: what stops or lets
     through too much, and the counts (each window starts at its first)."""
-    storage = limiter.storage
+    storage = _store(app)
     try:
         # A write, as every accepted request makes: a store that can be read
         # but no longer written (disk full) lets everything through.
@@ -166,8 +177,11 @@ def report(app: Flask) -> FormLimitsReport:
         trap_hits = storage.get(_TRAP_KEY)
         refused = {kind: storage.get(key) for kind, key in _REFUSED_KEYS.items()}
         total = parse_many(app.config["APPOINTMENT_TOTAL_LIMIT"])
+        # Read, not counted: the shared limit's window, under the arguments
+        # Flask-Limiter's default fixed-window strategy hits (key, scope).
         limited = app.config["RATELIMIT_ENABLED"] and not all(
-            limiter.limiter.test(item, EVERYONE, EVERYONE) for item in total
+            FixedWindowRateLimiter(storage).test(item, EVERYONE, EVERYONE)
+            for item in total
         )
     except storage.base_exceptions as error:
         reason = f"the rate-limit store cannot be used ({type(error).__name__})"
@@ -185,4 +199,5 @@ def init_app(app: Flask) -> None:
     count clients only if the proxy in front is trusted: watch for one that
     is not."""
     logging.getLogger("flask-limiter").setLevel(logging.WARNING)
+    app.extensions[_STORE] = storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
     proxies.init_app(app)
