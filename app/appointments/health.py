@@ -17,8 +17,8 @@ from flask import Response
 from flask import current_app
 from flask import jsonify
 
-from .. import proxies
 from . import limits
+from . import proxies
 from .outbox import OUTBOX_ERRORS
 from .outbox import OutboxStatus
 

@@ -37,8 +37,8 @@ from limits.storage import Storage
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
-from .. import proxies
 from ..extensions import limiter
+from . import proxies
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +105,13 @@ def _count(key: str, seconds: int) -> None:
 
 
 def _refused_per_client(breach: RequestLimit) -> None:
+    # Flask-Limiter's own line names the client; this one names the limit.
+    log.info("rate limits: a per-client limit (%s) was reached: 429", breach.limit)
     _count(_REFUSED_KEYS["per_client"], HOUR)
 
 
 def _refused_everyone(breach: RequestLimit) -> None:
+    log.info("rate limits: APPOINTMENT_TOTAL_LIMIT (%s) was reached: 429", breach.limit)
     _count(_REFUSED_KEYS["everyone"], HOUR)
 
 
