@@ -17,6 +17,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from .appointments import limits
 from .appointments.delivery import deliver_due
 from .appointments.delivery import deliver_one
 from .appointments.health import delivery_problems
@@ -167,6 +168,15 @@ def outbox_status() -> None:
     click.echo(f"failing: {status.failing}")
     for reference in status.failing_references:
         click.echo(f"  failing request {reference}")
+    # The form's 429s, as /healthz/delivery shows them: turned-away patients.
+    refused = limits.report(current_app).refused
+    if refused is None:
+        click.echo("refused (429) last hour: - (the rate-limit store cannot be used)")
+    else:
+        click.echo(
+            f"refused (429) last hour: per client {refused['per_client']}, "
+            f"everyone limit {refused['everyone']}"
+        )
 
 
 def _duration(seconds: float) -> str:

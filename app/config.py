@@ -30,6 +30,8 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from jinja2 import TemplateNotFound
 from limits import parse_many
+from limits.errors import ConfigurationError
+from limits.storage import storage_from_string
 from pydantic import AfterValidator
 from pydantic import BaseModel
 from pydantic import BeforeValidator
@@ -211,6 +213,17 @@ RateLimit = Annotated[
 ]
 
 
+def _storage(uri: str | None) -> str | None:
+    """A store the ``limits`` library opens (sqlite:// is registered by
+    app/appointments/limit_store.py, imported before this check runs)."""
+    if uri:
+        try:
+            storage_from_string(uri)
+        except ConfigurationError as error:
+            raise ValueError(str(error)) from None
+    return uri
+
+
 def _count(value: object) -> object:
     """A whole number of proxies: 0, 1, 2... (unset: none; True is no count)."""
     text = "0" if value in (None, "") else str(value).strip()
@@ -280,7 +293,7 @@ class Settings(BaseModel):
     RATELIMIT_ENABLED: bool = True
     # sqlite:// in the instance folder, shared by every worker
     # (appointments/limit_store.py); redis://... for several servers.
-    RATELIMIT_STORAGE_URI: str | None = None
+    RATELIMIT_STORAGE_URI: Annotated[str | None, AfterValidator(_storage)] = None
     # Per client: accepted requests only, then every POST (stops floods).
     APPOINTMENT_RATE_LIMIT: RateLimit = "5 per minute;30 per hour"
     APPOINTMENT_FLOOD_LIMIT: RateLimit = "20 per minute;100 per hour"

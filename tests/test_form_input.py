@@ -197,9 +197,10 @@ def test_no_client_address_is_logged_when_a_limit_is_hit(app_config, caplog):
     caplog.set_level(logging.DEBUG)
     statuses = [client.post(FORM_PATHS["en"], data={}).status_code for _ in range(4)]
     assert statuses == [400, 400, 429, 429]
-    limiter_records = [r for r in caplog.records if r.name == "flask-limiter"]
-    assert limiter_records, "the limiter still says a limit was hit"
-    assert "exceeded" in limiter_records[0].getMessage()
+    # The log still says a limit was hit (the form's line, not Flask-Limiter's
+    # INFO line, which names the client and is kept below the logger's level).
+    limit_records = [r for r in caplog.records if "limit" in r.getMessage()]
+    assert limit_records and "was reached: 429" in limit_records[0].getMessage()
     assert CLIENT not in caplog.text
     assert all(CLIENT not in r.getMessage() for r in caplog.records)
 

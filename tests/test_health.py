@@ -18,6 +18,7 @@ import requests
 from helpers import OUTBOX_KEY
 from helpers import VALID_ANSWERS
 from helpers import csrf_token
+from helpers import post_form
 from helpers import stored_request
 from helpers import submit
 
@@ -354,3 +355,59 @@ def test_a_lost_or_replaced_outbox_stays_red_until_flask_outbox_init(
     for check in ("/healthz", "/healthz/delivery"):
         assert client.get(check).status_code == 200
     assert flask("outbox", "deliver", env=env).returncode == 0
+
+
+def test_429s_of_the_last_hour_are_counted_for_the_monitor(app_config):
+    """A site turning patients away is seen, with no client in the counts."""
+    app_config.update(RATELIMIT_ENABLED=True, APPOINTMENT_RATE_LIMIT="1 per minute")
+    app = create_app(app_config)
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "198.51.100.61"
+    assert post_form(client).status_code == 303
+    assert [post_form(client).status_code for _ in range(6)] == [429] * 6
+    monitor = app.test_client().get("/healthz/delivery")
+    assert monitor.get_json()["refused_last_hour"] == {"per_client": 6, "everyone": 0}
+    assert "198.51.100.61" not in monitor.get_data(as_text=True)
+    status = app.test_cli_runner().invoke(args=["outbox", "status"])
+    assert status.exit_code == 0, status.output
+    assert "refused (429) last hour: per client 6, everyone limit 0" in status.output
+    assert "198.51.100" not in status.output
+
+
+@pytest.mark.parametrize("peer", ["127.0.0.1", "::1", ""])
+def test_an_untrusted_proxy_in_front_is_one_warning_and_a_red_monitor(
+    app_config, caplog, peer
+):
+    app_config["TRUSTED_PROXIES"] = 0
+    app = create_app(app_config)
+    client = app.test_client()
+    # nginx on this machine (loopback, or the unix socket: no address).
+    client.environ_base["REMOTE_ADDR"] = peer
+    forwarded = {"X-Forwarded-For": "203.0.113.40"}
+    for _ in range(3):
+        assert (
+            client.get("/en/request-appointment", headers=forwarded).status_code == 200
+        )
+    [warning] = [r for r in caplog.records if "TRUSTED_PROXIES" in r.getMessage()]
+    assert warning.levelname == "WARNING"
+    assert "every patient counts as one client" in warning.getMessage()
+    assert "203.0.113.40" not in caplog.text
+    monitor = app.test_client().get("/healthz/delivery")
+    assert monitor.status_code == 503
+    assert "TRUSTED_PROXIES" in monitor.get_json()["reason"]
+
+
+@pytest.mark.parametrize(("trusted", "peer"), [(1, "127.0.0.1"), (0, "198.51.100.9")])
+def test_a_trusted_proxy_or_a_direct_client_is_no_warning(
+    app_config, caplog, trusted, peer
+):
+    """TRUSTED_PROXIES=1 behind nginx; or X-Forwarded-For from the internet,
+    which is a client's own header, not our proxy."""
+    app_config["TRUSTED_PROXIES"] = trusted
+    app = create_app(app_config)
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = peer
+    headers = {"X-Forwarded-For": "203.0.113.40"}
+    assert client.get("/en/request-appointment", headers=headers).status_code == 200
+    assert "TRUSTED_PROXIES" not in caplog.text
+    assert app.test_client().get("/healthz/delivery").status_code == 200

@@ -18,6 +18,7 @@ from flask import current_app
 from flask import jsonify
 
 from . import limits
+from . import proxies
 from .outbox import OUTBOX_ERRORS
 from .outbox import OutboxStatus
 
@@ -76,11 +77,13 @@ def delivery() -> Response:
     except OUTBOX_ERRORS as error:
         return _answer({"reason": f"outbox cannot be read: {error}"}, healthy=False)
     problems = delivery_problems(status, alert_after)
-    form_limits = limits.counters(current_app).report()
-    problems += form_limits.problems
+    form_limits = limits.report(current_app)
+    problems += form_limits.problems + proxies.problems(current_app)
     body: dict[str, Any] = {"outbox": _counts(status), "alert_seconds": alert_after}
     # Posts caught by the form's hidden trap field (scripts), in the last day.
     body["trap_hits"] = form_limits.trap_hits
+    # 429s in the last hour: a site turning patients away is seen.
+    body["refused_last_hour"] = form_limits.refused
     if problems:
         body["reason"] = "; ".join(problems)
     return _answer(body, healthy=not problems)

@@ -7,7 +7,7 @@ same job with nothing else to run. Registering the ``sqlite`` scheme with the
 ``limits`` library lets ``RATELIMIT_STORAGE_URI=sqlite:///path/to/file``
 choose it like any other store.
 
-Counters only, no client data beyond Flask-Limiter's key (an address, or an
+Counts only, no client data beyond Flask-Limiter's key (an address, or an
 IPv6 /64), and each row goes when its window ends. Fixed windows only (the
 default strategy).
 """

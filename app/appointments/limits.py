@@ -1,5 +1,5 @@
-"""The form's rate limits, the trap count, and a limiter log that names no
-client.
+"""The form's rate limits, all counted by Flask-Limiter, and the counts a
+monitor reads (429s and trap hits), kept in the same store.
 
 Per client (an IPv4 address, or an IPv6 /64: one home's or phone's network):
 
@@ -8,13 +8,14 @@ Per client (an IPv4 address, or an IPv6 /64: one home's or phone's network):
 - ``APPOINTMENT_FLOOD_LIMIT``, looser, counts every POST, so a script that
   posts invalid forms in a loop still is.
 
-Everyone together: ``APPOINTMENT_TOTAL_LIMIT`` counts accepted requests from
-all clients, a cap on what any number of addresses can put in the clinic's
-inbox.
+Everyone together: ``APPOINTMENT_TOTAL_LIMIT``, a shared limit with one key
+for all clients, counts accepted requests: a cap on what any number of
+addresses can put in the clinic's inbox.
 
-Every count lives in ``RATELIMIT_STORAGE_URI``, the store the workers share
-(SQLite by default, Redis for several servers), so the limits hold as
-written however many workers run.
+Every count lives in ``RATELIMIT_STORAGE_URI``, the store Flask-Limiter is
+given and the workers share (SQLite by default, Redis for several servers),
+so the limits hold as written however many workers run. The settings are
+checked at start-up in app/config.py.
 """
 
 from __future__ import annotations
@@ -27,38 +28,37 @@ from flask import Blueprint
 from flask import Flask
 from flask import current_app
 from flask import g
-from flask import has_request_context
 from flask import request
 from flask.wrappers import Response
-from limits import RateLimitItem
+from flask_limiter import RateLimitExceeded
+from flask_limiter import RequestLimit
 from limits import parse_many
-from limits.errors import ConfigurationError
 from limits.storage import Storage
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
-from werkzeug.exceptions import TooManyRequests
 
-from ..config import StartupError
 from ..extensions import limiter
+from . import proxies
 
 log = logging.getLogger(__name__)
 
 _ACCEPTED = "appointment_accepted"
-# Keys of this module's own counters in the shared store.
-_EVERYONE_KEY = "appointments/everyone"
+# APPOINTMENT_TOTAL_LIMIT's scope and its one key: every client together.
+EVERYONE = "everyone"
+# The monitor's counts in the shared store: a window starts at the first
+# event and lasts this long, then the count starts again from 0.
+HOUR = 3600
+TRAP_WINDOW_SECONDS = 24 * 3600
+_REFUSED_KEYS = {
+    "per_client": "appointments/refused/per-client",
+    "everyone": "appointments/refused/everyone",
+}
 _TRAP_KEY = "appointments/trap-hits"
 _PROBE_KEY = "appointments/monitor-probe"
-# Trap hits are counted over a day: enough to see a script at work.
-TRAP_WINDOW_SECONDS = 24 * 3600
-_LIMIT_SETTINGS = (
-    "APPOINTMENT_RATE_LIMIT",
-    "APPOINTMENT_FLOOD_LIMIT",
-    "APPOINTMENT_TOTAL_LIMIT",
-)
-
-
-class EveryoneLimited(TooManyRequests):
-    """APPOINTMENT_TOTAL_LIMIT is reached: no one's request is taken now."""
+# The app's own handle on RATELIMIT_STORAGE_URI, for the monitor's counts:
+# they are kept with RATELIMIT_ENABLED off too, and Flask-Limiter opens its
+# store only when on.
+_STORE = "appointment_limits_store"
 
 
 def client_key() -> str:
@@ -78,21 +78,61 @@ def client_key() -> str:
 
 def mark_accepted() -> None:
     """Count this request toward the per-client and total limits (it was
-    stored)."""
+    stored): Flask-Limiter deducts after the response."""
     setattr(g, _ACCEPTED, True)
-    counters().count_accepted()
 
 
 def _was_accepted(response: Response) -> bool:
     return bool(g.get(_ACCEPTED))
 
 
+def _everyone() -> str:
+    return EVERYONE
+
+
+def _store(app: Flask) -> Storage:
+    return app.extensions[_STORE]
+
+
+def _count(key: str, seconds: int) -> None:
+    """One more in a monitor count; a store that fails loses the count, never
+    the request (Flask-Limiter logs its own failures)."""
+    storage = _store(current_app)
+    try:
+        storage.incr(key, seconds)
+    except storage.base_exceptions as error:
+        log.error("rate limits: the store cannot be used (%s)", type(error).__name__)
+
+
+def _refused_per_client(breach: RequestLimit) -> None:
+    # Flask-Limiter's own line names the client; this one names the limit.
+    log.info("rate limits: a per-client limit (%s) was reached: 429", breach.limit)
+    _count(_REFUSED_KEYS["per_client"], HOUR)
+
+
+def _refused_everyone(breach: RequestLimit) -> None:
+    log.info("rate limits: APPOINTMENT_TOTAL_LIMIT (%s) was reached: 429", breach.limit)
+    _count(_REFUSED_KEYS["everyone"], HOUR)
+
+
+def count_trap_hit() -> None:
+    """A post caught by the hidden trap field (a script), for the monitor."""
+    _count(_TRAP_KEY, TRAP_WINDOW_SECONDS)
+
+
+def is_everyone_limited(error: Exception) -> bool:
+    """Whether this 429 is APPOINTMENT_TOTAL_LIMIT's (no one's request is
+    taken now), not this client's."""
+    return isinstance(error, RateLimitExceeded) and error.limit.scope == EVERYONE
+
+
 def limit_posts(bp: Blueprint) -> None:
-    """Both per-client limits on the blueprint's POSTs.
+    """The three limits on the blueprint's POSTs.
 
     On the blueprint, not the view: blueprint limits are checked before
-    CSRF, so a flood of token-less POSTs is limited too. Separate scopes keep
-    their counters apart even when the two limits are written alike.
+    CSRF, so a flood of token-less POSTs is limited too, and past the total
+    cap a trapped post gets the same 429 as a person's. Separate scopes keep
+    the counters apart even when two limits are written alike.
     """
     limiter.limit(
         lambda: current_app.config["APPOINTMENT_RATE_LIMIT"],
@@ -100,12 +140,22 @@ def limit_posts(bp: Blueprint) -> None:
         methods=["POST"],
         scope="accepted",
         deduct_when=_was_accepted,
+        on_breach=_refused_per_client,
     )(bp)
     limiter.limit(
         lambda: current_app.config["APPOINTMENT_FLOOD_LIMIT"],
         key_func=client_key,
         methods=["POST"],
         scope="all-posts",
+        on_breach=_refused_per_client,
+    )(bp)
+    limiter.shared_limit(
+        lambda: current_app.config["APPOINTMENT_TOTAL_LIMIT"],
+        scope=EVERYONE,
+        key_func=_everyone,
+        methods=["POST"],
+        deduct_when=_was_accepted,
+        on_breach=_refused_everyone,
     )(bp)
 
 
@@ -115,132 +165,42 @@ class FormLimitsReport:
 
     problems: list[str]
     trap_hits: int | None
+    # 429s in the current hour-long window, per client and for everyone.
+    refused: dict[str, int] | None
 
 
-@dataclass
-class Counters:
-    """The counts this module keeps itself, in the shared store.
-
-    A store that cannot be reached never costs a patient a request: the
-    limits let everything through (as Flask-Limiter does with
-    RATELIMIT_SWALLOW_ERRORS), the log says so, and /healthz/delivery fails.
-    """
-
-    storage: Storage
-    total: list[RateLimitItem]
-    enabled: bool
-
-    def __post_init__(self) -> None:
-        self._windows = FixedWindowRateLimiter(self.storage)
-
-    def everyone_limited(self) -> bool:
-        """Whether APPOINTMENT_TOTAL_LIMIT is reached right now."""
-        if not self.enabled:
-            return False
-        try:
-            return not all(
-                self._windows.test(item, _EVERYONE_KEY) for item in self.total
-            )
-        except self.storage.base_exceptions as error:
-            _log_store_error(error)
-            return False
-
-    def count_accepted(self) -> None:
-        if not self.enabled:
-            return
-        try:
-            for item in self.total:
-                self._windows.hit(item, _EVERYONE_KEY)
-        except self.storage.base_exceptions as error:
-            _log_store_error(error)
-
-    def count_trap_hit(self) -> None:
-        try:
-            self.storage.incr(_TRAP_KEY, TRAP_WINDOW_SECONDS)
-        except self.storage.base_exceptions as error:
-            _log_store_error(error)
-
-    def report(self) -> FormLimitsReport:
-        """For /healthz/delivery: what stops or lets through too much, and
-        the trap hits of the current day-long window (it starts at the
-        first)."""
-        try:
-            # A write, as every accepted request makes: a store that can be
-            # read but no longer written (disk full) lets everything through.
-            self.storage.incr(_PROBE_KEY, 60)
-            trap_hits = self.storage.get(_TRAP_KEY)
-            limited = self.everyone_limited()
-        except self.storage.base_exceptions as error:
-            reason = f"the rate-limit store cannot be used ({type(error).__name__})"
-            return FormLimitsReport([f"{reason}: the form's limits are off"], None)
-        problems = []
-        if limited:
-            problems.append(
-                "APPOINTMENT_TOTAL_LIMIT is reached: the form refuses requests"
-            )
-        return FormLimitsReport(problems, trap_hits)
-
-
-def _log_store_error(error: Exception) -> None:
-    log.error(
-        "rate limits: the store cannot be used (%s); requests are let through",
-        type(error).__name__,
-    )
-
-
-def counters(app: Flask | None = None) -> Counters:
-    """This app's counters."""
-    return (app or current_app).extensions["appointment_counters"]
-
-
-def refuse_when_everyone_limited() -> None:
-    """Raise EveryoneLimited (a 429) when the total limit is reached."""
-    if counters().everyone_limited():
-        raise EveryoneLimited()
-
-
-class _WithoutClientAddress(logging.Filter):
-    """Flask-Limiter names the client's address (its key) when a limit is hit;
-    an address is personal data, so the record says "[client]" instead."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if has_request_context():
-            message = record.getMessage()
-            addresses = {request.remote_addr, *request.access_route, client_key()}
-            for address in addresses:
-                if address:
-                    message = message.replace(address, "[client]")
-            record.msg, record.args = message, ()
-        return True
-
-
-_FILTER = _WithoutClientAddress()
+def report(app: Flask) -> FormLimitsReport:
+    """For /healthz/delivery and `flask outbox status`: what stops or lets
+    through too much, and the counts (each window starts at its first)."""
+    storage = _store(app)
+    try:
+        # A write, as every accepted request makes: a store that can be read
+        # but no longer written (disk full) lets everything through.
+        storage.incr(_PROBE_KEY, 60)
+        trap_hits = storage.get(_TRAP_KEY)
+        refused = {kind: storage.get(key) for kind, key in _REFUSED_KEYS.items()}
+        total = parse_many(app.config["APPOINTMENT_TOTAL_LIMIT"])
+        # Read, not counted: the shared limit's window, under the arguments
+        # Flask-Limiter's default fixed-window strategy hits (key, scope).
+        limited = app.config["RATELIMIT_ENABLED"] and not all(
+            FixedWindowRateLimiter(storage).test(item, EVERYONE, EVERYONE)
+            for item in total
+        )
+    except storage.base_exceptions as error:
+        reason = f"the rate-limit store cannot be used ({type(error).__name__})"
+        return FormLimitsReport([f"{reason}: the form's limits are off"], None, None)
+    problems = []
+    if limited:
+        problems.append("APPOINTMENT_TOTAL_LIMIT is reached: the form refuses requests")
+    return FormLimitsReport(problems, trap_hits, refused)
 
 
 def init_app(app: Flask) -> None:
-    """Check the limits as written, open the shared counters, and keep client
-    addresses out of Flask-Limiter's log records."""
-    config = app.config
-    problems, parsed = [], {}
-    for key in _LIMIT_SETTINGS:
-        try:
-            parsed[key] = parse_many(str(config[key]))
-        except ValueError:
-            problems.append(
-                f"{key}: {config[key]!r} is not a rate limit; write it like "
-                "'5 per minute;30 per hour'"
-            )
-    if problems:
-        raise StartupError("The site cannot start:", problems)
-    try:
-        storage = storage_from_string(config["RATELIMIT_STORAGE_URI"])
-    except ConfigurationError as error:
-        raise StartupError(
-            "The site cannot start:", [f"RATELIMIT_STORAGE_URI: {error}"]
-        ) from None
-    app.extensions["appointment_counters"] = Counters(
-        storage=storage,
-        total=parsed["APPOINTMENT_TOTAL_LIMIT"],
-        enabled=bool(config["RATELIMIT_ENABLED"]),
-    )
-    logging.getLogger("flask-limiter").addFilter(_FILTER)
+    """Flask-Limiter logs the client's address (its key) at INFO when a limit
+    is hit; an address is personal data, so its logger keeps WARNING and up
+    (store failures), and the monitor counts the 429s instead. The limits
+    count clients only if the proxy in front is trusted: watch for one that
+    is not."""
+    logging.getLogger("flask-limiter").setLevel(logging.WARNING)
+    app.extensions[_STORE] = storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
+    proxies.init_app(app)

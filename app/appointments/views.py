@@ -137,14 +137,11 @@ def form() -> Response:
         return _render_form(form)
     if not form.validate_on_submit():
         return _render_form(form, 422 if form.is_submitted() else 200)
-    # Before the trap: past the cap, a script's post and a person's get the
-    # same 429, so the trap stays invisible.
-    limits.refuse_when_everyone_limited()
     if form.trap_filled:
         # Only a script fills the hidden field (form.html keeps people and
         # autofill away from it). Neutral answer: the script learns nothing.
         session.pop(_SESSION_REFERENCE, None)
-        limits.counters().count_trap_hit()
+        limits.count_trap_hit()
         log.warning("form: the hidden trap field was filled in; nothing stored")
         session[_SESSION_CONTACT] = form.contact_method.data
         return _to_received()
@@ -246,7 +243,7 @@ def _form_again(error: HTTPException):
         request.form  # noqa: B018 (a flood may send a body that cannot be read)
     except HTTPException:
         return render_error(error)
-    if isinstance(error, limits.EveryoneLimited):
+    if limits.is_everyone_limited(error):
         notice = _EVERYONE_LIMITED_NOTICE
     else:
         notice = _NOTICES[error.code]
