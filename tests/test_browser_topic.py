@@ -19,6 +19,7 @@ from page_checks import horizontal_overflow
 from page_checks import small_tap_targets
 from playwright.sync_api import Browser
 from playwright.sync_api import Page
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -230,3 +231,20 @@ def test_the_emergency_lists_are_within_two_phone_screens_of_the_top(
         assert float(edge.removesuffix("px")) >= 6
     finally:
         page.context.close()
+
+
+@pytest.mark.parametrize(
+    ("start", "twin"),
+    [
+        ("/en/immunotherapy", "/es/inmunoterapia"),
+        ("/es/inmunoterapia", "/en/immunotherapy"),
+    ],
+)
+def test_the_language_toggle_keeps_the_section_the_reader_is_at(page, start, twin):
+    page.goto(start)
+    # The reader follows "On this page" to a section, then switches language.
+    page.locator('.toc a[href="#types-of-immunotherapy"]').click()
+    page.wait_for_url(f"**{start}#types-of-immunotherapy")
+    page.locator("a.lang-toggle").click()
+    page.wait_for_url(f"**{twin}#types-of-immunotherapy")
+    expect(page.locator("#types-of-immunotherapy")).to_be_in_viewport()
