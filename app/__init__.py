@@ -18,7 +18,6 @@ from . import site_content
 from . import static_errors
 from . import static_files
 from .cli import outbox_group
-from .encoding import AcceptedEncodings
 from .extensions import compress
 from .extensions import csrf
 from .extensions import limiter
@@ -65,9 +64,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(freeze_command)
     app.context_processor(_site_context)
 
-    compressions = ("COMPRESS_ALGORITHM", "COMPRESS_ALGORITHM_STREAMING")
-    offered = [name for key in compressions for name in app.config[key]]
-    app.wsgi_app = AcceptedEncodings(app.wsgi_app, offered)
     if hops := app.config["TRUSTED_PROXIES"]:
         # The address, scheme and host the nearest trusted proxy saw.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
