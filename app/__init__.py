@@ -32,9 +32,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     Two orders matter, and only these: the start-up check, which loads the
     content and opens the outbox, comes before the blueprints, because the
-    pages blueprint makes one URL rule per page slug; and Flask-Limiter
-    before Flask-WTF, so its before_request check runs first and a flood of
-    token-less POSTs is limited too. The rest may come in any order.
+    pages blueprint makes one URL rule per page slug; and Flask-Limiter,
+    then errors (which reads the body, so an unreadable one is a 400), then
+    Flask-WTF, so the limit check runs first and a flood of token-less POSTs
+    is limited too. The rest may come in any order.
     """
     app = Flask(__name__, instance_relative_config=True)
     # Smaller pages for slow connections: drop template-only whitespace.
@@ -48,10 +49,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     config.check(app, content=site_content.load, outbox=appointments.open_outbox)
 
     limiter.init_app(app)
+    errors.init_app(app)
     csrf.init_app(app)
     compress.init_app(app)
     i18n.init_app(app)
-    errors.init_app(app)
     security.init_app(app)
     observability.init_app(app)
     static_files.init_app(app)
