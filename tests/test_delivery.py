@@ -537,15 +537,20 @@ def first_name(mail) -> str:
     return text.split("Patient name:")[1].split()[0]
 
 
-def leased(app) -> bool:
-    """A sender holds the (one) stored request."""
+def lease_until(app) -> float:
+    """When the sender's lease on the (one) stored request runs out."""
     with sqlite3.connect(app.config["OUTBOX_PATH"]) as db:
         [(until,)] = db.execute("SELECT claimed_until FROM requests").fetchall()
-    return until > time.time()
+    return until or 0.0
+
+
+def leased(app) -> bool:
+    """A sender holds the (one) stored request."""
+    return lease_until(app) > time.time()
 
 
 def test_a_slow_send_keeps_its_lease_so_no_other_sender_takes_over(
-    app, app_config, runner
+    app, app_config, runner, time_machine
 ):
     """The relay takes twice the lease to accept the message: the sender
     renews its lease meanwhile, so another sender finds nothing to take."""
@@ -559,7 +564,9 @@ def test_a_slow_send_keeps_its_lease_so_no_other_sender_takes_over(
         with ThreadPoolExecutor(1) as pool:
             sending = pool.submit(runner.invoke, args=["outbox", "deliver"])
             assert wait_until(lambda: leased(app))
-            time.sleep(2)  # past the lease the sender first took
+            first = lease_until(app)
+            assert wait_until(lambda: lease_until(app) > first)  # renewed
+            time_machine.move_to(first + 0.1, tick=True)  # past the first lease
             assert outbox.claim_next() is None
             result = sending.result(timeout=30)
     finally:
