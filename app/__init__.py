@@ -18,7 +18,6 @@ from . import site_content
 from . import static_errors
 from . import static_files
 from .cli import outbox_group
-from .encoding import AcceptedEncodings
 from .extensions import compress
 from .extensions import csrf
 from .extensions import limiter
@@ -33,9 +32,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     Two orders matter, and only these: the start-up check, which loads the
     content and opens the outbox, comes before the blueprints, because the
-    pages blueprint makes one URL rule per page slug; and Flask-Limiter
-    before Flask-WTF, so its before_request check runs first and a flood of
-    token-less POSTs is limited too. The rest may come in any order.
+    pages blueprint makes one URL rule per page slug; and Flask-Limiter,
+    then errors (which reads the body, so an unreadable one is a 400), then
+    Flask-WTF, so the limit check runs first and a flood of token-less POSTs
+    is limited too. The rest may come in any order.
     """
     app = Flask(__name__, instance_relative_config=True)
     # Smaller pages for slow connections: drop template-only whitespace.
@@ -49,10 +49,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     config.check(app, content=site_content.load, outbox=appointments.open_outbox)
 
     limiter.init_app(app)
+    errors.init_app(app)
     csrf.init_app(app)
     compress.init_app(app)
     i18n.init_app(app)
-    errors.init_app(app)
     security.init_app(app)
     observability.init_app(app)
     static_files.init_app(app)
@@ -65,9 +65,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(freeze_command)
     app.context_processor(_site_context)
 
-    compressions = ("COMPRESS_ALGORITHM", "COMPRESS_ALGORITHM_STREAMING")
-    offered = [name for key in compressions for name in app.config[key]]
-    app.wsgi_app = AcceptedEncodings(app.wsgi_app, offered)
     if hops := app.config["TRUSTED_PROXIES"]:
         # The address, scheme and host the nearest trusted proxy saw.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

@@ -5,11 +5,9 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
-from flask import Request
 from flask import g
 from flask import render_template
 from flask import request
-from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
@@ -22,37 +20,36 @@ from .i18n import other_language
 
 log = logging.getLogger(__name__)
 
-# What reading a malformed body raises: bad chunked encoding (gunicorn's
-# ParseException, werkzeug's OSError), a client gone mid-body (OSError), a
-# broken multipart body (ValueError).
-_UNREADABLE_BODY = (ParseException, OSError, ValueError)
-
 # Where nginx's error_page finds the not-found page of each language (frozen
 # by `flask freeze`; deploy/nginx maps /es/ URLs to the Spanish one).
 NOT_FOUND_PATHS = {"en": "/404.html", "es": "/es/404.html"}
 
 
-class BodyCheckedRequest(Request):
-    """A request whose unreadable body is the client's mistake: a 400 page,
-    never a 500 with a traceback and an ERROR line anyone could trigger."""
-
-    # Private Werkzeug API, as no public hook sees the body being parsed;
-    # tests/test_plain_flask.py fails if Werkzeug stops calling it.
-    def _load_form_data(self) -> None:
-        try:
-            super()._load_form_data()
-        except HTTPException:
-            raise
-        except _UNREADABLE_BODY as error:
-            raise BadRequest("The request body could not be read.") from error
-
-
 def init_app(app: Flask) -> None:
-    """Render every HTTP error, and every unhandled exception, as a page."""
-    app.request_class = BodyCheckedRequest
+    """Render every HTTP error, and every unhandled exception, as a page.
+
+    Before Flask-WTF's CSRF check, which is the first to read the form.
+    """
+    app.before_request(read_body)
     app.register_error_handler(HTTPException, render_error)
     app.register_error_handler(Exception, _unhandled)
     add_localized_rule(app, NOT_FOUND_PATHS, "not_found_page", not_found_page)
+
+
+def read_body() -> None:
+    """Read the form body now, so that a body that cannot be read is the
+    client's mistake: a 400 page, never a 500 and an ERROR line anyone could
+    trigger. Too large a body is Werkzeug's own 413 (MAX_CONTENT_LENGTH,
+    MAX_FORM_MEMORY_SIZE, MAX_FORM_PARTS)."""
+    try:
+        request.form  # noqa: B018 - parsed once, kept for the view
+    except HTTPException:
+        raise
+    except Exception as error:
+        # Only the client's bytes are involved here: bad chunked encoding
+        # (gunicorn's ParseException, Werkzeug's OSError), a client gone
+        # mid-body (OSError), a broken multipart body (ValueError).
+        raise BadRequest("The request body could not be read.") from error
 
 
 def error_headers(code: int) -> dict[str, str]:

@@ -161,14 +161,27 @@ def _remember_language(response: Response) -> Response:
 
 
 def add_localized_rule(
-    blueprint, paths: dict[str, str], endpoint: str, view_func, **options
+    blueprint,
+    paths: dict[str, str],
+    endpoint: str,
+    view_func,
+    *,
+    defaults: dict[str, str] | None = None,
+    **options,
 ) -> None:
     """Route ``view_func`` at a translated path per language, e.g.
-    {"en": "/en/request-appointment", "es": "/es/solicitar-cita"}.
+    {"en": "/en/request-appointment", "es": "/es/solicitar-cita"}: the one
+    way every localized page is routed. ``blueprint`` is an app, a blueprint,
+    or a blueprint's setup state (for rules made from the content, in a
+    ``@bp.record`` hook).
 
     ``url_for(endpoint, lang_code=...)`` picks the rule whose default matches.
     """
     for lang, path in paths.items():
         blueprint.add_url_rule(
-            path, endpoint, view_func, defaults={"lang_code": lang}, **options
+            path,
+            endpoint,
+            view_func,
+            defaults={**(defaults or {}), "lang_code": lang},
+            **options,
         )

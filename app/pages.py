@@ -14,6 +14,7 @@ from flask import request
 from .content import LANGUAGES
 from .content import Content
 from .content import Page
+from .i18n import add_localized_rule
 from .i18n import home_url
 from .i18n import public_url
 from .i18n import twin_urls
@@ -33,13 +34,10 @@ def _content() -> Content:
 def _add_page_rules(state) -> None:
     """One rule per page and language, so each slug is translated."""
     for page in state.app.extensions["content"].pages.values():
-        for lang, slug in page.slugs.items():
-            state.add_url_rule(
-                f"/{lang}/{slug}",
-                "page",
-                show_page,
-                defaults={"lang_code": lang, "page_id": page.id},
-            )
+        paths = {lang: f"/{lang}/{slug}" for lang, slug in page.slugs.items()}
+        add_localized_rule(
+            state, paths, "page", show_page, defaults={"page_id": page.id}
+        )
 
 
 OG_LOCALES = {"en": "en_US", "es": "es_US"}

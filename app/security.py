@@ -13,7 +13,6 @@ from pathlib import Path
 
 from flask import Flask
 from flask import request
-from flask.sessions import SecureCookieSessionInterface
 from flask.wrappers import Response
 from markupsafe import Markup
 
@@ -71,8 +70,8 @@ STRICT_TRANSPORT_SECURITY = "max-age=63072000"
 
 
 def init_app(app: Flask) -> None:
-    """Add the headers to every response and keep the session cookie Secure."""
-    app.session_interface = HttpsSessionInterface()
+    """Add the headers to every response (SESSION_COOKIE_SECURE, set in
+    deploy/env.example, keeps the session cookie Secure in production)."""
     app.after_request(add_security_headers)
     app.jinja_env.globals["print_button_script"] = Markup(PRINT_BUTTON_SCRIPT)
     app.jinja_env.globals["page_script"] = Markup(PAGE_SCRIPT)
@@ -89,14 +88,3 @@ def add_security_headers(response: Response) -> Response:
             "Strict-Transport-Security", STRICT_TRANSPORT_SECURITY
         )
     return response
-
-
-class HttpsSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, Secure on every HTTPS request (as
-    ProxyFix reports it), like the ``lang`` cookie: one app serves HTTPS
-    behind nginx and plain HTTP on a developer's machine, and Flask's own
-    SESSION_COOKIE_SECURE is one value for both."""
-
-    def get_cookie_secure(self, app: Flask) -> bool:
-        """Secure when SESSION_COOKIE_SECURE says so, or on HTTPS."""
-        return bool(super().get_cookie_secure(app)) or request.is_secure

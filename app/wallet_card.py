@@ -13,6 +13,7 @@ from flask import g
 from flask import render_template
 from flask.wrappers import Response
 
+from .i18n import add_localized_rule
 from .pages import document_response
 
 bp = Blueprint("wallet_card", __name__)
@@ -44,5 +45,4 @@ def _card_link() -> dict[str, str | None]:
 def _add_card_rules(state) -> None:
     """The card's URLs exist only when the content has a card (like pages)."""
     if state.app.extensions["content"].wallet_card is not None:
-        for lang, path in PATHS.items():
-            state.add_url_rule(path, "card", card, defaults={"lang_code": lang})
+        add_localized_rule(state, PATHS, "card", card)

@@ -152,7 +152,7 @@ def message_id(raw: bytes) -> str:
 
 
 def test_a_sender_killed_mid_send_loses_nothing(
-    app, app_config, server_url, mail_server
+    app, app_config, server_url, mail_server, time_machine
 ):
     submit(server_url)
     assert wait_until(lambda: tried_once(app))
@@ -175,10 +175,10 @@ def test_a_sender_killed_mid_send_loses_nothing(
     sender = flask_command("outbox", "deliver", env=env)
     sender.wait(timeout=30)
     assert "delivered 0" in sender.stdout.read()  # the dead sender's lease holds
-    time.sleep(6)  # ... until it runs out
-    sender = flask_command("outbox", "deliver", env=env)
-    sender.wait(timeout=30)
-    assert sender.returncode == 0, sender.stderr.read()
+    # ... until it runs out: past it, a sender here (clock moved on) takes it.
+    time_machine.move_to(time.time() + 7, tick=True)
+    result = app.test_cli_runner().invoke(args=["outbox", "deliver"])
+    assert result.exit_code == 0, result.output
     assert len(mail_server.received) == 1
     assert queued(app) == 0
     # The resend carries the Message-ID fixed at storage: recognisable.
@@ -319,9 +319,9 @@ def test_a_request_delivered_from_the_form_leaves_no_copy_in_the_wal(
     assert mail_server.handler.wait_for(1)
     assert wait_until(lambda: queued(app) == 0)
     assert marker in mail_server.received[0].raw.decode()
-    time.sleep(0.2)  # the delivery thread's last statement after the delete
+    # The delivery thread's last statement comes after the delete.
+    assert wait_until(lambda: not on_disk(app_config, marker))
     assert Path(app_config["OUTBOX_PATH"] + "-wal").exists()  # still in WAL mode
-    assert not on_disk(app_config, marker)
 
 
 # A date of birth as the form takes it; stored as 1958-03-27.
@@ -442,12 +442,14 @@ def test_one_request_that_cannot_be_built_never_stalls_the_others(
         assert db.execute("SELECT attempts FROM requests").fetchone() == (1,)
 
 
-def test_a_sender_whose_lease_ran_out_does_not_release_anothers_claim(app):
+def test_a_sender_whose_lease_ran_out_does_not_release_anothers_claim(
+    app, time_machine
+):
     outbox = app.extensions["outbox"]
-    outbox.lease_seconds = 0.05
+    time_machine.move_to(time.time(), tick=False)
     outbox.add({"first_name": "x"}, mail_domain="x")
     slow = outbox.claim_next()
-    time.sleep(0.1)
+    time_machine.shift(outbox.lease_seconds + 1)  # the slow sender's lease ran out
     outbox.lease_seconds = 60
     other = outbox.claim_next()
     assert other.id == slow.id
@@ -535,15 +537,20 @@ def first_name(mail) -> str:
     return text.split("Patient name:")[1].split()[0]
 
 
-def leased(app) -> bool:
-    """A sender holds the (one) stored request."""
+def lease_until(app) -> float:
+    """When the sender's lease on the (one) stored request runs out."""
     with sqlite3.connect(app.config["OUTBOX_PATH"]) as db:
         [(until,)] = db.execute("SELECT claimed_until FROM requests").fetchall()
-    return until > time.time()
+    return until or 0.0
+
+
+def leased(app) -> bool:
+    """A sender holds the (one) stored request."""
+    return lease_until(app) > time.time()
 
 
 def test_a_slow_send_keeps_its_lease_so_no_other_sender_takes_over(
-    app, app_config, runner
+    app, app_config, runner, time_machine
 ):
     """The relay takes twice the lease to accept the message: the sender
     renews its lease meanwhile, so another sender finds nothing to take."""
@@ -557,7 +564,9 @@ def test_a_slow_send_keeps_its_lease_so_no_other_sender_takes_over(
         with ThreadPoolExecutor(1) as pool:
             sending = pool.submit(runner.invoke, args=["outbox", "deliver"])
             assert wait_until(lambda: leased(app))
-            time.sleep(2)  # past the lease the sender first took
+            first = lease_until(app)
+            assert wait_until(lambda: lease_until(app) > first)  # renewed
+            time_machine.move_to(first + 0.1, tick=True)  # past the first lease
             assert outbox.claim_next() is None
             result = sending.result(timeout=30)
     finally:
@@ -682,9 +691,10 @@ def test_the_same_form_posted_twice_is_one_request(app, server_url, mail_server)
     third = session.post(url, data=data, allow_redirects=False, timeout=10)
     assert third.status_code == 303
     assert received_reference(server_url, session) == reference
-    time.sleep(0.5)  # an immediate delivery would have happened by now
-    assert [first_name(mail) for mail in mail_server.received] == ["Twice"]
+    # Stored before the 303 or not at all; a stored copy stays queued until
+    # the relay has it, so nothing queued now and one mail means one request.
     assert queued(app) == 0
+    assert [first_name(mail) for mail in mail_server.received] == ["Twice"]
 
 
 def test_the_same_page_sent_back_with_other_answers_is_a_new_request(app, server_url):
@@ -732,8 +742,9 @@ def test_a_double_click_stores_one_request(app, server_url, smtp_server):
     with ThreadPoolExecutor(4) as pool:
         statuses = [response.status_code for response in pool.map(post, range(4))]
     assert statuses == [303] * 4
-    assert smtp_server.handler.wait_for(1)
-    time.sleep(0.5)
+    # Every copy was stored before its 303, and stays queued until the relay
+    # has it: once nothing is queued, every mail a copy could send was sent.
+    assert wait_until(lambda: queued(app) == 0)
     assert len(smtp_server.received) == 1
 
 

@@ -19,12 +19,9 @@ from helpers import OUTBOX_KEY
 from helpers import SITE_URL
 from jinja2 import ChoiceLoader
 from jinja2 import DictLoader
-from werkzeug.exceptions import BadRequest
-from werkzeug.test import EnvironBuilder
 
 from app import create_app
 from app.content import load_content
-from app.errors import BodyCheckedRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = load_content("content")
@@ -151,14 +148,20 @@ def test_the_sitemap_names_only_the_public_address(client):
 
 
 # Accept-Encoding headers and the encodings a server may answer them with.
+# Flask-Compress, used as it is, still answers these in the refused encoding
+# (docs/performance.md, "To report upstream"); strict, so the day it is fixed
+# these pass and the mark must go.
+UPSTREAM_BUG = pytest.mark.xfail(
+    strict=True, reason="Flask-Compress sends an encoding given q=0"
+)
 REFUSALS = [
-    ("br;q=0", {None}),
-    ("gzip;q=0", {None}),
-    ("br;q=0, gzip;q=0", {None}),
+    pytest.param("br;q=0", {None}, marks=UPSTREAM_BUG),
+    pytest.param("gzip;q=0", {None}, marks=UPSTREAM_BUG),
+    pytest.param("br;q=0, gzip;q=0", {None}, marks=UPSTREAM_BUG),
     ("br;q=0, gzip", {"gzip"}),
     ("gzip;q=0, br", {"br"}),
-    ("br;q=0, *", {"gzip"}),
-    ("gzip;q=0, *", {"br"}),
+    pytest.param("br;q=0, *", {"gzip"}, marks=UPSTREAM_BUG),
+    pytest.param("gzip;q=0, *", {"br"}, marks=UPSTREAM_BUG),
     ("*;q=0", {None}),
     ("identity", {None}),
     ("identity;q=1, *;q=0", {None}),
@@ -181,27 +184,39 @@ def test_a_refused_encoding_is_never_sent(client, path, accept, allowed):
 # --- What the app relies on upstream, each a test that fails when it changes.
 
 
-def test_werkzeug_still_reads_the_form_through_load_form_data():
-    """app/errors.py overrides this private method: an unreadable body must
-    become our 400, not an OSError (a 500) from Werkzeug's parser."""
+def test_a_body_that_cannot_be_read_is_a_400_page(client, caplog):
+    """Bad chunked encoding (gunicorn's body reader raises its own
+    exception, which Werkzeug does not know): the 400 page, no ERROR line
+    and no traceback. (A client gone mid-body, OSError, is Werkzeug's own
+    400 already.)"""
+
+    class InvalidChunkSize(Exception):
+        """Like gunicorn.http.errors.InvalidChunkSize, a plain Exception."""
 
     class Unreadable(io.RawIOBase):
         def readinto(self, buffer):
-            raise OSError("client went away")
+            raise InvalidChunkSize("bad chunk size")
 
-    environ = EnvironBuilder(
-        method="POST",
-        data=b"name=x",
+    response = client.post(
+        FORM_PATHS["en"],
+        data=b"first_name=x",
         content_type="application/x-www-form-urlencoded",
-    ).get_environ()
-    environ["wsgi.input"] = Unreadable()
-    with pytest.raises(BadRequest):
-        BodyCheckedRequest(environ).form  # noqa: B018
+        # Chunked, as gunicorn passes it: no length for Werkzeug to guard.
+        environ_overrides={
+            "wsgi.input": Unreadable(),
+            "wsgi.input_terminated": True,
+            "HTTP_TRANSFER_ENCODING": "chunked",
+            "CONTENT_LENGTH": "",
+        },
+    )
+    assert response.status_code == 400
+    assert "<html" in response.get_data(as_text=True)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
 
 
 def test_flask_compress_still_sends_a_refused_encoding():
-    """app/encoding.py exists for this bug: when this test fails, Flask-Compress
-    honours q=0 itself and the middleware can go."""
+    """The upstream bug in docs/performance.md, in a bare Flask app: when this
+    test fails, Flask-Compress honours q=0 and UPSTREAM_BUG can go."""
     bare = Flask(__name__)
     bare.config["COMPRESS_ALGORITHM"] = ["br"]
     Compress(bare)

@@ -183,8 +183,9 @@ def add_session_route(app) -> None:
 @pytest.mark.parametrize(
     ("base_url", "forced", "secure"),
     [
-        (HTTPS, False, True),
+        (HTTPS, False, False),  # development: Flask's default
         ("http://localhost", False, False),
+        (HTTPS, True, True),  # production: deploy/env.example sets it
         ("http://x", True, True),
     ],
 )
@@ -198,8 +199,11 @@ def test_session_cookie_flags(app_config, base_url, forced, secure):
     assert session.get("secure", False) is secure
 
 
-def test_the_form_sets_a_secure_session_cookie_over_https(client):
-    response = client.get("/en/request-appointment", base_url=HTTPS)
+def test_the_form_sets_a_secure_session_cookie_in_production(app_config):
+    env = (Path(__file__).parent.parent / "deploy" / "env.example").read_text()
+    assert "\nFLASK_SESSION_COOKIE_SECURE=true\n" in env
+    app = create_app({**app_config, "SESSION_COOKIE_SECURE": True})
+    response = app.test_client().get("/en/request-appointment", base_url=HTTPS)
     session = cookies_of(response)["session"]
     assert session["secure"] and session["httponly"] and session["samesite"] == "Lax"
 

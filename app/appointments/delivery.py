@@ -217,7 +217,8 @@ def deliver_one(app: Flask, request_id: int) -> bool:
 
 
 def deliver_due(app: Flask, *, now: bool = False) -> DeliveryReport:
-    """Send every request due when called, one claim at a time.
+    """Send every request due when called, one claim at a time, in the
+    caller's app context (`flask outbox deliver` has one).
 
     ``now``: every waiting request is due, whatever its backoff (after the
     relay was fixed). A request that fails is rescheduled after the start of
@@ -228,9 +229,8 @@ def deliver_due(app: Flask, *, now: bool = False) -> DeliveryReport:
     if now:
         outbox.make_all_due()
     started = time.time()
-    with app.app_context():
-        while request := outbox.claim_next(due_by=started):
-            _deliver(app, outbox, request, report)
+    while request := outbox.claim_next(due_by=started):
+        _deliver(app, outbox, request, report)
     if report.delivered:
         # In case a busy moment kept a delivery's own checkpoint from it.
         outbox.checkpoint()
