@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
@@ -14,6 +15,7 @@ from flask import Flask
 from flask import template_rendered
 from flask_frozen import Freezer
 from helpers import FORM_PATHS
+from helpers import OUTBOX_KEY
 from servers import serving
 
 from app import create_app
@@ -22,7 +24,15 @@ from tools.page_weight import MAX_TRANSFER_BYTES
 from tools.page_weight import measure
 
 STATIC = Path(__file__).resolve().parent.parent / "app" / "static"
-TEST_CONFIG = {"TESTING": True, "SECRET_KEY": "test", "RATELIMIT_ENABLED": False}
+# Read when the module is collected, in every xdist worker at once: an outbox
+# of its own, not the instance folder's (two workers would make that together).
+TEST_CONFIG = {
+    "TESTING": True,
+    "SECRET_KEY": "test",
+    "RATELIMIT_ENABLED": False,
+    "OUTBOX_KEY": OUTBOX_KEY,
+    "OUTBOX_PATH": str(Path(tempfile.mkdtemp()) / "outbox.sqlite3"),
+}
 SITEMAP_NS = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
 
 

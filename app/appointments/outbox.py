@@ -256,26 +256,34 @@ class Outbox:
         chmod-ed afterwards. SQLite gives its -wal and -shm files the mode of
         the database file.
         """
+        # Made under a name of its own and linked into place whole, so a
+        # second process (two dev servers, two test workers) never opens one
+        # half made: it finds none, or a complete one (OutboxExists).
+        making = self.path.with_name(f".{self.path.name}.{os.getpid()}.making")
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+            if self.path.exists():
+                raise FileExistsError
+            os.close(os.open(making, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         except FileExistsError:
             raise OutboxExists(f"An outbox already exists at {self.path}") from None
         except OSError as error:
             raise OutboxUnusable(describe_problem(self.path, error)) from None
         try:
-            with self._connect(check=False) as db:
+            with self._connect(check=False, path=making) as db:
                 db.executescript(_SCHEMA)
                 db.execute(
                     "INSERT INTO outbox (id, created_at, key_check) VALUES (1, ?, ?)",
                     (time.time(), self._cipher.encrypt(_KEY_CHECK).decode()),
                 )
-        except sqlite3.Error as error:
-            problem = describe_problem(self.path, error)
-            # Half made: remove it, so init can simply be run again.
+            os.link(making, self.path)
+        except FileExistsError:
+            raise OutboxExists(f"An outbox already exists at {self.path}") from None
+        except (sqlite3.Error, OSError) as error:
+            raise OutboxUnusable(describe_problem(self.path, error)) from None
+        finally:
             for end in ("", "-wal", "-shm"):
-                Path(f"{self.path}{end}").unlink(missing_ok=True)
-            raise OutboxUnusable(problem) from None
+                Path(f"{making}{end}").unlink(missing_ok=True)
 
     def create(self) -> None:
         """Debug and testing: make the outbox unless there is one, then open it."""
@@ -343,13 +351,14 @@ class Outbox:
 
     @contextmanager
     def _connect(
-        self, timeout: float = 30, *, check: bool = True
+        self, timeout: float = 30, *, check: bool = True, path: Path | None = None
     ) -> Iterator[sqlite3.Connection]:
         # mode=rw: at run time a missing file is an error, never a new,
         # empty outbox created with the process's default mode.
-        if not self.path.exists():
-            raise OutboxNotMade(missing_message(self.path))
-        uri = f"{self.path.resolve().as_uri()}?mode=rw"
+        path = path or self.path
+        if not path.exists():
+            raise OutboxNotMade(missing_message(path))
+        uri = f"{path.resolve().as_uri()}?mode=rw"
         db = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
