@@ -1,11 +1,10 @@
 """Configuration: defaults, the start-up check, and values normalised once.
 
-Flask reads the keys (``from_prefixed_env``, then the test config); the
-``Settings`` model declares what each of the site's keys may hold, and
-``check`` runs it over the whole config, with the install, the content and
-the outbox, so the site refuses to start with one message listing every
-problem. What the model parses (the inbox list, the sender, the keys) is
-stored back: the rest of the app reads each value in one shape.
+Flask reads the keys (``from_prefixed_env``, then the test config); ``check``
+runs the ``Settings`` model over them, with the install, the content and the
+outbox, so the site refuses to start with one message listing every problem.
+What the model parses (the inbox list, the sender) is stored back, so the rest
+of the app reads each value in one shape.
 """
 
 from __future__ import annotations
@@ -35,14 +34,12 @@ from limits.storage import storage_from_string
 from pydantic import AfterValidator
 from pydantic import BaseModel
 from pydantic import BeforeValidator
-from pydantic import ConfigDict
+from pydantic import EmailStr
 from pydantic import Field
 from pydantic import ValidationError
 from pydantic import ValidationInfo
 from pydantic import field_validator
-from pydantic import model_validator
 from pydantic import validate_email
-from pydantic_core import PydanticCustomError
 from werkzeug.sansio.utils import host_is_trusted
 
 from .content import LANGUAGES
@@ -127,7 +124,6 @@ class StartupError(SystemExit):
     ``gunicorn`` and ``python`` print just the message and exit with 1."""
 
     def __init__(self, heading: str, problems: Iterable[str]) -> None:
-        """One message: ``heading``, then one line per problem."""
         self.problems = list(problems)
         lines = "\n".join(f"  - {problem}" for problem in self.problems)
         super().__init__(f"{heading}\n{lines}")
@@ -139,35 +135,27 @@ T = TypeVar("T")
 def _one_or_json_list(value: object) -> object:
     """One value as a list; from_prefixed_env decodes a JSON list, but a value
     from elsewhere (test config, .flaskenv) may still be JSON text."""
-    if isinstance(value, str):
-        if not value.lstrip().startswith("["):
-            return [value]
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            raise ValueError(f"{value!r} is not a JSON list") from None
-    return value
+    if not isinstance(value, str):
+        return value
+    if not value.lstrip().startswith("["):
+        return [value]
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        raise ValueError(f"{value!r} is not a JSON list") from None
 
 
 # "A value or a JSON list of them" (CLINIC_INBOX, OUTBOX_KEY, TRUSTED_HOSTS).
 OneOrList = Annotated[list[T], BeforeValidator(_one_or_json_list), Field(min_length=1)]
 
 
-def _address(value: str) -> str:
-    """The address, normalised, else a message naming it (no DNS lookup)."""
-    try:
-        return validate_email(value)[1]
-    except PydanticCustomError as error:
-        raise ValueError(f"{value!r}: {error.message()}") from None
-
-
 def _sender(value: object) -> object:
     """Flask-Mail's conventions, "Name <address>" or ("Name", "address"), as
-    one "Name <address>" string, its address checked."""
+    one "Name <address>" string, its address checked (no DNS lookup)."""
     if isinstance(value, list | tuple):
         value = formataddr(tuple(value))
     if isinstance(value, str):
-        _address(value)
+        validate_email(value)
     return value
 
 
@@ -185,46 +173,21 @@ def _fernet_keys(keys: list[str]) -> list[str]:
     return keys
 
 
-def _explained(test: Callable[[Any], object], problem: str) -> AfterValidator:
-    """A value ``test`` takes, else ``problem`` (with the value as {0!r})."""
+def _explained(test: Callable[[Any], object], problem: str = "{1}") -> AfterValidator:
+    """A value ``test`` takes, else ``problem`` ({0!r}: the value, {1}: the
+    error ``test`` raised)."""
 
     def validate(value: Any) -> Any:
         try:
             test(value)
-        except (TypeError, ValueError, KeyError):
-            raise ValueError(problem.format(value)) from None
+        except (TypeError, ValueError, KeyError, ConfigurationError) as error:
+            raise ValueError(problem.format(value, error)) from None
         return value
 
     return AfterValidator(validate)
 
 
-TimeZone = Annotated[
-    str,
-    _explained(
-        ZoneInfo, "{0!r} is not a time zone; use a name such as America/Los_Angeles"
-    ),
-]
-RateLimit = Annotated[
-    str,
-    _explained(
-        parse_many,
-        "{0!r} is not a rate limit; write it like '5 per minute;30 per hour'",
-    ),
-]
-
-
-def _storage(uri: str | None) -> str | None:
-    """A store the ``limits`` library opens (sqlite:// is registered by
-    app/appointments/limit_store.py, imported before this check runs)."""
-    if uri:
-        try:
-            storage_from_string(uri)
-        except ConfigurationError as error:
-            raise ValueError(str(error)) from None
-    return uri
-
-
-def _count(value: object) -> object:
+def _count(value: object) -> int:
     """A whole number of proxies: 0, 1, 2... (unset: none; True is no count)."""
     text = "0" if value in (None, "") else str(value).strip()
     if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
@@ -235,6 +198,13 @@ def _count(value: object) -> object:
     return int(text)
 
 
+RateLimit = Annotated[
+    str,
+    _explained(
+        parse_many,
+        "{0!r} is not a rate limit; write it like '5 per minute;30 per hour'",
+    ),
+]
 Seconds = Annotated[float, Field(ge=0)]
 # A file or folder, given as text or as a Path.
 PathText = Annotated[
@@ -243,61 +213,49 @@ PathText = Annotated[
 
 
 class Settings(BaseModel):
-    """What each of the site's own keys may hold. Fields are validated in
-    this order, so a field checked against another comes after it."""
-
-    model_config = ConfigDict(extra="ignore")
+    """What each of the site's own keys may hold (other keys are ignored).
+    Fields are validated in this order: one checked against another comes
+    after it."""
 
     SECRET_KEY: str | bytes | None = None
     CONTENT_DIR: PathText = str(CONTENT_DIR)
     TRUSTED_HOSTS: OneOrList[str] | None = None  # Flask's own
-    # The public address, e.g. https://immunotherapy.example.org: every
-    # absolute URL in a page comes from it, never from the request's Host.
     SITE_URL: str | None = None
-    # How many proxies (nginx, a CDN) sit in front and write X-Forwarded-*
-    # headers. With 0 the headers are ignored, so a client cannot forge its
-    # address or scheme; with N, ProxyFix trusts the Nth value from the right.
+    # With 0, X-Forwarded-* headers are ignored: a client cannot forge its
+    # address or scheme. With N, ProxyFix trusts the Nth value from the right.
     TRUSTED_PROXIES: Annotated[int, BeforeValidator(_count)] = 0
-    # The SMTP relay, as Flask-Mail names it; without TLS only on this
-    # machine, unless MAIL_ALLOW_PLAINTEXT.
+    # The SMTP relay, as Flask-Mail names it.
     MAIL_USE_TLS: bool = False
     MAIL_USE_SSL: bool = False
     MAIL_ALLOW_PLAINTEXT: bool = False
     MAIL_SERVER: str | None = None
-    MAIL_PORT: Annotated[int, Field(gt=0, lt=65536)] | None = None  # 25 / 465
+    MAIL_PORT: Annotated[int, Field(gt=0, lt=65536)] | None = None
     MAIL_USERNAME: str | None = None
     MAIL_PASSWORD: str | None = None
     MAIL_TIMEOUT: Annotated[float, Field(gt=0)] = 10
-    MAIL_CA_FILE: PathText | None = None  # a CA bundle instead of the system's
-    CLINIC_INBOX: OneOrList[Annotated[str, AfterValidator(_address)]] | None = None
+    MAIL_CA_FILE: PathText | None = None
+    CLINIC_INBOX: OneOrList[EmailStr] | None = None
     MAIL_DEFAULT_SENDER: Annotated[str, BeforeValidator(_sender)] | None = None
-    # For the times in the clinic's email.
-    CLINIC_TIMEZONE: TimeZone = "America/Los_Angeles"
-    # Off: the next visit unregisters the offline worker and clears its cache.
+    CLINIC_TIMEZONE: Annotated[
+        str,
+        _explained(
+            ZoneInfo, "{0!r} is not a time zone; use a name such as America/Los_Angeles"
+        ),
+    ] = "America/Los_Angeles"
     SERVICE_WORKER_ENABLED: bool = True
-    OUTBOX_PATH: PathText | None = None  # <instance folder>/outbox.sqlite3
-    # Encrypts every stored request: a Fernet key, or a JSON list of keys (the
-    # first encrypts, all decrypt). Debug: a key kept in the instance folder.
+    OUTBOX_PATH: PathText | None = None
     OUTBOX_KEY: Annotated[OneOrList[str], AfterValidator(_fernet_keys)] | None = None
-    # A sender that dies mid-send holds its request this long (3 x
-    # MAIL_TIMEOUT); it renews its lease every third of it, so a slow relay
-    # never lets it run out under a live sender.
     OUTBOX_LEASE_SECONDS: Annotated[float, Field(gt=0)] | None = None
-    # A request waiting longer makes /healthz/delivery 503 and
-    # `flask outbox deliver` exit non-zero.
     OUTBOX_ALERT_SECONDS: Seconds = 900
-    # Retries wait 1, 2, 4 ... times this, up to the maximum.
     OUTBOX_RETRY_SECONDS: Seconds = 60
     OUTBOX_MAX_BACKOFF_SECONDS: Seconds = 3600
     OUTBOX_FAILING_AFTER: Annotated[int, Field(gt=0)] = 5
     RATELIMIT_ENABLED: bool = True
-    # sqlite:// in the instance folder, shared by every worker
-    # (appointments/limit_store.py); redis://... for several servers.
-    RATELIMIT_STORAGE_URI: Annotated[str | None, AfterValidator(_storage)] = None
-    # Per client: accepted requests only, then every POST (stops floods).
+    # sqlite:// is registered by appointments/limit_store.py, imported before
+    # the check.
+    RATELIMIT_STORAGE_URI: Annotated[str, _explained(storage_from_string)] | None = None
     APPOINTMENT_RATE_LIMIT: RateLimit = "5 per minute;30 per hour"
     APPOINTMENT_FLOOD_LIMIT: RateLimit = "20 per minute;100 per hour"
-    # Everyone together, accepted requests: a cap on what reaches the inbox.
     APPOINTMENT_TOTAL_LIMIT: RateLimit = "200 per hour"
 
     @field_validator("SITE_URL")
@@ -344,9 +302,9 @@ class Settings(BaseModel):
         """Outside debug and testing: not in the virtualenv (a wheel's
         instance folder), which a rebuild deletes with every unsent request;
         in a folder this user can write, once there (`flask outbox init`)."""
-        folder = Path(path or ".").parent
         if not path or info.context["local"]:
             return path
+        folder = Path(path).parent
         if sys.prefix != sys.base_prefix and folder.resolve().is_relative_to(
             Path(sys.prefix).resolve()
         ):
@@ -369,12 +327,6 @@ class Settings(BaseModel):
             ) from None
         return path
 
-    @model_validator(mode="after")
-    def _lease(self) -> Settings:
-        if self.OUTBOX_LEASE_SECONDS is None:
-            self.OUTBOX_LEASE_SECONDS = 3 * self.MAIL_TIMEOUT
-        return self
-
 
 DEFAULTS = {
     **FLASK_DEFAULTS,
@@ -388,40 +340,37 @@ def check(
     content: Callable[[Flask], list[str]],
     outbox: Callable[[Flask], list[str]],
 ) -> None:
-    """Check every setting, the install, the content and the outbox in one
-    pass; raise StartupError listing every problem found.
-
-    Outside debug and testing the keys in REQUIRED must be set; in debug and
-    testing a missing secret key is a throwaway one, SITE_URL the dev
-    server's, and in debug the mail settings are the dev server's sink. A
-    value set but wrong is a problem in every mode. ``content`` and
-    ``outbox`` load into ``app.extensions`` and return their problems; the
-    outbox is opened with the settings, so only with sound ones.
-    """
-    config = app.config
-    local = app.debug or app.testing
+    """Check every setting, the install, the content and the outbox; raise
+    StartupError listing every problem. REQUIRED keys may be unset only in
+    debug and testing (then with local defaults). ``content`` and ``outbox``
+    load into ``app.extensions`` and return their problems; the outbox opens
+    only with sound settings."""
+    config, local = app.config, app.debug or app.testing
     instance = Path(app.instance_path)
     config["OUTBOX_PATH"] = config["OUTBOX_PATH"] or str(instance / "outbox.sqlite3")
     if not config["RATELIMIT_STORAGE_URI"]:
         config["RATELIMIT_STORAGE_URI"] = f"sqlite://{instance / 'ratelimits.sqlite3'}"
     if app.debug and not config["MAIL_SERVER"]:
-        for key, value in DEBUG_DEFAULTS.items():
-            config[key] = config[key] or value
+        config.update({key: config[key] or v for key, v in DEBUG_DEFAULTS.items()})
     if local:
         # Sessions (and form tokens) then end with the process.
         config["SECRET_KEY"] = config["SECRET_KEY"] or secrets.token_hex(32)
         config["SITE_URL"] = config["SITE_URL"] or LOCAL_SITE_URL
-    missing = [key for key in REQUIRED if not config.get(key) and not local]
-    settings = [f"{key} is not set: {REQUIRED[key]}" for key in missing]
+    missing = [] if local else [key for key in REQUIRED if not config.get(key)]
+    problems = [f"{key} is not set: {REQUIRED[key]}" for key in missing]
     try:
         parsed = Settings.model_validate(dict(config), context={"local": local})
+        config.update(parsed.model_dump())
+        # A sender renews its lease every third of it, so a slow relay never
+        # lets it run out under a live sender.
+        lease = parsed.OUTBOX_LEASE_SECONDS or 3 * parsed.MAIL_TIMEOUT
+        config["OUTBOX_LEASE_SECONDS"] = lease
     except ValidationError as error:
         found = [_problem(detail) for detail in error.errors()]
-        settings += [line for line in found if line.split(":")[0] not in missing]
-    else:
-        config.update(parsed.model_dump())
-    problems = [*settings, *_install_problems(app), *content(app)]
-    if not settings:
+        problems += [line for line in found if line.split(":")[0] not in missing]
+    settings_sound = not problems
+    problems += _install_problems(app) + content(app)
+    if settings_sound:
         problems += outbox(app)
     if problems:
         raise StartupError("The site cannot start:", problems)
@@ -430,12 +379,12 @@ def check(
 def _problem(error: dict[str, Any]) -> str:
     """One pydantic error as a line naming the key: our validators' own
     words, else pydantic's with the value, unless the value is a secret."""
-    key, ctx = str(error["loc"][0]), error.get("ctx", {})
+    key, ctx, words = str(error["loc"][0]), error.get("ctx", {}), error["msg"]
     if "error" in ctx:
         return f"{key}: {ctx['error']}"
-    secret = key.endswith(("_KEY", "PASSWORD"))
-    value = "the value" if secret else repr(error["input"])
-    words = error["msg"].removeprefix("Input ").removeprefix("Value ")
+    value = "the value" if key.endswith(("_KEY", "PASSWORD")) else repr(error["input"])
+    if words.lower().startswith(("input ", "value ")):
+        words = words.split(" ", 1)[1]
     return f"{key}: {value} {words}"
 
 
@@ -448,10 +397,9 @@ def _install_problems(app: Flask) -> list[str]:
         except TemplateNotFound:
             problems.append(f"template {name} is missing: the install is incomplete")
     folder = Path(app.config["BABEL_TRANSLATION_DIRECTORIES"])
-    default = app.config["BABEL_DEFAULT_LOCALE"]
     for lang in LANGUAGES:
         catalog = folder / lang / "LC_MESSAGES" / "messages.mo"
-        if lang != default and not catalog.is_file():
+        if lang != app.config["BABEL_DEFAULT_LOCALE"] and not catalog.is_file():
             problems.append(
                 f"{catalog} is missing: compile the translations "
                 "(pybabel compile -d translations, or `make setup`)"
