@@ -11,9 +11,6 @@ import os
 # The app factory in the package itself: wsgi.py is not in the wheel.
 wsgi_app = "app:create_app()"
 bind = "127.0.0.1:8000"
-# A Unix socket is made 0660 (gunicorn's default umask, 0, makes it
-# world-writable): only this user and its group, which nginx's user joins.
-umask = 0o117
 
 # Sync workers: a request is a few milliseconds of CPU (the form's email is sent
 # on a thread of its own and retried by `flask outbox deliver`), so 2 x cores + 1
@@ -38,8 +35,8 @@ max_requests = 10000
 max_requests_jitter = 1000
 
 # The client address and scheme come from the app's TRUSTED_PROXIES (ProxyFix).
-# Gunicorn's own X-Forwarded-Proto handling would trust any local client (and
-# every client on a Unix socket), so it is off.
+# Gunicorn's own X-Forwarded-Proto handling would trust any local client, so
+# it is off.
 forwarded_allow_ips = ""
 secure_scheme_headers: dict[str, str] = {}
 

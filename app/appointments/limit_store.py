@@ -1,15 +1,11 @@
-"""A rate-limit store in one SQLite file, shared by every worker of a server.
+"""A ``limits`` store in one SQLite file, shared by every worker of a server:
+``RATELIMIT_STORAGE_URI=sqlite:///path/to/file`` once this module registers
+the scheme.
 
-Flask-Limiter's ``memory://`` store lives in each gunicorn worker: with five
-workers "5 per minute" lets one client through 25 times. Redis (or Valkey)
-is the store for a site on several servers; on one server this file does the
-same job with nothing else to run. Registering the ``sqlite`` scheme with the
-``limits`` library lets ``RATELIMIT_STORAGE_URI=sqlite:///path/to/file``
-choose it like any other store.
-
-Counts only, no client data beyond Flask-Limiter's key (an address, or an
-IPv6 /64), and each row goes when its window ends. Fixed windows only (the
-default strategy).
+Flask-Limiter's ``memory://`` store lives in each gunicorn worker (with five
+workers "5 per minute" lets a client through 25 times); Redis is for several
+servers, this file does the same on one with nothing else to run. Counts
+only, each row gone when its window ends; fixed windows (the default) only.
 """
 
 from __future__ import annotations
@@ -24,14 +20,6 @@ from urllib.parse import urlsplit
 from limits.errors import ConfigurationError
 from limits.storage import Storage
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS counters (
-    key TEXT PRIMARY KEY,
-    count INTEGER NOT NULL,
-    expires_at REAL NOT NULL
-)
-"""
-
 
 class SQLiteStorage(Storage):
     """``sqlite:///absolute/path/to/file.sqlite3``; the file (and its folder)
@@ -40,16 +28,13 @@ class SQLiteStorage(Storage):
 
     STORAGE_SCHEME = ["sqlite"]
 
-    def __init__(
-        self, uri: str, wrap_exceptions: bool = False, **options: float | str | bool
-    ) -> None:
-        path = urlsplit(uri).path
-        if not path.startswith("/"):
+    def __init__(self, uri: str, wrap_exceptions: bool = False, **options) -> None:
+        self.path = Path(urlsplit(uri).path)
+        if not self.path.is_absolute():
             raise ConfigurationError(
                 f"{uri!r}: give the file's absolute path, as in "
                 "sqlite:///var/lib/clinic-site/ratelimits.sqlite3"
             )
-        self.path = Path(path)
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
         self._local = threading.local()
 
@@ -59,11 +44,8 @@ class SQLiteStorage(Storage):
         machine, 25 µs kept open). A process forked from this one (a gunicorn
         worker) opens its own: a SQLite connection must not cross a fork."""
         local = self._local
-        if getattr(local, "pid", None) != os.getpid():
-            local.db, local.pid = self._connect(), os.getpid()
-        return local.db
-
-    def _connect(self) -> sqlite3.Connection:
+        if getattr(local, "pid", None) == os.getpid():
+            return local.db
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as error:
@@ -75,7 +57,11 @@ class SQLiteStorage(Storage):
         # lost in a power cut costs nothing; fsyncs would.
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
-        db.execute(_SCHEMA)
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS counters"
+            " (key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires_at REAL NOT NULL)"
+        )
+        local.db, local.pid = db, os.getpid()
         return db
 
     @property
@@ -84,12 +70,11 @@ class SQLiteStorage(Storage):
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """Add ``amount``; a new window starts ``expiry`` seconds long."""
-        now = time.time()
-        db = self._db()
+        now, db = time.time(), self._db()
         # IMMEDIATE: the write lock first, so two workers never both read the
         # old count.
         db.execute("BEGIN IMMEDIATE")
-        try:
+        with db:  # commits, or rolls back on an error
             db.execute("DELETE FROM counters WHERE expires_at <= ?", (now,))
             (count,) = db.execute(
                 "INSERT INTO counters (key, count, expires_at) VALUES (?, ?, ?)"
@@ -97,22 +82,13 @@ class SQLiteStorage(Storage):
                 " RETURNING count",
                 (key, amount, now + expiry),
             ).fetchone()
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return int(count)
 
     def _row(self, key: str) -> tuple[int, float] | None:
-        return (
-            self._db()
-            .execute(
-                "SELECT count, expires_at FROM counters"
-                " WHERE key = ? AND expires_at > ?",
-                (key, time.time()),
-            )
-            .fetchone()
+        query = (
+            "SELECT count, expires_at FROM counters WHERE key = ? AND expires_at > ?"
         )
+        return self._db().execute(query, (key, time.time())).fetchone()
 
     def get(self, key: str) -> int:
         row = self._row(key)

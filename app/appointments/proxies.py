@@ -2,21 +2,21 @@
 nginx every request comes from the proxy, so every patient would count as
 one client for the form's limits, with every other check green.
 
-A request carrying ``X-Forwarded-For`` from this machine (a loopback address,
-or no address: a unix socket) while TRUSTED_PROXIES is 0 is that proxy. The
-app then logs one warning and /healthz/delivery fails with the reason. What
-is kept is one flag about the deployment per process, never a visitor's
-address or header.
+That proxy is a request with ``X-Forwarded-For`` from this machine (or from
+no address: a unix socket) while TRUSTED_PROXIES is 0: the app logs one
+warning and /healthz/delivery fails. Kept: one flag per process, never a
+visitor's address or header.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 
 from flask import Flask
 from flask import current_app
 from flask import request
+
+from ..config import is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +28,11 @@ PROBLEM = (
 )
 
 
-def _from_this_machine(address: str | None) -> bool:
-    if not address:
-        return True  # a unix socket has no peer address
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
-
-
 def _notice_untrusted_proxy() -> None:
-    app = current_app
+    app, peer = current_app, request.remote_addr
     if app.extensions.get(_SEEN) or app.config["TRUSTED_PROXIES"]:
         return
-    if "X-Forwarded-For" in request.headers and _from_this_machine(request.remote_addr):
+    if "X-Forwarded-For" in request.headers and (not peer or is_loopback(peer)):
         app.extensions[_SEEN] = True
         log.warning("proxies: %s", PROBLEM)
 
