@@ -1,10 +1,6 @@
-"""Gunicorn settings for one small server behind nginx, shipped in the wheel.
-
-``gunicorn -c python:app.gunicorn_conf`` starts the site from any folder; a
-command-line flag overrides any value here (``--bind``, ``--workers``). In a
-checkout, gunicorn.conf.py names this module, so ``gunicorn`` alone works too.
-See docs/deploy.md.
-"""
+"""Gunicorn settings for one small server behind nginx, shipped in the wheel:
+``gunicorn -c python:app.gunicorn_conf`` from any folder, a flag overriding
+any value here (docs/deploy.md)."""
 
 import os
 

@@ -1,8 +1,5 @@
-"""The form's rate limits, all counted by Flask-Limiter in
-``RATELIMIT_STORAGE_URI`` (shared by every worker, so they hold as written),
-and the counts a monitor reads (429s and trap hits), kept in the same store.
-The limits themselves are described in docs/appointment-form.md.
-"""
+"""The form's rate limits, all counted by Flask-Limiter, and the counts a
+monitor reads (429s, trap hits) in the same store: docs/appointment-form.md."""
 
 from __future__ import annotations
 
@@ -33,10 +30,7 @@ EVERYONE = "everyone"
 # long, then the count starts again from 0.
 HOUR = 3600
 TRAP_WINDOW_SECONDS = 24 * 3600
-_REFUSED_KEYS = {
-    "per_client": "appointments/refused/per-client",
-    "everyone": "appointments/refused/everyone",
-}
+_REFUSED = {kind: f"appointments/refused/{kind}" for kind in ("per_client", "everyone")}
 _TRAP_KEY = "appointments/trap-hits"
 _PROBE_KEY = "appointments/monitor-probe"
 # The app's own handle on RATELIMIT_STORAGE_URI, for the monitor's counts:
@@ -85,7 +79,7 @@ def _refused(kind: str, name: str) -> Callable[[RequestLimit], None]:
 
     def refused(breach: RequestLimit) -> None:
         log.info("rate limits: %s (%s) was reached: 429", name, breach.limit)
-        _count(_REFUSED_KEYS[kind], HOUR)
+        _count(_REFUSED[kind], HOUR)
 
     return refused
 
@@ -153,7 +147,7 @@ def report(app: Flask) -> FormLimitsReport:
         # but no longer written (disk full) lets everything through.
         storage.incr(_PROBE_KEY, 60)
         trap_hits = storage.get(_TRAP_KEY)
-        refused = {kind: storage.get(key) for kind, key in _REFUSED_KEYS.items()}
+        refused = {kind: storage.get(key) for kind, key in _REFUSED.items()}
         # Read, not counted: the shared limit's window, under the arguments
         # Flask-Limiter's default fixed-window strategy hits (key, scope).
         limited = app.config["RATELIMIT_ENABLED"] and not all(
@@ -168,11 +162,9 @@ def report(app: Flask) -> FormLimitsReport:
 
 
 def init_app(app: Flask) -> None:
-    """Flask-Limiter logs the client's address (its key) at INFO when a limit
-    is hit; an address is personal data, so its logger keeps WARNING and up
-    (store failures), and the monitor counts the 429s instead. The limits
-    count clients only if the proxy in front is trusted: watch for one that
-    is not."""
+    """The monitor's store, and a watch for an untrusted proxy (the limits
+    would count it as one client). Flask-Limiter's INFO line names the client's
+    address, personal data: its logger keeps WARNING and up (store failures)."""
     logging.getLogger("flask-limiter").setLevel(logging.WARNING)
     app.extensions[_STORE] = storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
     proxies.init_app(app)
