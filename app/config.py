@@ -1,11 +1,7 @@
-"""Configuration: defaults, the start-up check, and values normalised once.
-
-Flask reads the keys (``from_prefixed_env``, then the test config); ``check``
-runs the ``Settings`` model over them, with the install, the content and the
-outbox, so the site refuses to start with one message listing every problem.
-What the model parses (the inbox list, the sender) is stored back, so the rest
-of the app reads each value in one shape.
-"""
+"""Configuration: the defaults, and the start-up check, which runs the
+``Settings`` model over the keys Flask read (with the install, the content and
+the outbox) and refuses to start with one message listing every problem.
+Parsed values (the inbox list, the sender) are stored back in one shape."""
 
 from __future__ import annotations
 

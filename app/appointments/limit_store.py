@@ -1,12 +1,8 @@
-"""A ``limits`` store in one SQLite file, shared by every worker of a server:
-``RATELIMIT_STORAGE_URI=sqlite:///path/to/file`` once this module registers
-the scheme.
-
-Flask-Limiter's ``memory://`` store lives in each gunicorn worker (with five
-workers "5 per minute" lets a client through 25 times); Redis is for several
-servers, this file does the same on one with nothing else to run. Counts
-only, each row gone when its window ends; fixed windows (the default) only.
-"""
+"""A ``limits`` store in one SQLite file that every worker of a server shares
+(``memory://`` is per worker: five workers let "5 per minute" through 25
+times; Redis is for several servers). Importing this module registers
+``RATELIMIT_STORAGE_URI=sqlite:///...``. Counts only, each row gone when its
+window ends; fixed windows (the default strategy) only."""
 
 from __future__ import annotations
 

@@ -1,12 +1,7 @@
-"""Notice a proxy the app does not trust: with ``TRUSTED_PROXIES=0`` behind
-nginx every request comes from the proxy, so every patient would count as
-one client for the form's limits, with every other check green.
-
-That proxy is a request with ``X-Forwarded-For`` from this machine (or from
-no address: a unix socket) while TRUSTED_PROXIES is 0: the app logs one
-warning and /healthz/delivery fails. Kept: one flag per process, never a
-visitor's address or header.
-"""
+"""Notice a proxy TRUSTED_PROXIES=0 does not trust (X-Forwarded-For from this
+machine, or from no address: a unix socket), which would make every patient
+one client for the form's limits: one warning, and /healthz/delivery fails.
+Kept: one flag per process, never a visitor's address or header."""
 
 from __future__ import annotations
 
