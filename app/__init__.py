@@ -1,7 +1,5 @@
 """The immunotherapy microsite: create_app builds a configured Flask app."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from flask import Flask
@@ -15,7 +13,6 @@ from . import i18n
 from . import observability
 from . import security
 from . import site_content
-from . import static_errors
 from . import static_files
 from .cli import outbox_group
 from .extensions import compress
@@ -24,18 +21,15 @@ from .extensions import limiter
 from .freeze import freeze_command
 from .pages import bp as pages_bp
 from .service_worker import bp as service_worker_bp
-from .wallet_card import bp as wallet_card_bp
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then FLASK_* environment, then ``test_config``.
 
-    Two orders matter, and only these: the start-up check, which loads the
-    content and opens the outbox, comes before the blueprints, because the
-    pages blueprint makes one URL rule per page slug; and Flask-Limiter,
-    then errors (which reads the body, so an unreadable one is a 400), then
-    Flask-WTF, so the limit check runs first and a flood of token-less POSTs
-    is limited too. The rest may come in any order.
+    Two orders matter: the start-up check (which loads the content) comes
+    before the blueprints, which make URL rules from it; and Flask-Limiter,
+    errors (which reads the body, so an unreadable one is a 400), then
+    Flask-WTF, so a flood of token-less POSTs is limited too.
     """
     app = Flask(__name__, instance_relative_config=True)
     # Smaller pages for slow connections: drop template-only whitespace.
@@ -57,8 +51,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     observability.init_app(app)
     static_files.init_app(app)
     app.register_blueprint(pages_bp)
-    app.register_blueprint(wallet_card_bp)
-    app.register_blueprint(static_errors.bp)
     app.register_blueprint(service_worker_bp)
     appointments.init_app(app)
     app.cli.add_command(outbox_group)
@@ -72,5 +64,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _site_context() -> dict[str, Any]:
-    """The clinic's identity, for every template's header and footer."""
+    # The clinic's identity, for every template's header and footer.
     return {"site": current_app.extensions["content"].site}

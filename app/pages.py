@@ -1,6 +1,5 @@
-"""The content pages, the language redirects, and the files robots read."""
-
-from __future__ import annotations
+"""The content pages and the wallet card, the language redirects, and the
+files robots read."""
 
 from flask import Blueprint
 from flask import Response
@@ -12,8 +11,6 @@ from flask import render_template
 from flask import request
 
 from .content import LANGUAGES
-from .content import Content
-from .content import Page
 from .i18n import add_localized_rule
 from .i18n import home_url
 from .i18n import public_url
@@ -23,46 +20,79 @@ from .i18n import visitor_language
 bp = Blueprint("pages", __name__)
 
 # Pages that are not content files but belong in the sitemap.
-_OTHER_ENDPOINTS = ("appointments.form", "wallet_card.card")
-
-
-def _content() -> Content:
-    return current_app.extensions["content"]
+_OTHER_ENDPOINTS = ("appointments.form", "pages.wallet_card")
+WALLET_CARD_PATHS = {"en": "/en/wallet-card", "es": "/es/tarjeta-de-bolsillo"}
+OG_LOCALES = {"en": "en_US", "es": "es_US"}
+_SCHEMA_TYPES = {"topic": "MedicalWebPage", "notice": "WebPage"}
 
 
 @bp.record
 def _add_page_rules(state) -> None:
-    """One rule per page and language, so each slug is translated."""
-    for page in state.app.extensions["content"].pages.values():
+    """One rule per page and language, so each slug is translated; the
+    card's only when the content has one."""
+    content = state.app.extensions["content"]
+    for page in content.pages.values():
         paths = {lang: f"/{lang}/{slug}" for lang, slug in page.slugs.items()}
         add_localized_rule(
             state, paths, "page", show_page, defaults={"page_id": page.id}
         )
-
-
-OG_LOCALES = {"en": "en_US", "es": "es_US"}
-_SCHEMA_TYPES = {"topic": "MedicalWebPage", "notice": "WebPage"}
+    if content.wallet_card is not None:
+        add_localized_rule(state, WALLET_CARD_PATHS, "wallet_card", wallet_card)
 
 
 def show_page(page_id: str) -> Response:
     """A topic or notice page from content/pages/<page_id>.yaml.
 
-    Rendered per request, like any view. Nothing in it comes from the visitor:
-    absolute URLs start with SITE_URL and the language is the URL's, so the
-    page is the same bytes for everyone (nginx serves the frozen copy).
+    Nothing in it comes from the visitor: absolute URLs start with SITE_URL
+    and the language is the URL's, so the page is the same bytes for
+    everyone (nginx serves the frozen copy).
     """
-    page: Page = _content().pages[page_id]
+    content = current_app.extensions["content"]
+    page = content.pages[page_id]
     text = page.text[g.lang_code]
     twins = twin_urls(public=True)
+    # schema.org JSON-LD for search engines; dateModified is the edit date.
+    data = {
+        "@context": "https://schema.org",
+        "@type": _SCHEMA_TYPES[page.kind],
+        "name": text.title,
+        "description": text.description,
+        "url": twins[g.lang_code],
+        "inLanguage": g.lang_code,
+        "dateModified": page.updated.isoformat(),
+        "publisher": {"@type": "MedicalOrganization", "name": content.site.name},
+    }
+    # These claim a medical review: only when the content names the reviewer.
+    if page.review is not None:
+        data["lastReviewed"] = page.review.date.isoformat()
+        data["reviewedBy"] = {"@type": "Person", "name": page.review.name}
     html = render_template(
         "pages/page.html",
         page=page,
         text=text,
         twins=twins,
         og_locales=OG_LOCALES,
-        structured_data=_structured_data(page, text, twins[g.lang_code]),
+        structured_data=data,
     )
     return document_response(html)
+
+
+def wallet_card() -> Response:
+    """The card to print, both faces, with the page's words around it.
+
+    What a patient types on the card stays in their browser: the page has no
+    form, and nothing on it sends a request.
+    """
+    card = current_app.extensions["content"].wallet_card
+    html = render_template("wallet_card.html", page=card, text=card.text[g.lang_code])
+    return document_response(html)
+
+
+@bp.app_context_processor
+def _card_link() -> dict[str, str | None]:
+    # The home page section that links to the card (None: no card, no link).
+    card = current_app.extensions["content"].wallet_card
+    return {"wallet_card_section": card.linked_from if card else None}
 
 
 def document_response(html: str) -> Response:
@@ -75,28 +105,6 @@ def document_response(html: str) -> Response:
     response.cache_control.no_cache = True
     response.add_etag()
     return response.make_conditional(request)
-
-
-def _structured_data(page: Page, text, url: str) -> dict:
-    """schema.org JSON-LD for search engines.
-
-    ``lastReviewed`` and ``reviewedBy`` claim a medical review, so they appear
-    only when the content names the reviewer; ``dateModified`` is the edit date.
-    """
-    data = {
-        "@context": "https://schema.org",
-        "@type": _SCHEMA_TYPES[page.kind],
-        "name": text.title,
-        "description": text.description,
-        "url": url,
-        "inLanguage": g.lang_code,
-        "dateModified": page.updated.isoformat(),
-        "publisher": {"@type": "MedicalOrganization", "name": _content().site.name},
-    }
-    if page.review is not None:
-        data["lastReviewed"] = page.review.date.isoformat()
-        data["reviewedBy"] = {"@type": "Person", "name": page.review.name}
-    return data
 
 
 @bp.route("/")
@@ -116,38 +124,34 @@ def language_root() -> Response:
 @bp.route("/sitemap.xml")
 def sitemap() -> Response:
     """Every page in both languages, each with its twins as alternates."""
-    xml = render_template(
-        "sitemap.xml", entries=[urls for _, urls in sitemap_entries()]
+    entries = [urls for _, urls in sitemap_entries()]
+    return Response(
+        render_template("sitemap.xml", entries=entries), mimetype="application/xml"
     )
-    return Response(xml, mimetype="application/xml")
 
 
 def sitemap_entries() -> list[tuple[str, dict[str, str]]]:
     """Each page's endpoint and {lang: absolute URL}; endpoints without
     content pages too (the service worker keeps all but the form)."""
-    entries = [
-        (
-            "pages.page",
-            {
-                lang: public_url("pages.page", page_id=page.id, lang_code=lang)
-                for lang in page.slugs
-            },
-        )
-        for page in _content().pages.values()
+    targets = [
+        ("pages.page", {"page_id": page.id})
+        for page in current_app.extensions["content"].pages.values()
     ]
-    for endpoint in _OTHER_ENDPOINTS:
-        if endpoint in current_app.view_functions:
-            entries.append(
-                (
-                    endpoint,
-                    {lang: public_url(endpoint, lang_code=lang) for lang in LANGUAGES},
-                )
-            )
-    return entries
+    targets += [
+        (endpoint, {})
+        for endpoint in _OTHER_ENDPOINTS
+        if endpoint in current_app.view_functions
+    ]
+    return [
+        (
+            endpoint,
+            {lang: public_url(endpoint, **args, lang_code=lang) for lang in LANGUAGES},
+        )
+        for endpoint, args in targets
+    ]
 
 
 @bp.route("/robots.txt")
 def robots() -> Response:
     """Allow everything but the form's POST target; point to the sitemap."""
-    body = render_template("robots.txt")
-    return Response(body, mimetype="text/plain")
+    return Response(render_template("robots.txt"), mimetype="text/plain")
