@@ -3,7 +3,6 @@
 from typing import Any
 
 from flask import Flask
-from flask import current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import appointments
@@ -39,7 +38,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env()
     if test_config:
         app.config.update(test_config)
-    # Every setting, the content and the outbox: one message for every problem.
     config.check(app, content=site_content.load, outbox=appointments.open_outbox)
 
     limiter.init_app(app)
@@ -55,14 +53,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     appointments.init_app(app)
     app.cli.add_command(outbox_group)
     app.cli.add_command(freeze_command)
-    app.context_processor(_site_context)
+    # The clinic's identity, for every template's header and footer.
+    app.context_processor(lambda: {"site": app.extensions["content"].site})
 
     if hops := app.config["TRUSTED_PROXIES"]:
         # The address, scheme and host the nearest trusted proxy saw.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
-
-
-def _site_context() -> dict[str, Any]:
-    # The clinic's identity, for every template's header and footer.
-    return {"site": current_app.extensions["content"].site}

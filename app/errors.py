@@ -27,15 +27,12 @@ log = logging.getLogger(__name__)
 # Where nginx's error_page finds the not-found page of each language (frozen
 # by `flask freeze`; deploy/nginx maps /es/ URLs to the Spanish one).
 NOT_FOUND_PATHS = {"en": "/404.html", "es": "/es/404.html"}
-# The statuses nginx answers itself (deploy/nginx/snippets/
-# clinic-site-error-pages.conf; its 494, cookies too large, is shown as 431):
-# a body far over the limit, a flood of posts, gunicorn stopped. It cannot
-# tell the visitor's language (``/`` and a POST have none), hence every one.
+# The statuses nginx answers itself, not knowing the visitor's language
+# (snippets/clinic-site-error-pages.conf; its 494, cookies too large, is 431).
 STATIC_CODES = (400, 405, 408, 413, 414, 429, 431, 502, 503)
 STATIC_URLS = tuple(f"/errors/{code}.html" for code in STATIC_CODES)
 
-# What each page says: its heading and message, per status; None is for a
-# status without a row of its own.
+# Each page's heading and message; None's for a status without its own.
 HEADINGS = {
     400: _l("Your browser sent something we could not read"),
     404: _l("Page not found"),
@@ -91,10 +88,8 @@ def error_text(code: int) -> tuple[str, str]:
 
 
 def init_app(app: Flask) -> None:
-    """Render every HTTP error, and every unhandled exception, as a page.
-
-    Before Flask-WTF's CSRF check, which is the first to read the form.
-    """
+    """Every HTTP error and unhandled exception as a page (before Flask-WTF,
+    whose CSRF check would be the first to read the body)."""
     app.before_request(read_body)
     app.register_error_handler(HTTPException, render_error)
     app.register_error_handler(Exception, _unhandled)
@@ -147,12 +142,9 @@ def _error_page(code: int, **context: str) -> str:
 
 
 def not_found_page() -> tuple[str, int, dict[str, str]]:
-    """The not-found page of this language, for ``flask freeze`` to write.
-
-    200, as Frozen-Flask writes only those; nginx's error_page keeps the 404
-    of the request it answers. The toggle leads to the other language's topic
-    page, not to another error page.
-    """
+    """The not-found page of this language, for ``flask freeze`` to write:
+    200, as Frozen-Flask writes only those (nginx's error_page keeps the 404),
+    its toggle leading to the other language's topic page."""
     html = _error_page(404, other_lang_url=home_url(other_language(g.lang_code)))
     return html, 200, error_headers(404)
 
@@ -183,7 +175,6 @@ def nginx_error_page(code: str) -> str:
 
 
 def _unhandled(error: Exception):
-    # HTTP errors have their own handler; this is every other exception.
     # The traceback, but never the request's form data.
     log.exception("Unhandled error: %s", type(error).__name__)
     return render_error(InternalServerError())

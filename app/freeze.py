@@ -1,14 +1,10 @@
 """``flask freeze``: the site's documents as static files, for nginx or a CDN.
 
-Frozen-Flask requests each content page and the wallet card (both
-languages), the sitemap, robots.txt, the offline worker, the not-found
-pages, nginx's own error pages and every static file from the app, as
-ordinary requests, and writes the responses to ``build/``. Pages keep
-extension-less names (``build/en/immunotherapy``), served as text/html. The
-form, its POST, the redirects and the health checks stay with the app.
-
-Then every text file gets .br and .gz copies at the best (slowest) levels,
-once: nginx's brotli_static and gzip_static send the one the browser
+Frozen-Flask requests every page, file and error page nginx serves, as
+ordinary requests, and writes the responses to ``build/`` (pages keep
+extension-less names, served as text/html). The form, its POST, the
+redirects and the health checks stay with the app. Then each text file gets
+.br and .gz copies at the best levels, once: nginx sends the one the browser
 accepts, so no request pays for compression.
 """
 
@@ -41,12 +37,9 @@ ENCODINGS = {
 
 
 def site_paths(app: Flask) -> Iterator[str]:
-    """The path of every document nginx serves from the build.
-
-    Built with the URL map bound to SITE_URL's host rather than ``url_for``:
-    Frozen-Flask calls ``url_for`` in a request for "localhost", which
-    TRUSTED_HOSTS rightly refuses.
-    """
+    """The path of every document nginx serves from the build: from the URL
+    map bound to SITE_URL's host, as Frozen-Flask's ``url_for`` runs in a
+    request for "localhost", which TRUSTED_HOSTS rightly refuses."""
     urls = app.url_map.bind(urlsplit(app.config["SITE_URL"]).netloc)
     content = app.extensions["content"]
     for page in content.pages.values():

@@ -1,9 +1,8 @@
 """Languages: the /<lang>/ URL prefix, the locale, and this page's twin URLs.
 
-Follows Flask's "URL processors" pattern. Every route carries ``lang_code``
-(as a converter or as a rule default for translated slugs), so ``url_for``
-with another ``lang_code`` gives the same page in the other language.
-Absolute URLs start with SITE_URL, never with the request's Host.
+Flask's "URL processors" pattern: every route carries ``lang_code`` (as a
+converter or a rule default), so ``url_for`` with another ``lang_code`` gives
+the same page in the other language. Absolute URLs start with SITE_URL.
 """
 
 import re
@@ -37,12 +36,9 @@ def init_app(app: Flask) -> None:
 
 
 def pull_lang_code(endpoint: str | None, values: dict | None) -> None:
-    """URL value preprocessor: the URL's language goes to ``g.lang_code``.
-
-    Flask-Babel keeps the locale it chose in ``g``, and requests made inside
-    one app context share it (Frozen-Flask freezes every page in one), so the
-    locale is chosen afresh for each request.
-    """
+    """The URL's language goes to ``g.lang_code``, and the locale is chosen
+    afresh: Flask-Babel keeps it in ``g``, which requests made in one app
+    context share (Frozen-Flask freezes every page in one)."""
     g.lang_code = values.pop("lang_code", None) if values else None
     refresh()
 
@@ -60,8 +56,7 @@ def visitor_language() -> str:
     (deploy/nginx/conf.d/clinic-site.conf): the URL's language; else the
     ``lang`` cookie; else Spanish when the browser lists Spanish first; else
     English."""
-    # The path's too, for 404s: /es/no-such-page is not routed, but the
-    # visitor reads Spanish.
+    # The path's too: /es/no-such-page is not routed, but is read in Spanish.
     segment = request.path.lstrip("/").split("/", 1)[0]
     path_lang = segment if segment in LANGUAGES else None
     if lang := g.get("lang_code") or path_lang or remembered_language():
@@ -154,11 +149,9 @@ def add_localized_rule(
     blueprint, paths: dict[str, str], endpoint: str, view_func, defaults=None, **kw
 ) -> None:
     """Route ``view_func`` at a translated path per language, e.g.
-    {"en": "/en/request-appointment", "es": "/es/solicitar-cita"}: the one
-    way every localized page is routed. ``blueprint`` is an app, a blueprint,
-    or a blueprint's setup state (for rules made from the content, in a
-    ``@bp.record`` hook). ``url_for(endpoint, lang_code=...)`` picks the rule
-    whose default matches.
+    {"en": "/en/request-appointment", "es": "/es/solicitar-cita"}, on an app,
+    a blueprint or a blueprint's setup state (in a ``@bp.record`` hook).
+    ``url_for(endpoint, lang_code=...)`` picks the rule whose default matches.
     """
     for lang, path in paths.items():
         lang_defaults = {**(defaults or {}), "lang_code": lang}

@@ -41,12 +41,9 @@ def _add_page_rules(state) -> None:
 
 
 def show_page(page_id: str) -> Response:
-    """A topic or notice page from content/pages/<page_id>.yaml.
-
-    Nothing in it comes from the visitor: absolute URLs start with SITE_URL
-    and the language is the URL's, so the page is the same bytes for
-    everyone (nginx serves the frozen copy).
-    """
+    """A topic or notice page from content/pages/<page_id>.yaml: nothing in
+    it comes from the visitor, so it is the same bytes for everyone (nginx
+    serves the frozen copy)."""
     content = current_app.extensions["content"]
     page = content.pages[page_id]
     text = page.text[g.lang_code]
@@ -78,11 +75,8 @@ def show_page(page_id: str) -> Response:
 
 
 def wallet_card() -> Response:
-    """The card to print, both faces, with the page's words around it.
-
-    What a patient types on the card stays in their browser: the page has no
-    form, and nothing on it sends a request.
-    """
+    """The card to print, both faces. What a patient types on it stays in
+    their browser: the page has no form, and nothing on it sends a request."""
     card = current_app.extensions["content"].wallet_card
     html = render_template("wallet_card.html", page=card, text=card.text[g.lang_code])
     return document_response(html)
@@ -96,11 +90,9 @@ def _card_link() -> dict[str, str | None]:
 
 
 def document_response(html: str) -> Response:
-    """A page that is the same for every visitor: revalidated, with an ETag.
-
-    Browsers may keep it but must ask whether it changed (a 304 costs a few
-    hundred bytes), so a content edit reaches every reader at once.
-    """
+    """A page the same for every visitor, with an ETag: browsers must ask
+    whether it changed (a 304 is a few hundred bytes), so an edit reaches
+    every reader at once."""
     response = make_response(html)
     response.cache_control.no_cache = True
     response.add_etag()

@@ -1,7 +1,6 @@
-"""Security headers on every response, after Mozilla's HTTP Observatory and
-web security guidelines. When nginx or a CDN serves the frozen pages itself
-it must send the same headers: docs/deploy.md has them, a test keeps the two
-in step.
+"""Security headers on every response, after Mozilla's HTTP Observatory.
+nginx sends the same with the frozen pages (docs/deploy.md; a test keeps the
+two in step).
 """
 
 import base64
@@ -62,11 +61,8 @@ STRICT_TRANSPORT_SECURITY = "max-age=63072000"
 
 
 def init_app(app: Flask) -> None:
-    """Add the headers to every response, and the inline scripts to templates.
-
-    The session cookie's Secure flag is SESSION_COOKIE_SECURE, set in
-    deploy/env.example.
-    """
+    """Add the headers to every response, and the inline scripts to templates
+    (the session cookie's Secure flag is SESSION_COOKIE_SECURE)."""
     app.after_request(add_security_headers)
     app.jinja_env.globals["print_button_script"] = Markup(PRINT_BUTTON_SCRIPT)
     app.jinja_env.globals["page_script"] = Markup(PAGE_SCRIPT)

@@ -1,11 +1,10 @@
 """/sw.js: the service worker that keeps the reading pages for offline use.
 
-Its code is app/static/sw.js, after a CONFIG of what it keeps: the sitemap
-but the form (it would hold what a patient typed), the not-found pages, the
-hashed stylesheet, and the form's offline notice in each language. Its
-version hashes all that, so any change installs a new worker that drops the
-old cache. SERVICE_WORKER_ENABLED off serves a worker that unregisters
-itself and clears its cache (for visitors of the frozen build).
+Its code is app/static/sw.js, after a CONFIG: what it keeps (the sitemap but
+the form, which would hold what a patient typed; the not-found pages; the
+stylesheet), the form's offline notice, and a version hashing all that, so
+any change drops the old cache. SERVICE_WORKER_ENABLED off serves a worker
+that unregisters itself and clears its cache (for the frozen build's visitors).
 """
 
 import hashlib
@@ -30,35 +29,26 @@ bp = Blueprint("service_worker", __name__)
 SOURCE = (Path(__file__).parent / "static/sw.js").read_text(encoding="utf-8")
 
 
-def _offline_forms(stylesheet: str) -> dict[str, str]:
-    """Each language's form path and the page shown for it offline."""
-    forms = {}
-    for lang in LANGUAGES:
-        with force_locale(lang):
-            forms[url_for("appointments.form", lang_code=lang)] = render_template(
-                "offline_form.html",
-                lang=lang,
-                home=home_url(lang),
-                stylesheet=stylesheet,
-            )
-    return forms
-
-
 @bp.route("/sw.js")
 def worker() -> Response:
     """The worker, always revalidated so a new version replaces the old."""
     enabled = bool(current_app.config["SERVICE_WORKER_ENABLED"])
     config = {"enabled": enabled, "keep": [], "forms": {}}
     if enabled:
-        stylesheet = url_for("static", filename="site.css")
+        css = url_for("static", filename="site.css")
         config["keep"] = [
             urlsplit(url).path
             for endpoint, entry in sitemap_entries()
             if endpoint != "appointments.form"
             for url in entry.values()
         ]
-        config["keep"] += [*NOT_FOUND_PATHS.values(), stylesheet]
-        config["forms"] = _offline_forms(stylesheet)
+        config["keep"] += [*NOT_FOUND_PATHS.values(), css]
+        for lang in LANGUAGES:  # the form's path, and its notice offline
+            with force_locale(lang):
+                form = url_for("appointments.form", lang_code=lang)
+                config["forms"][form] = render_template(
+                    "offline_form.html", lang=lang, home=home_url(lang), stylesheet=css
+                )
     digest = hashlib.sha256((json.dumps(config, sort_keys=True) + SOURCE).encode())
     config["version"] = digest.hexdigest()[:16]
     body = f"const CONFIG = {json.dumps(config)};\n{SOURCE}"

@@ -1,10 +1,9 @@
 """Static files under content-hashed names, cached by browsers for a year.
 
 Flask-Static-Digest writes ``site-<md5>.css`` copies and a manifest into
-app/static (``make setup`` and the wheel build run it), plain files that
-Frozen-Flask copies into the build. Through the manifest, templates keep
-Flask's ``url_for('static', ...)``. Debug links the plain names: the dev
-server does not rerun the digest when a stylesheet changes.
+app/static (``make setup``, the wheel build); templates keep Flask's
+``url_for('static', ...)``. Debug links the plain names: the dev server does
+not rerun the digest when a stylesheet changes.
 """
 
 from pathlib import Path
