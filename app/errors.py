@@ -99,10 +99,9 @@ def init_app(app: Flask) -> None:
 
 
 def read_body() -> None:
-    """Read the form body now, so that a body that cannot be read is the
-    client's mistake: a 400 page, never a 500 and an ERROR line anyone could
-    trigger. Too large a body is Werkzeug's own 413 (MAX_CONTENT_LENGTH,
-    MAX_FORM_MEMORY_SIZE, MAX_FORM_PARTS)."""
+    """Read the form body now, so that one that cannot be read is a 400 page,
+    never a 500 and an ERROR line anyone could trigger (too large a body is
+    Werkzeug's own 413)."""
     try:
         request.form  # noqa: B018 - parsed once, kept for the view
     except HTTPException:

@@ -90,9 +90,7 @@ def other_language(lang: str) -> str:
 
 def public_url(endpoint: str, **values) -> str:
     """``url_for`` as an absolute URL under SITE_URL, whatever the Host was."""
-    path = url_for(endpoint, **values)
-    if has_request_context():
-        path = path.removeprefix(request.script_root)
+    path = url_for(endpoint, **values).removeprefix(request.script_root)
     return current_app.config["SITE_URL"] + path
 
 

@@ -24,11 +24,10 @@ _PATH_SAFE = "/-._~!$&'()*+,;=:@"
 
 def init_app(app: Flask) -> None:
     """Log the app's INFO lines, and one line per request of ``app``."""
-    # Flask gives its logger (the parent of every module's logger here) a
-    # handler on stderr unless logging is configured: gunicorn's error log, or
-    # the journal. Its level is unset outside debug, so Python's WARNING would
-    # hide the "stored" and "sent" lines an operator traces a reference by; a
-    # level set on purpose (logging config) is kept.
+    # Flask's logger (the parent of every module's here) writes to stderr
+    # unless logging is configured. Outside debug its level is unset, so
+    # Python's WARNING would hide the "stored" and "sent" lines an operator
+    # traces a reference by; a level set on purpose is kept.
     if app.logger.level == logging.NOTSET:
         app.logger.setLevel(logging.INFO)
     # Signals rather than before_request: they wrap every request, including

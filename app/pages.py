@@ -116,30 +116,20 @@ def language_root() -> Response:
 @bp.route("/sitemap.xml")
 def sitemap() -> Response:
     """Every page in both languages, each with its twins as alternates."""
-    entries = [urls for _, urls in sitemap_entries()]
-    return Response(
-        render_template("sitemap.xml", entries=entries), mimetype="application/xml"
-    )
+    xml = render_template("sitemap.xml", entries=sitemap_entries())
+    return Response(xml, mimetype="application/xml")
 
 
 def sitemap_entries() -> list[tuple[str, dict[str, str]]]:
     """Each page's endpoint and {lang: absolute URL}; endpoints without
     content pages too (the service worker keeps all but the form)."""
-    targets = [
-        ("pages.page", {"page_id": page.id})
-        for page in current_app.extensions["content"].pages.values()
-    ]
-    targets += [
-        (endpoint, {})
-        for endpoint in _OTHER_ENDPOINTS
-        if endpoint in current_app.view_functions
-    ]
+    pages = current_app.extensions["content"].pages.values()
+    targets = [("pages.page", {"page_id": page.id}) for page in pages]
+    routed = current_app.view_functions
+    targets += [(name, {}) for name in _OTHER_ENDPOINTS if name in routed]
     return [
-        (
-            endpoint,
-            {lang: public_url(endpoint, **args, lang_code=lang) for lang in LANGUAGES},
-        )
-        for endpoint, args in targets
+        (name, {lang: public_url(name, **args, lang_code=lang) for lang in LANGUAGES})
+        for name, args in targets
     ]
 
 
