@@ -1,11 +1,7 @@
-"""``flask freeze``: the site's documents as static files, for nginx or a CDN.
-
-Frozen-Flask requests every page, file and error page nginx serves, as
-ordinary requests, and writes the responses to ``build/`` (pages keep
-extension-less names, served as text/html). The form, its POST, the
-redirects and the health checks stay with the app. Then each text file gets
-.br and .gz copies at the best levels, once: nginx sends the one the browser
-accepts, so no request pays for compression.
+"""``flask freeze``: every document nginx serves, requested from the app and
+written to ``build/``, each text file with .br and .gz copies at the best
+levels, once, so no request pays for compression. The form, the redirects
+and the health checks stay with the app.
 """
 
 import gzip
@@ -102,8 +98,6 @@ def freeze_command(destination: Path) -> None:
             f"{build} is not empty and holds no earlier build; "
             "choose an empty or new folder"
         )
-    # Frozen-Flask takes its arguments through the config; these are this
-    # run's (the others are in config.DEFAULTS).
     app.config.update(
         FREEZER_DESTINATION=str(build),
         # The one public address: frozen pages are what the app serves there.
@@ -116,9 +110,8 @@ def freeze_command(destination: Path) -> None:
     )
     freezer.register_generator(lambda: site_paths(app))
     with warnings.catch_warnings():
-        # It names every endpoint with nothing frozen, and the form, redirects
-        # and health checks are meant to stay with the app. What must be in the
-        # build is checked by tests/test_freeze.py against the sitemap.
+        # It names every endpoint with nothing frozen, the form's included;
+        # tests/test_freeze.py checks the build against the sitemap instead.
         warnings.simplefilter("ignore", MissingURLGeneratorWarning)
         urls = freezer.freeze()
     precompress(build)

@@ -1,10 +1,7 @@
-"""/sw.js: the service worker that keeps the reading pages for offline use.
-
-Its code is app/static/sw.js, after a CONFIG: what it keeps (the sitemap but
-the form, which would hold what a patient typed; the not-found pages; the
-stylesheet), the form's offline notice, and a version hashing all that, so
-any change drops the old cache. SERVICE_WORKER_ENABLED off serves a worker
-that unregisters itself and clears its cache (for the frozen build's visitors).
+"""/sw.js: app/static/sw.js after a CONFIG of the pages it keeps for offline
+use (the sitemap's but the form, which would hold what a patient typed), the
+form's offline notice, and a version hashing all that, so any change drops
+the old cache. Disabled, the worker unregisters itself and clears its cache.
 """
 
 import hashlib
