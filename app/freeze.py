@@ -9,7 +9,6 @@ import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import brotli
 import click
@@ -19,13 +18,21 @@ from flask.cli import with_appcontext
 from flask_frozen import Freezer
 from flask_frozen import MissingURLGeneratorWarning
 
-from .content import LANGUAGES
-from .errors import NOT_FOUND_PATHS
 from .errors import STATIC_URLS
 from .static_files import MANIFEST
 
 # Page files have no extension (/en/immunotherapy); images are already compressed.
 TEXT_SUFFIXES = {"", ".html", ".css", ".js", ".xml", ".txt", ".svg", ".json"}
+# Documents whose rules are plain paths (a rule per language if localized);
+# the not-found pages are nginx's error_page for 404.
+FROZEN_ENDPOINTS = {
+    "pages.page",
+    "pages.wallet_card",
+    "pages.sitemap",
+    "pages.robots",
+    "service_worker.worker",
+    "not_found_page",
+}
 ENCODINGS = {
     ".gz": lambda data: gzip.compress(data, compresslevel=9, mtime=0),
     ".br": lambda data: brotli.compress(data, quality=11),
@@ -33,20 +40,12 @@ ENCODINGS = {
 
 
 def site_paths(app: Flask) -> Iterator[str]:
-    """The path of every document nginx serves from the build: from the URL
-    map bound to SITE_URL's host, as Frozen-Flask's ``url_for`` runs in a
-    request for "localhost", which TRUSTED_HOSTS rightly refuses."""
-    urls = app.url_map.bind(urlsplit(app.config["SITE_URL"]).netloc)
-    content = app.extensions["content"]
-    for page in content.pages.values():
-        for lang in page.slugs:
-            yield urls.build("pages.page", {"page_id": page.id, "lang_code": lang})
-    if content.wallet_card is not None:
-        for lang in LANGUAGES:
-            yield urls.build("pages.wallet_card", {"lang_code": lang})
-    for endpoint in ("pages.sitemap", "pages.robots", "service_worker.worker"):
-        yield urls.build(endpoint)
-    yield from NOT_FOUND_PATHS.values()  # nginx's error_page for 404
+    """The path of every document nginx serves from the build: paths, as
+    Frozen-Flask's ``url_for`` runs in a request for "localhost", which
+    TRUSTED_HOSTS rightly refuses."""
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in FROZEN_ENDPOINTS:
+            yield rule.rule
     yield from STATIC_URLS  # nginx's own error pages, never linked
     # Each static file the pages link: a digested file's content-hashed copy
     # (app/static_files.py), never its plain name or the manifest.
@@ -56,7 +55,7 @@ def site_paths(app: Flask) -> Iterator[str]:
     for path in sorted(folder.rglob("*")):
         name = path.relative_to(folder).as_posix()
         if path.is_file() and name != MANIFEST and name not in digested:
-            yield urls.build("static", {"filename": name})
+            yield f"{app.static_url_path}/{name}"
 
 
 def precompress(build: Path) -> None:
