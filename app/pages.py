@@ -14,7 +14,6 @@ from .content import LANGUAGES
 from .i18n import add_localized_rule
 from .i18n import home_url
 from .i18n import public_url
-from .i18n import twin_urls
 from .i18n import visitor_language
 
 bp = Blueprint("pages", __name__)
@@ -47,14 +46,13 @@ def show_page(page_id: str) -> Response:
     content = current_app.extensions["content"]
     page = content.pages[page_id]
     text = page.text[g.lang_code]
-    twins = twin_urls(public=True)
     # schema.org JSON-LD for search engines; dateModified is the edit date.
     data = {
         "@context": "https://schema.org",
         "@type": _SCHEMA_TYPES[page.kind],
         "name": text.title,
         "description": text.description,
-        "url": twins[g.lang_code],
+        "url": public_url("pages.page", page_id=page_id),
         "inLanguage": g.lang_code,
         "dateModified": page.updated.isoformat(),
         "publisher": {"@type": "MedicalOrganization", "name": content.site.name},
@@ -67,7 +65,6 @@ def show_page(page_id: str) -> Response:
         "pages/page.html",
         page=page,
         text=text,
-        twins=twins,
         og_locales=OG_LOCALES,
         structured_data=data,
     )
