@@ -1,11 +1,8 @@
 """The immunotherapy microsite: create_app builds a configured Flask app."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from flask import Flask
-from flask import current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import appointments
@@ -15,7 +12,6 @@ from . import i18n
 from . import observability
 from . import security
 from . import site_content
-from . import static_errors
 from . import static_files
 from .cli import outbox_group
 from .extensions import compress
@@ -24,18 +20,15 @@ from .extensions import limiter
 from .freeze import freeze_command
 from .pages import bp as pages_bp
 from .service_worker import bp as service_worker_bp
-from .wallet_card import bp as wallet_card_bp
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then FLASK_* environment, then ``test_config``.
 
-    Two orders matter, and only these: the start-up check, which loads the
-    content and opens the outbox, comes before the blueprints, because the
-    pages blueprint makes one URL rule per page slug; and Flask-Limiter,
-    then errors (which reads the body, so an unreadable one is a 400), then
-    Flask-WTF, so the limit check runs first and a flood of token-less POSTs
-    is limited too. The rest may come in any order.
+    Two orders matter: the start-up check (which loads the content) comes
+    before the blueprints, which make URL rules from it; and Flask-Limiter,
+    errors (which reads the body, so an unreadable one is a 400), then
+    Flask-WTF, so a flood of token-less POSTs is limited too.
     """
     app = Flask(__name__, instance_relative_config=True)
     # Smaller pages for slow connections: drop template-only whitespace.
@@ -45,7 +38,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env()
     if test_config:
         app.config.update(test_config)
-    # Every setting, the content and the outbox: one message for every problem.
     config.check(app, content=site_content.load, outbox=appointments.open_outbox)
 
     limiter.init_app(app)
@@ -57,20 +49,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     observability.init_app(app)
     static_files.init_app(app)
     app.register_blueprint(pages_bp)
-    app.register_blueprint(wallet_card_bp)
-    app.register_blueprint(static_errors.bp)
     app.register_blueprint(service_worker_bp)
     appointments.init_app(app)
     app.cli.add_command(outbox_group)
     app.cli.add_command(freeze_command)
-    app.context_processor(_site_context)
+    # The clinic's identity, for every template's header and footer.
+    app.context_processor(lambda: {"site": app.extensions["content"].site})
 
     if hops := app.config["TRUSTED_PROXIES"]:
         # The address, scheme and host the nearest trusted proxy saw.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
-
-
-def _site_context() -> dict[str, Any]:
-    """The clinic's identity, for every template's header and footer."""
-    return {"site": current_app.extensions["content"].site}

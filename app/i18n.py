@@ -1,12 +1,9 @@
 """Languages: the /<lang>/ URL prefix, the locale, and this page's twin URLs.
 
-Follows Flask's "URL processors" pattern. Every route carries ``lang_code``
-(as a converter or as a rule default for translated slugs), so ``url_for``
-with another ``lang_code`` gives the same page in the other language.
-Absolute URLs start with SITE_URL, never with the request's Host.
+Flask's "URL processors" pattern: every route carries ``lang_code`` (as a
+converter or a rule default), so ``url_for`` with another ``lang_code`` gives
+the same page in the other language. Absolute URLs start with SITE_URL.
 """
-
-from __future__ import annotations
 
 import re
 
@@ -24,10 +21,8 @@ from .extensions import babel
 
 DEFAULT_LANGUAGE = "en"
 LANGUAGE_NAMES = {"en": "English", "es": "Español"}
-COOKIE_NAME = "lang"
-COOKIE_MAX_AGE = 365 * 24 * 3600
 # Pages search engines should index: canonical link and hreflang alternates.
-INDEXABLE_ENDPOINTS = ("pages.page", "wallet_card.card", "appointments.form")
+INDEXABLE_ENDPOINTS = ("pages.page", "pages.wallet_card", "appointments.form")
 
 
 def init_app(app: Flask) -> None:
@@ -41,12 +36,9 @@ def init_app(app: Flask) -> None:
 
 
 def pull_lang_code(endpoint: str | None, values: dict | None) -> None:
-    """URL value preprocessor: the URL's language goes to ``g.lang_code``.
-
-    Flask-Babel keeps the locale it chose in ``g``, and requests made inside
-    one app context share it (Frozen-Flask freezes every page in one), so the
-    locale is chosen afresh for each request.
-    """
+    """The URL's language goes to ``g.lang_code``, and the locale is chosen
+    afresh: Flask-Babel keeps it in ``g``, which requests made in one app
+    context share (Frozen-Flask freezes every page in one)."""
     g.lang_code = values.pop("lang_code", None) if values else None
     refresh()
 
@@ -54,11 +46,9 @@ def pull_lang_code(endpoint: str | None, values: dict | None) -> None:
 def _add_lang_code(endpoint: str, values: dict) -> None:
     # g.get, not g.lang_code: error handlers and the root redirect run
     # without a language in the URL.
-    if "lang_code" in values:
-        return
     lang = g.get("lang_code")
     if lang and current_app.url_map.is_endpoint_expecting(endpoint, "lang_code"):
-        values["lang_code"] = lang
+        values.setdefault("lang_code", lang)
 
 
 def visitor_language() -> str:
@@ -66,10 +56,16 @@ def visitor_language() -> str:
     (deploy/nginx/conf.d/clinic-site.conf): the URL's language; else the
     ``lang`` cookie; else Spanish when the browser lists Spanish first; else
     English."""
-    lang = g.get("lang_code") or _path_language() or remembered_language()
-    if lang:
+    # The path's too: /es/no-such-page is not routed, but is read in Spanish.
+    segment = request.path.lstrip("/").split("/", 1)[0]
+    path_lang = segment if segment in LANGUAGES else None
+    if lang := g.get("lang_code") or path_lang or remembered_language():
         return lang
-    return "es" if _first_listed_language() == "es" else DEFAULT_LANGUAGE
+    # The primary subtag of the first item of Accept-Language, q-values
+    # ignored: what a regular expression in nginx's map can read too.
+    first = request.headers.get("Accept-Language", "").split(",")[0]
+    primary = first.split(";")[0].strip(" \t").split("-")[0].lower()
+    return "es" if primary == "es" else DEFAULT_LANGUAGE
 
 
 # nginx's $cookie_lang: the first "lang" pair, name in any case, in a
@@ -87,19 +83,6 @@ def remembered_language() -> str | None:
     return found[1] if found and found[1] in LANGUAGES else None
 
 
-def _first_listed_language() -> str:
-    # The primary subtag of the first item of Accept-Language, q-values
-    # ignored: what a regular expression in nginx's map can read too.
-    first = request.headers.get("Accept-Language", "").split(",")[0]
-    return first.split(";")[0].strip(" \t").split("-")[0].lower()
-
-
-def _path_language() -> str | None:
-    # For 404s: /es/no-such-page is not routed, but the visitor reads Spanish.
-    first = request.path.lstrip("/").split("/", 1)[0]
-    return first if first in LANGUAGES else None
-
-
 def other_language(lang: str) -> str:
     """The toggle's target language."""
     return next(other for other in LANGUAGES if other != lang)
@@ -107,19 +90,19 @@ def other_language(lang: str) -> str:
 
 def public_url(endpoint: str, **values) -> str:
     """``url_for`` as an absolute URL under SITE_URL, whatever the Host was."""
-    path = url_for(endpoint, **values)
-    if has_request_context():
-        path = path.removeprefix(request.script_root)
+    path = url_for(endpoint, **values).removeprefix(request.script_root)
     return current_app.config["SITE_URL"] + path
 
 
 def twin_urls(*, public: bool = False) -> dict[str, str]:
     """This page's URL in each language, or {} when the page has no twins."""
-    if not (request.url_rule and g.get("lang_code") and request.endpoint):
+    if not (request.url_rule and g.get("lang_code")):
         return {}
-    args = dict(request.view_args or {})
     build = public_url if public else url_for
-    return {lang: build(request.endpoint, **args, lang_code=lang) for lang in LANGUAGES}
+    return {
+        lang: build(request.endpoint, **request.view_args, lang_code=lang)
+        for lang in LANGUAGES
+    }
 
 
 def home_url(lang: str) -> str:
@@ -150,9 +133,9 @@ def _remember_language(response: Response) -> Response:
     lang = g.get("lang_code")
     if lang and remembered_language() != lang and response.status_code < 400:
         response.set_cookie(
-            COOKIE_NAME,
+            "lang",
             lang,
-            max_age=COOKIE_MAX_AGE,
+            max_age=365 * 24 * 3600,
             secure=request.is_secure,
             httponly=True,
             samesite="Lax",
@@ -161,27 +144,13 @@ def _remember_language(response: Response) -> Response:
 
 
 def add_localized_rule(
-    blueprint,
-    paths: dict[str, str],
-    endpoint: str,
-    view_func,
-    *,
-    defaults: dict[str, str] | None = None,
-    **options,
+    blueprint, paths: dict[str, str], endpoint: str, view_func, defaults=None, **kw
 ) -> None:
     """Route ``view_func`` at a translated path per language, e.g.
-    {"en": "/en/request-appointment", "es": "/es/solicitar-cita"}: the one
-    way every localized page is routed. ``blueprint`` is an app, a blueprint,
-    or a blueprint's setup state (for rules made from the content, in a
-    ``@bp.record`` hook).
-
+    {"en": "/en/request-appointment", "es": "/es/solicitar-cita"}, on an app,
+    a blueprint or a blueprint's setup state (in a ``@bp.record`` hook).
     ``url_for(endpoint, lang_code=...)`` picks the rule whose default matches.
     """
     for lang, path in paths.items():
-        blueprint.add_url_rule(
-            path,
-            endpoint,
-            view_func,
-            defaults={**(defaults or {}), "lang_code": lang},
-            **options,
-        )
+        lang_defaults = {**(defaults or {}), "lang_code": lang}
+        blueprint.add_url_rule(path, endpoint, view_func, defaults=lang_defaults, **kw)

@@ -1,14 +1,8 @@
-"""One log line per request, and nothing a visitor typed in it; the app's
-own INFO lines (each appointment request's life by its reference) reach the
-log under any server and from every ``flask`` command.
-
-The line holds the method, the path without its query string, the status and
-the time taken, e.g. ``GET /en/immunotherapy 200 3.1ms``. Never the query
-string, form fields, cookies or the client's address: the form carries health
-information, and logs are kept and copied far more widely than the outbox.
+"""One log line per request, e.g. ``GET /en/immunotherapy 200 3.1ms``: never
+the query string, form fields, cookies or the client's address, as the form
+carries health information and logs are copied far more widely than the
+outbox. And the app's own INFO lines reach the log under any server.
 """
-
-from __future__ import annotations
 
 import logging
 import time
@@ -29,14 +23,11 @@ _PATH_SAFE = "/-._~!$&'()*+,;=:@"
 
 
 def init_app(app: Flask) -> None:
-    """Log the app's INFO lines, and time every request of ``app`` and log it
-    when its response is ready."""
-    # Flask gives its logger (named after the package, so the parent of every
-    # module's logger here) a handler on stderr unless logging is configured;
-    # under gunicorn that stream is gunicorn's error log, under systemd the
-    # journal. Its level is left unset outside debug, so Python's WARNING
-    # would hide the "stored" and "sent" lines an operator traces a
-    # reference by; a level set on purpose (logging config) is kept.
+    """Log the app's INFO lines, and one line per request of ``app``."""
+    # Flask's logger (the parent of every module's here) writes to stderr
+    # unless logging is configured. Outside debug its level is unset, so
+    # Python's WARNING would hide the "stored" and "sent" lines an operator
+    # traces a reference by; a level set on purpose is kept.
     if app.logger.level == logging.NOTSET:
         app.logger.setLevel(logging.INFO)
     # Signals rather than before_request: they wrap every request, including
@@ -46,12 +37,10 @@ def init_app(app: Flask) -> None:
 
 
 def _start_clock(sender: Flask, **extra) -> None:
-    """Note when the request reached the app."""
     g.request_started = time.perf_counter()
 
 
 def _log_request(sender: Flask, response: Response, **extra) -> None:
-    """Log the request's one line, once its response is ready."""
     started = g.get("request_started")
     duration = (time.perf_counter() - started) * 1000 if started else 0.0
     path = quote(request.path, safe=_PATH_SAFE)

@@ -1,11 +1,7 @@
-"""Security headers on every response, and cookies that stay on HTTPS.
-
-The values follow Mozilla's HTTP Observatory and web security guidelines. When
-nginx or a CDN serves the frozen pages itself it must send the same headers:
-docs/deploy.md has them, and a test keeps the two in step.
+"""Security headers on every response, after Mozilla's HTTP Observatory.
+nginx sends the same with the frozen pages (docs/deploy.md; a test keeps the
+two in step).
 """
-
-from __future__ import annotations
 
 import base64
 import hashlib
@@ -23,20 +19,16 @@ from markupsafe import Markup
 _TEMPLATES = Path(__file__).parent / "templates"
 PRINT_BUTTON_SCRIPT = (_TEMPLATES / "print_button.js").read_text(encoding="utf-8")
 PAGE_SCRIPT = (_TEMPLATES / "page_script.js").read_text(encoding="utf-8")
-
-
-def _script_hash(script: str) -> str:
-    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
-    return f"'sha256-{digest}'"
-
+_HASHES = " ".join(
+    f"'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'"
+    for script in (PRINT_BUTTON_SCRIPT, PAGE_SCRIPT)
+)
 
 # Only this site's own files, the two inline scripts and the one service
-# worker (/sw.js, same origin); no other inline script or style anywhere.
-# The JSON-LD <script type="application/ld+json"> is a data block the
-# browser never runs, so script-src does not apply to it.
+# worker (/sw.js, same origin). The JSON-LD <script type="application/ld+json">
+# is a data block the browser never runs, so script-src does not apply to it.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self' "
-    f"{_script_hash(PRINT_BUTTON_SCRIPT)} {_script_hash(PAGE_SCRIPT)}; "
+    f"default-src 'self'; script-src 'self' {_HASHES}; "
     "style-src 'self'; worker-src 'self'; "
     "img-src 'self' data:; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
@@ -49,7 +41,6 @@ _UNUSED_FEATURES = (
     "geolocation gyroscope magnetometer microphone midi payment picture-in-picture "
     "publickey-credentials-get screen-wake-lock usb xr-spatial-tracking"
 )
-PERMISSIONS_POLICY = ", ".join(f"{name}=()" for name in _UNUSED_FEATURES.split())
 
 HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -57,7 +48,7 @@ HEADERS = {
     # Same-origin requests keep their Referer (Flask-WTF checks it on HTTPS
     # form posts); other sites learn nothing of which page a visitor read.
     "Referrer-Policy": "same-origin",
-    "Permissions-Policy": PERMISSIONS_POLICY,
+    "Permissions-Policy": ", ".join(f"{name}=()" for name in _UNUSED_FEATURES.split()),
     # frame-ancestors does this for current browsers; XFO for older ones.
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
@@ -70,8 +61,8 @@ STRICT_TRANSPORT_SECURITY = "max-age=63072000"
 
 
 def init_app(app: Flask) -> None:
-    """Add the headers to every response (SESSION_COOKIE_SECURE, set in
-    deploy/env.example, keeps the session cookie Secure in production)."""
+    """Add the headers to every response, and the inline scripts to templates
+    (the session cookie's Secure flag is SESSION_COOKIE_SECURE)."""
     app.after_request(add_security_headers)
     app.jinja_env.globals["print_button_script"] = Markup(PRINT_BUTTON_SCRIPT)
     app.jinja_env.globals["page_script"] = Markup(PAGE_SCRIPT)

@@ -1,18 +1,10 @@
 """Static files under content-hashed names, cached by browsers for a year.
 
 Flask-Static-Digest writes ``site-<md5>.css`` copies and a manifest into
-app/static (``make setup`` and the wheel build run it; the copies are not in
-git). A maintained library rather than our own hashing; its output is plain
-files, so Frozen-Flask copies them into the build and nginx or a CDN serves
-them as they are. Flask's own static view serves them here.
-
-``url_for('static', filename='site.css')`` gives the hashed name through the
-library's manifest, so templates keep Flask's usual call (the library's
-``static_url_for`` works too). In debug the plain names are linked: the dev
-server does not rerun the digest when a stylesheet changes.
+app/static (``make setup``, the wheel build); templates keep Flask's
+``url_for('static', ...)``. Debug links the plain names: the dev server does
+not rerun the digest when a stylesheet changes.
 """
-
-from __future__ import annotations
 
 from pathlib import Path
 
@@ -23,7 +15,6 @@ from flask.wrappers import Response
 from flask_static_digest import FlaskStaticDigest
 
 MANIFEST = "cache_manifest.json"
-YEAR = 365 * 24 * 3600
 
 
 def init_app(app: Flask) -> None:
@@ -35,17 +26,16 @@ def init_app(app: Flask) -> None:
     hashed = frozenset(manifest.values())
 
     def link_hashed_name(endpoint: str, values: dict) -> None:
-        """URL defaults: the ``static`` endpoint names the hashed copy."""
         if endpoint == "static" and values.get("filename") in manifest:
             values["filename"] = manifest[values["filename"]]
 
     def cache_hashed_files(response: Response) -> Response:
         """A hashed name never changes its bytes, so it may be kept forever."""
         if request.endpoint == "static" and response.status_code == 200:
-            if (request.view_args or {}).get("filename") in hashed:
+            if request.view_args["filename"] in hashed:
                 response.cache_control.no_cache = None
                 response.cache_control.public = True
-                response.cache_control.max_age = YEAR
+                response.cache_control.max_age = 365 * 24 * 3600
                 response.cache_control.immutable = True
         return response
 
@@ -55,11 +45,10 @@ def init_app(app: Flask) -> None:
 
 def manifest_problem(app: Flask) -> str | None:
     """Outside debug the hashed copies must exist, or pages link plain names."""
-    if app.debug or not app.static_folder:
-        return None
-    if (Path(app.static_folder) / MANIFEST).is_file():
+    manifest = Path(app.static_folder or "") / MANIFEST
+    if app.debug or not app.static_folder or manifest.is_file():
         return None
     return (
-        f"{Path(app.static_folder) / MANIFEST} is missing: digest the static files "
+        f"{manifest} is missing: digest the static files "
         "(`make setup`, or python hatch_build.py)"
     )

@@ -34,8 +34,8 @@ from servers import gunicorn
 from servers import run
 
 from app import create_app
-from app import static_errors
 from app.content import LANGUAGES
+from app.errors import STATIC_URLS
 from app.security import HEADERS
 from app.security import STRICT_TRANSPORT_SECURITY
 from tools import preview as preview_tool
@@ -432,7 +432,7 @@ def test_the_front_door_is_answered_by_nginx_as_the_app_would(site, path):
 # --- nginx's own error pages, as `flask freeze` writes them ------------------
 
 
-@pytest.mark.parametrize("url", static_errors.URLS)
+@pytest.mark.parametrize("url", STATIC_URLS)
 def test_nginx_error_pages_say_it_in_both_languages(client, url):
     page = client.get(url).get_data(as_text=True)
     sections = sections_by_language(page)
@@ -445,8 +445,7 @@ def test_nginx_error_pages_say_it_in_both_languages(client, url):
 
 def test_nginx_error_pages_are_valid_html(client, vnu_jar, tmp_path):
     documents = {
-        url.strip("/").replace("/", "-"): client.get(url).data
-        for url in static_errors.URLS
+        url.strip("/").replace("/", "-"): client.get(url).data for url in STATIC_URLS
     }
     errors = {
         name: found
@@ -458,7 +457,7 @@ def test_nginx_error_pages_are_valid_html(client, vnu_jar, tmp_path):
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_nginx_and_the_app_say_the_same_about_the_same_error(client, lang):
-    """One table of texts (app/error_texts.py) for both: a POST to a page is
+    """One table of texts (app/errors.py) for both: a POST to a page is
     a 405 from the app, and from nginx when its method is one nginx refuses."""
     page_path = {"en": "/en/immunotherapy", "es": "/es/inmunoterapia"}[lang]
     from_app = client.post(page_path)
