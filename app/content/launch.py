@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .documents import Document
+from .load import Document
 from .models import Content
 
 # The marker of a content/CHANGES.md list item no clinician has reviewed yet
