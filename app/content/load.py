@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
-from dataclasses import field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -54,30 +52,25 @@ def _parse(text: str) -> Any:
     return YAML(typ="rt").load(text)
 
 
-@dataclass
 class Document:
     """A file as read, and its problems: (line, text), 0 for no line."""
 
-    file: str
-    data: Any = None
-    problems: list[tuple[int, str]] = field(default_factory=list)
-
-    @classmethod
-    def read(cls, path: Path, root: Path) -> Document:
+    def __init__(self, path: Path, root: Path) -> None:
         """Parse ``path``; a syntax error is a problem, not an exception."""
-        doc = cls(path.relative_to(root).as_posix())
+        self.file = path.relative_to(root).as_posix()
+        self.data: Any = None
+        self.problems: list[tuple[int, str]] = []
         try:
             text = path.read_text(encoding="utf-8")
-            doc.data = _parse(text)
+            self.data = _parse(text)
         except MarkedYAMLError as error:
-            doc.problems.append(syntax_problem(doc.file, text, error))
+            self.problems.append(syntax_problem(self.file, text, error))
         except (OSError, UnicodeDecodeError, YAMLError) as error:
             reason = " ".join(str(error).split())
-            doc.problems.append((0, f"{doc.file}: cannot be read: {reason}"))
+            self.problems.append((0, f"{self.file}: cannot be read: {reason}"))
         else:
-            if doc.data is None:
-                doc.problems.append((1, f"{doc.file}:1: the file is empty"))
-        return doc
+            if self.data is None:
+                self.problems.append((1, f"{self.file}:1: the file is empty"))
 
     def problem(self, loc: Loc, message: str) -> None:
         """Record ``message`` at the line of the key or item at ``loc``, or of
@@ -117,10 +110,10 @@ def load_content(directory: str | Path) -> Content:
     Raises ContentError listing every problem in every file.
     """
     root = Path(directory)
-    site_doc = Document.read(root / "site.yaml", root)
+    site_doc = Document(root / "site.yaml", root)
     site = site_doc.validate(Site)
     files = sorted((root / "pages").glob("*.yaml"))
-    page_docs = {path.stem: Document.read(path, root) for path in files}
+    page_docs = {path.stem: Document(path, root) for path in files}
     pages: dict[str, Page] = {}
     for page_id, doc in page_docs.items():
         if not re.match(ID_PATTERN, page_id):
@@ -130,9 +123,8 @@ def load_content(directory: str | Path) -> Content:
         page = doc.validate(PageFile)
         if not doc.problems:
             pages[page_id] = Page.model_construct(id=page_id, **dict(page))
-    card_doc = None
-    if (root / WALLET_CARD_FILE).exists():
-        card_doc = Document.read(root / WALLET_CARD_FILE, root)
+    card_path = root / WALLET_CARD_FILE
+    card_doc = Document(card_path, root) if card_path.exists() else None
     wallet_card = card_doc and card_doc.validate(WalletCard)
     docs = [site_doc, *page_docs.values(), *filter(None, [card_doc])]
     if not any(doc.problems for doc in docs):
