@@ -1,12 +1,7 @@
-"""The content folder, loaded once when the app is built.
-
-Outside debug, its problems join the start-up check's one message
-(app/config.py). In debug (``flask --debug run``) the server keeps running and
-every request shows the problems instead; the reloader watches ``content/**``
-(.flaskenv), so the next saved edit restarts it with the content as it is.
-"""
-
-from __future__ import annotations
+"""The content folder, loaded once when the app is built. Its problems join
+the start-up check's one message (app/config.py), except in debug: there the
+server keeps running and shows them on every request, and the reloader
+(watching ``content/**``, .flaskenv) restarts it at the next saved edit."""
 
 from types import MappingProxyType
 

@@ -1,8 +1,6 @@
 """What the clinic must still give or review before launch: ``flask content
 check --launch`` lists it; the deploy guide runs it before ``flask freeze``."""
 
-from __future__ import annotations
-
 import re
 from pathlib import Path
 

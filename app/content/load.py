@@ -1,12 +1,6 @@
-"""Loading the content folder: each file read by ruamel.yaml and checked by its
-model, then the rules between files.
-
-Every problem in every file is listed in one run, one line each, in file order
-and, within a file, line order. ruamel.yaml keeps the line of every key and
-list item (``.lc``) and refuses a key given twice in one mapping.
-"""
-
-from __future__ import annotations
+"""Loading the content folder: every problem in every file in one run, one line
+each, in file order and, within a file, line order. ruamel.yaml keeps the line
+of every key and list item (``.lc``) and refuses a key given twice."""
 
 import functools
 import re
@@ -44,11 +38,9 @@ class ContentError(Exception):
 
 @functools.lru_cache(maxsize=16)
 def _parse(text: str) -> Any:
-    """Round-trip mode, so that mappings and lists know their lines.
-
-    Remembered by text: pure-Python ruamel.yaml takes ~50 ms for the content
-    folder, and every app built (tests build hundreds) reads the same files.
-    Nothing changes the data once read."""
+    """Round-trip mode, so that mappings and lists know their lines. Remembered:
+    pure-Python ruamel.yaml takes ~50 ms for the content folder, and every app
+    built (tests build hundreds) reads the same files, never changing them."""
     return YAML(typ="rt").load(text)
 
 
@@ -105,10 +97,8 @@ class Document:
 
 
 def load_content(directory: str | Path) -> Content:
-    """Read ``site.yaml``, ``pages/*.yaml`` and the wallet card under ``directory``.
-
-    Raises ContentError listing every problem in every file.
-    """
+    """``site.yaml``, ``pages/*.yaml`` and the wallet card; ContentError if
+    any file has a problem."""
     root = Path(directory)
     site_doc = Document(root / "site.yaml", root)
     site = site_doc.validate(Site)

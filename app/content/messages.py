@@ -1,13 +1,10 @@
-"""Problems in the words of the person editing the YAML.
-
-ruamel.yaml and pydantic find the problems; this module says what each means
-and where, by section ids and 1-based positions::
+"""Problems in the words of the person editing the YAML: what each problem
+ruamel.yaml or pydantic finds means, and where, by section ids and 1-based
+positions::
 
     es > section 3 "types-of-immunotherapy" > subsection 3 "cytokine-therapy"
     > bdy: unknown key; did you mean "body"?
 """
-
-from __future__ import annotations
 
 import difflib
 from typing import Any
@@ -19,8 +16,7 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
 from typing_extensions import is_typeddict
 
-# Where a value is in a file: keys and (0-based) list positions.
-Loc = tuple[str | int, ...]
+Loc = tuple[str | int, ...]  # keys and (0-based) list positions
 
 # --- YAML syntax: the line to look at, and what to check there. -------------
 

@@ -1,10 +1,7 @@
-"""What each content file may hold: pydantic models of the YAML, frozen.
-
-Unknown keys are errors (``extra="forbid"``), so a misspelt key never vanishes;
-messages.py puts each error in the editor's words.
+"""What each content file may hold, as frozen pydantic models: Site for
+``site.yaml``, PageFile for ``pages/<id>.yaml``, WalletCard for
+``wallet-card.yaml``. Unknown keys are errors, so a misspelt key never vanishes.
 """
-
-from __future__ import annotations
 
 import datetime
 import re
@@ -15,6 +12,7 @@ from typing import Annotated
 from typing import Any
 from typing import Generic
 from typing import Literal
+from typing import Self
 from typing import TypeVar
 
 from pydantic import AfterValidator
@@ -154,8 +152,6 @@ class Review(_Model):
 
 
 class PageFile(_InBoth):
-    """What ``content/pages/<id>.yaml`` holds."""
-
     kind: Literal["topic", "notice"]
     updated: datetime.date
     review: Review | None = None
@@ -203,8 +199,7 @@ class CallLanguage(_Model):
 
 
 class Site(_Model):
-    """``content/site.yaml``: the clinic's identity. Unknown values are null."""
-
+    # The clinic's identity; a value the clinic has not given yet is null.
     name: Text
     former_name: Text
     home_page: Ident
@@ -248,15 +243,13 @@ class CardText(_Model):
 
 
 class WalletCard(_InBoth):
-    """``content/wallet-card.yaml``: the card to print, in both languages."""
-
     updated: datetime.date
     linked_from: Ident
     en: CardText
     es: CardText
 
     @model_validator(mode="after")
-    def _parity(self) -> WalletCard:
+    def _parity(self) -> Self:
         en, es = self.en, self.es
         errors = [
             *count_error(("es", "card", "signs"), en.card.signs, es.card.signs, "sign"),
@@ -270,8 +263,6 @@ class WalletCard(_InBoth):
 
 @dataclass(frozen=True)
 class Content:
-    """Everything in the content folder, loaded and checked."""
-
     site: Site
     pages: Mapping[str, Page]
     # None when content/wallet-card.yaml is absent: no card page, no links.

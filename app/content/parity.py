@@ -1,11 +1,6 @@
-"""The rules between a page's English and Spanish, on the page's YAML data.
-
-The page model runs them beside its own checks (models.PageFile), so a
-misspelt key elsewhere does not hide a missing Spanish section: both come out
-in one run. Whatever is not as the model wants is skipped: the model says so.
-"""
-
-from __future__ import annotations
+"""The rules between a page's English and Spanish, on its YAML data: the page
+model runs them beside its own checks, so that a misspelt key does not hide a
+missing Spanish section. What is not as the model wants, the model reports."""
 
 from collections.abc import Iterator
 from collections.abc import Sized
@@ -29,7 +24,7 @@ def error(loc: Loc, text: str) -> dict[str, Any]:
 
 
 def count_error(loc: Loc, en: Sized, es: Sized, noun: str) -> list[dict[str, Any]]:
-    """The problem, if any, of Spanish with not as many of a thing as English."""
+    """Spanish with not as many of a thing as English, if so."""
     if len(en) == len(es):
         return []
     return [error(loc, f"{_count(es, noun)}; en has {_count(en, noun)}")]
@@ -49,11 +44,11 @@ def _list(value: Any) -> list:
 
 def parity_errors(data: Any) -> list[dict[str, Any]]:
     """Unique section ids; Spanish with the English structure, paragraph for
-    paragraph (as pydantic errors)."""
+    paragraph."""
     errors = [*_duplicate_ids(data, "en"), *_duplicate_ids(data, "es")]
     en, es = _get(data, "en"), _get(data, "es")
     if not (isinstance(en, dict) and isinstance(es, dict)):
-        return errors  # a language missing altogether: the model says so
+        return errors
     # A missing lead is "missing"; missing sources are none.
     for key, noun, default in (("lead", "paragraph", None), ("sources", "source", [])):
         en_items, es_items = en.get(key, default), es.get(key, default)
@@ -100,7 +95,7 @@ def _compare(en: Any, es: Any, parent: Loc) -> Iterator[dict[str, Any]]:
     en, es = _list(en), _list(es)
     en_ids, es_ids = [_get(s, "id") for s in en], [_get(s, "id") for s in es]
     if not all(isinstance(i, str) for i in en_ids + es_ids):
-        return  # a section without an id: the model says so
+        return
     noun = "subsection" if len(parent) > 1 else "section"
     loc = (*parent, "sections")
     if en_ids != es_ids:
