@@ -19,13 +19,14 @@ from .messages import context
 from .messages import in_editors_words
 from .messages import syntax_problem
 from .models import ID_PATTERN
-from .models import PRIVACY_PAGE
 from .models import WALLET_CARD_FILE
 from .models import Content
 from .models import Page
 from .models import PageFile
 from .models import Site
 from .models import WalletCard
+
+PRIVACY_PAGE = "privacy"
 
 
 class ContentError(Exception):

@@ -83,15 +83,8 @@ def _yaml_advice(error: MarkedYAMLError, lines: list[str]) -> tuple[int, str]:
 # --- Pydantic's errors: where, and what is wrong. ----------------------------
 
 # List items named by 1-based position; others are "<key> item N".
-_ITEM_NAMES = {
-    "lead": "lead paragraph",
-    "body": "body item",
-    "list": "list item",
-    "sources": "source",
-    "locations": "location",
-}
+_ITEM_NAMES = {"lead": "lead paragraph", "sources": "source", "locations": "location"}
 _RENAMED = {"last_reviewed": "updated"}  # keys of older content: their new names
-_NOT_LIST = "must be a list (lines starting with - )"
 _NOT_KEYS = "must be a group of keys (key: value lines)"
 _MESSAGES = {
     "missing": "missing",
@@ -100,7 +93,7 @@ _MESSAGES = {
     "too_short": "must not be empty",
     "string_pattern_mismatch": "must be lowercase letters, digits and hyphens, "
     "such as side-effects",
-    "tuple_type": _NOT_LIST,
+    "tuple_type": "must be a list (lines starting with - )",
     "model_type": _NOT_KEYS,
     "dict_type": _NOT_KEYS,
     "url_scheme": "must start with https://",

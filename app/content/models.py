@@ -27,7 +27,6 @@ from pydantic import Tag
 from pydantic import UrlConstraints
 from pydantic import ValidationError
 from pydantic import model_validator
-from pydantic import with_config
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
@@ -38,7 +37,6 @@ from .parity import count_error
 from .parity import parity_errors
 
 LANGUAGES = ("en", "es")
-PRIVACY_PAGE = "privacy"
 WALLET_CARD_FILE = "wallet-card.yaml"
 ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 
@@ -52,8 +50,8 @@ HttpsUrl = Annotated[
 ]
 
 
-@with_config(ConfigDict(extra="forbid"))
 class _EnEs(TypedDict, Generic[T]):
+    __pydantic_config__ = ConfigDict(extra="forbid")
     en: T
     es: T
 

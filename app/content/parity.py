@@ -13,7 +13,6 @@ from .messages import context
 
 # Element ids the page template uses itself; a section id must not take one.
 _TEMPLATE_IDS = frozenset({"main", "toc-title", "cta-title", "sources"})
-_TAKEN = "is used by the page itself; rename it"
 
 
 def error(loc: Loc, text: str) -> dict[str, Any]:
@@ -65,12 +64,13 @@ def _duplicate_ids(data: Any, lang: str) -> Iterator[dict[str, Any]]:
         if not isinstance(ident, str):
             continue
         if ident in _TEMPLATE_IDS:
-            yield error((*loc, "id"), f'"{ident}" {_TAKEN}')
+            why = "is used by the page itself; rename it"
         elif ident in first:
-            other = context(data, first[ident])
-            yield error((*loc, "id"), f'"{ident}" is already the id of {other}')
+            why = f"is already the id of {context(data, first[ident])}"
         else:
             first[ident] = loc
+            continue
+        yield error((*loc, "id"), f'"{ident}" {why}')
 
 
 def _walk(text: Any, loc: Loc) -> Iterator[tuple[Loc, Any]]:
