@@ -15,8 +15,8 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.error import YAMLError
 
 from .messages import Loc
-from .messages import context
 from .messages import in_editors_words
+from .messages import locate
 from .messages import syntax_problem
 from .models import ID_PATTERN
 from .models import WALLET_CARD_FILE
@@ -66,20 +66,10 @@ class Document:
                 self.problems.append((1, f"{self.file}:1: the file is empty"))
 
     def problem(self, loc: Loc, message: str) -> None:
-        """Record ``message`` at the line of the key or item at ``loc``, or of
-        what holds it when it is missing (a missing key has no line)."""
-        line, node = 0, self.data
-        for step in loc:
-            try:
-                lc = node.lc
-                where = lc.key(step) if isinstance(node, dict) else lc.item(step)
-                node = node[step]
-            except (AttributeError, LookupError, TypeError):
-                break  # not there, or a value with no lines (text, a number)
-            line = where[0] + 1
+        """Record ``message`` about the key or item at ``loc``."""
+        line, where = locate(self.data, loc)
         place = f"{self.file}:{line}" if line else self.file
-        text = ": ".join(filter(None, (place, context(self.data, loc), message)))
-        self.problems.append((line, text))
+        self.problems.append((line, ": ".join(filter(None, (place, where, message)))))
 
     def validate(self, model: type[BaseModel]) -> Any:
         """The data as ``model``; None, with every problem recorded, if any."""

@@ -124,11 +124,18 @@ def in_editors_words(
     ]
 
 
-def context(data: Any, loc: Loc) -> str:
-    """``es > section 3 "types" > subsection 2 "vaccines" > heading``."""
-    parts: list[str] = []
+def locate(data: Any, loc: Loc) -> tuple[int, str]:
+    """The line of the key or item at ``loc`` in ruamel.yaml's data (of what
+    holds it when it is missing; 0 for none), and where it is in words:
+    ``es > section 3 "types" > subsection 2 "vaccines" > heading``."""
+    line, parts = 0, []
     sub = ""  # sections within sections are subsections
     for step in loc:
+        try:
+            lc = data.lc
+            line = (lc.key(step) if isinstance(data, dict) else lc.item(step))[0] + 1
+        except (AttributeError, LookupError, TypeError):
+            pass  # not there, or a value with no lines (text, a number)
         data = _child(data, step)
         if type(step) is not int:  # a key (bool is an int, but a key here)
             parts.append(str(step))
@@ -142,7 +149,7 @@ def context(data: Any, loc: Loc) -> str:
         parts.append(
             f"{name} {step + 1}" + (f' "{ident}"' if isinstance(ident, str) else "")
         )
-    return " > ".join(parts)
+    return line, " > ".join(parts)
 
 
 def _child(value: Any, step: str | int) -> Any:

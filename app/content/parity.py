@@ -9,7 +9,7 @@ from typing import Any
 from pydantic_core import PydanticCustomError
 
 from .messages import Loc
-from .messages import context
+from .messages import locate
 
 # Element ids the page template uses itself; a section id must not take one.
 _TEMPLATE_IDS = frozenset({"main", "toc-title", "cta-title", "sources"})
@@ -66,7 +66,7 @@ def _duplicate_ids(data: Any, lang: str) -> Iterator[dict[str, Any]]:
         if ident in _TEMPLATE_IDS:
             why = "is used by the page itself; rename it"
         elif ident in first:
-            why = f"is already the id of {context(data, first[ident])}"
+            why = f"is already the id of {locate(data, first[ident])[1]}"
         else:
             first[ident] = loc
             continue
