@@ -167,7 +167,7 @@ class PageFile(_InBoth):
         try:
             page = handler(data)
         except ValidationError as error:
-            # All of built-in types here: from_exception_data takes them back.
+            # The page's own errors are all of built-in types: they rebuild.
             errors = error.errors() + errors
         if errors:
             raise ValidationError.from_exception_data(cls.__name__, errors)
