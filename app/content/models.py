@@ -12,7 +12,6 @@ from typing import Annotated
 from typing import Any
 from typing import Generic
 from typing import Literal
-from typing import Self
 from typing import TypeVar
 
 from pydantic import AfterValidator
@@ -33,7 +32,6 @@ from typing_extensions import TypedDict
 from ..phone_numbers import PhoneNumber
 from ..phone_numbers import PhoneNumberError
 from ..phone_numbers import parse_phone
-from .parity import count_error
 from .parity import parity_errors
 
 LANGUAGES = ("en", "es")
@@ -84,6 +82,24 @@ class _Model(BaseModel):
 
 
 class _InBoth(_Model):
+    @model_validator(mode="wrap")
+    @classmethod
+    def _parity(cls, data: Any, handler: Any) -> Any:
+        """parity.py's rules beside pydantic's own checks, so that a problem
+        either finds does not hide one the other finds."""
+        errors = parity_errors(data)
+        try:
+            value = handler(data)
+        except ValidationError as error:
+            # A place pydantic finds wrong, in either language, it names once.
+            said = {e["loc"][1:] for e in error.errors()}
+            errors = [e for e in errors if e["loc"][1:] not in said]
+            # All of built-in types (no custom errors here): they rebuild.
+            errors = error.errors() + errors
+        if errors:
+            raise ValidationError.from_exception_data(cls.__name__, errors)
+        return value
+
     @property
     def text(self) -> Mapping[str, Any]:
         """The text in each language."""
@@ -158,21 +174,6 @@ class PageFile(_InBoth):
     en: PageText
     es: PageText
 
-    @model_validator(mode="wrap")
-    @classmethod
-    def _parity(cls, data: Any, handler: Any) -> Any:
-        """parity.py's rules beside pydantic's own checks, so that a problem
-        either finds does not hide one the other finds."""
-        errors = parity_errors(data)
-        try:
-            page = handler(data)
-        except ValidationError as error:
-            # The page's own errors are all of built-in types: they rebuild.
-            errors = error.errors() + errors
-        if errors:
-            raise ValidationError.from_exception_data(cls.__name__, errors)
-        return page
-
 
 class Page(PageFile):
     """A page file, known by its file name (``id``) as in URLs and links."""
@@ -245,18 +246,6 @@ class WalletCard(_InBoth):
     linked_from: Ident
     en: CardText
     es: CardText
-
-    @model_validator(mode="after")
-    def _parity(self) -> Self:
-        en, es = self.en, self.es
-        errors = [
-            *count_error(("es", "card", "signs"), en.card.signs, es.card.signs, "sign"),
-            *count_error(("es", "intro"), en.intro, es.intro, "paragraph"),
-            *count_error(("es", "sources"), en.sources, es.sources, "source"),
-        ]
-        if errors:
-            raise ValidationError.from_exception_data("WalletCard", errors)
-        return self
 
 
 @dataclass(frozen=True)

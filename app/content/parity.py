@@ -1,6 +1,7 @@
-"""The rules between a page's English and Spanish, on its YAML data: the page
-model runs them beside its own checks, so that a misspelt key does not hide a
-missing Spanish section. What is not as the model wants, the model reports."""
+"""The rules between a file's English and Spanish, on its YAML data: the page
+and wallet card models run them beside their own checks, so that a misspelt key
+does not hide a missing Spanish section. What is not as the model wants, the
+model reports."""
 
 from collections.abc import Iterator
 from collections.abc import Sized
@@ -13,6 +14,13 @@ from .messages import locate
 
 # Element ids the page template uses itself; a section id must not take one.
 _TEMPLATE_IDS = frozenset({"main", "toc-title", "cta-title", "sources"})
+# What the Spanish must have as many of as the English, in a file that has it.
+_COUNTS = {
+    ("lead",): "paragraph",
+    ("intro",): "paragraph",
+    ("card", "signs"): "sign",
+    ("sources",): "source",
+}
 
 
 def error(loc: Loc, text: str) -> dict[str, Any]:
@@ -22,19 +30,14 @@ def error(loc: Loc, text: str) -> dict[str, Any]:
     return {"type": text_error, "loc": loc, "input": None}
 
 
-def count_error(loc: Loc, en: Sized, es: Sized, noun: str) -> list[dict[str, Any]]:
-    """Spanish with not as many of a thing as English, if so."""
-    if len(en) == len(es):
-        return []
-    return [error(loc, f"{_count(es, noun)}; en has {_count(en, noun)}")]
-
-
 def _count(items: Sized, noun: str) -> str:
     return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
 
 
-def _get(value: Any, key: str, default: Any = None) -> Any:
-    return value.get(key, default) if isinstance(value, dict) else default
+def _get(value: Any, *path: str) -> Any:
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 def _list(value: Any) -> list:
@@ -43,16 +46,17 @@ def _list(value: Any) -> list:
 
 def parity_errors(data: Any) -> list[dict[str, Any]]:
     """Unique section ids; Spanish with the English structure, paragraph for
-    paragraph."""
+    paragraph. A missing list counts as empty (the model calls it missing if
+    it must be there)."""
     errors = [*_duplicate_ids(data, "en"), *_duplicate_ids(data, "es")]
     en, es = _get(data, "en"), _get(data, "es")
     if not (isinstance(en, dict) and isinstance(es, dict)):
         return errors
-    # A missing lead is "missing"; missing sources are none.
-    for key, noun, default in (("lead", "paragraph", None), ("sources", "source", [])):
-        en_items, es_items = en.get(key, default), es.get(key, default)
-        if isinstance(en_items, list) and isinstance(es_items, list):
-            errors += count_error(("es", key), en_items, es_items, noun)
+    for path, noun in _COUNTS.items():
+        a, b = (_get(text, *path) or [] for text in (en, es))
+        if isinstance(a, list) and isinstance(b, list) and len(a) != len(b):
+            counts = f"{_count(b, noun)}; en has {_count(a, noun)}"
+            errors.append(error(("es", *path), counts))
     return [*errors, *_compare(_get(en, "sections"), _get(es, "sections"), ("es",))]
 
 
