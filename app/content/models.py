@@ -82,6 +82,8 @@ class _Model(BaseModel):
 
 
 class _InBoth(_Model):
+    """A file with an English and a Spanish text (``en``, ``es``)."""
+
     @model_validator(mode="wrap")
     @classmethod
     def _parity(cls, data: Any, handler: Any) -> Any:
@@ -91,11 +93,10 @@ class _InBoth(_Model):
         try:
             value = handler(data)
         except ValidationError as error:
-            # A place pydantic finds wrong, in either language, it names once.
+            # Where pydantic has a problem (in either language), it alone says so.
             said = {e["loc"][1:] for e in error.errors()}
-            errors = [e for e in errors if e["loc"][1:] not in said]
-            # All of built-in types (no custom errors here): they rebuild.
-            errors = error.errors() + errors
+            # Its errors are of built-in types, which from_exception_data rebuilds.
+            errors = error.errors() + [e for e in errors if e["loc"][1:] not in said]
         if errors:
             raise ValidationError.from_exception_data(cls.__name__, errors)
         return value
