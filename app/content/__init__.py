@@ -2,9 +2,9 @@
 of the person editing the YAML.
 
 models.py    what each file may hold (pydantic, unknown keys refused)
-parity.py    English and Spanish side by side (run by the page model)
+parity.py    English and Spanish side by side (run by the models)
 messages.py  YAML and pydantic errors in the editor's words
-load.py      load_content: each file read and checked, then the rules between
+load.py      load_content: every file checked, then the rules between files
 launch.py    what the clinic must still give or review before launch
 """
 
