@@ -119,21 +119,19 @@ class Alert(BulletList):
     title: Text
 
 
-# The tags appear in pydantic's error locations; angle brackets keep them
-# apart from any key an editor could write, so messages.py drops them.
+def _block_kind(value: Any) -> str:
+    # The tags appear in pydantic's error locations; angle brackets keep them
+    # apart from any key an editor could write, so messages.py drops them.
+    if not isinstance(value, dict):
+        return "<paragraph>"
+    return "<alert>" if "alert" in value else "<list>"
+
+
 Block = Annotated[
     Annotated[Text, Tag("<paragraph>")]
     | Annotated[BulletList, Tag("<list>")]
     | Annotated[Alert, Tag("<alert>")],
-    Discriminator(
-        lambda value: (
-            "<paragraph>"
-            if not isinstance(value, dict)
-            else "<alert>"
-            if "alert" in value
-            else "<list>"
-        )
-    ),
+    Discriminator(_block_kind),
 ]
 
 
