@@ -1,22 +1,15 @@
-"""What the clinic must still give or review before launch.
-
-``flask content check --launch`` lists it; the deploy guide runs it before
-``flask freeze``.
-"""
-
-from __future__ import annotations
+"""What the clinic must still give or review before launch: ``flask content
+check --launch`` lists it; the deploy guide runs it before ``flask freeze``."""
 
 import re
 from pathlib import Path
 
-from .documents import Document
+from .load import Document
 from .models import Content
 
 # The marker of a content/CHANGES.md list item no clinician has reviewed yet
 # (CHANGES.md explains it; a reviewed item says "**Reviewed by ...**").
 AWAITING_REVIEW = "**For clinician review.**"
-_LIST_ITEM = re.compile(r"^\s*[-*] (?P<text>.*)$")
-# The clinic facts a launch needs, and what each one is for.
 _LAUNCH_FACTS = {
     "phone": "the number every page gives for calls",
     "hours": "the office hours",
@@ -30,31 +23,25 @@ def launch_problems(content: Content, directory: str | Path) -> list[str]:
     without a named medical reviewer, and CHANGES.md item still awaiting
     clinician review; empty when the site is ready to launch."""
     root = Path(directory)
-    site_doc = Document.read(root / "site.yaml", root)
+    site_doc = Document(root / "site.yaml", root)
     for key, what in _LAUNCH_FACTS.items():
         if getattr(content.site, key) is None:
             site_doc.problem((key,), f"not set: {what}")
     problems = site_doc.sorted_problems()
     for page in content.pages.values():
         if page.kind == "topic" and page.review is None:
-            doc = Document.read(root / "pages" / f"{page.id}.yaml", root)
+            doc = Document(root / "pages" / f"{page.id}.yaml", root)
             doc.problem(("review",), "no medical reviewer named yet")
             problems += doc.sorted_problems()
-    return problems + _awaiting_review(root / "CHANGES.md")
-
-
-def _awaiting_review(changes: Path) -> list[str]:
     try:
-        lines = changes.read_text(encoding="utf-8").splitlines()
+        lines = (root / "CHANGES.md").read_text(encoding="utf-8").splitlines()
     except OSError:
-        return [f"{changes.name}: missing; it lists the changes to review"]
-    problems = []
+        return [*problems, "CHANGES.md: missing; it lists the changes to review"]
     for number, line in enumerate(lines, start=1):
-        item = _LIST_ITEM.match(line)
+        item = re.match(r"\s*[-*] (.*)", line)
         if item and AWAITING_REVIEW in line:
-            words = item["text"].replace(AWAITING_REVIEW, "").strip()
+            words = item[1].replace(AWAITING_REVIEW, "").strip()
             excerpt = words if len(words) <= 72 else words[:71].rstrip() + "…"
-            problems.append(
-                f"{changes.name}:{number}: awaiting clinician review: {excerpt}"
-            )
+            why = f"awaiting clinician review: {excerpt}"
+            problems.append(f"CHANGES.md:{number}: {why}")
     return problems

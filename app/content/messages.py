@@ -1,13 +1,10 @@
-"""Problems in the words of the person editing the YAML.
-
-ruamel.yaml and pydantic find the problems; this module says what each means
-and where, by section ids and 1-based positions::
+"""Problems in the words of the person editing the YAML: what each problem
+ruamel.yaml or pydantic finds means, and where, by section ids and 1-based
+positions::
 
     es > section 3 "types-of-immunotherapy" > subsection 3 "cytokine-therapy"
     > bdy: unknown key; did you mean "body"?
 """
-
-from __future__ import annotations
 
 import difflib
 from typing import Any
@@ -19,10 +16,7 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
 from typing_extensions import is_typeddict
 
-from .models import _ALERT
-from .models import _LIST
-from .models import _PARAGRAPH
-from .models import Loc
+Loc = tuple[str | int, ...]  # keys and (0-based) list positions
 
 # --- YAML syntax: the line to look at, and what to check there. -------------
 
@@ -30,46 +24,41 @@ _UNCLOSED_QUOTE = (
     "a quote opened on this line is never closed; close it, or use the other "
     "kind of quote around text that holds one"
 )
-# The parser's words -> what to check, and whether the line to name is where
-# the trouble began (an open quote, a key with no colon) rather than where the
-# parser noticed it.
-_YAML_ADVICE = (
-    ("quoted scalar", True, _UNCLOSED_QUOTE),
-    (
-        "could not find expected ':'",
+# The parser's words -> whether the line to name is where the trouble began
+# (an open quote, a key with no colon) rather than where the parser noticed
+# it, and what to check there.
+_YAML_ADVICE = {
+    "quoted scalar": (True, _UNCLOSED_QUOTE),
+    "could not find expected ':'": (
         True,
         "this line needs a colon after its key (key: value), or a quote on it "
         "is not closed",
     ),
-    (
-        "mapping values are not allowed",
+    "mapping values are not allowed": (
         False,
         "this line has a colon and a space inside a value; put the whole value "
         "in double quotes",
     ),
-    ("flow", True, "a [ or { opened on this line is never closed"),
-    ("alias", False, "this line has a value starting with * or &; put it in quotes"),
-)
+    "flow": (True, "a [ or { opened on this line is never closed"),
+    "alias": (False, "this line has a value starting with * or &; put it in quotes"),
+}
 _CHECK = "check the quotes, colons and indentation"
 
 
 def syntax_problem(file: str, text: str, error: MarkedYAMLError) -> tuple[int, str]:
-    """One line in plain words: where, and what to check there."""
+    """The line, and the problem in plain words: where, and what to check."""
     lines = text.splitlines()
     index, advice = _yaml_advice(error, lines)
     if index < len(lines) and "\t" in lines[index]:
         advice = "this line has a tab; indent with spaces, not tabs"
-    line = index + 1
-    advice = advice.replace("this line", f"line {line}")
-    return line, f"{file}:{line}: not valid YAML: {advice}"
+    advice = advice.replace("this line", f"line {index + 1}")
+    return index + 1, f"{file}:{index + 1}: not valid YAML: {advice}"
 
 
 def _yaml_advice(error: MarkedYAMLError, lines: list[str]) -> tuple[int, str]:
-    """The (0-based) line to name, and what to check there."""
     mark = error.problem_mark or error.context_mark
     noticed = mark.line if mark else 0
-    if isinstance(error, DuplicateKeyError):
-        # The mark is where the second copy of the key starts.
+    if isinstance(error, DuplicateKeyError):  # marked where the second copy starts
         key = lines[noticed][mark.column :].split(":", 1)[0].strip()
         return noticed, (
             f"{key} on this line is already a key above it in the same group; "
@@ -77,7 +66,7 @@ def _yaml_advice(error: MarkedYAMLError, lines: list[str]) -> tuple[int, str]:
         )
     began = error.context_mark.line if error.context_mark else noticed
     said = f"{error.problem} {error.context}"
-    for words, at_start, advice in _YAML_ADVICE:
+    for words, (at_start, advice) in _YAML_ADVICE.items():
         if words in said:
             return (began if at_start else noticed), advice
     for index in range(began, min(noticed + 1, len(lines))):
@@ -94,15 +83,8 @@ def _yaml_advice(error: MarkedYAMLError, lines: list[str]) -> tuple[int, str]:
 # --- Pydantic's errors: where, and what is wrong. ----------------------------
 
 # List items named by 1-based position; others are "<key> item N".
-_ITEM_NAMES = {
-    "lead": "lead paragraph",
-    "body": "body item",
-    "list": "list item",
-    "sources": "source",
-    "locations": "location",
-}
+_ITEM_NAMES = {"lead": "lead paragraph", "sources": "source", "locations": "location"}
 _RENAMED = {"last_reviewed": "updated"}  # keys of older content: their new names
-_NOT_LIST = "must be a list (lines starting with - )"
 _NOT_KEYS = "must be a group of keys (key: value lines)"
 _MESSAGES = {
     "missing": "missing",
@@ -111,7 +93,7 @@ _MESSAGES = {
     "too_short": "must not be empty",
     "string_pattern_mismatch": "must be lowercase letters, digits and hyphens, "
     "such as side-effects",
-    "tuple_type": _NOT_LIST,
+    "tuple_type": "must be a list (lines starting with - )",
     "model_type": _NOT_KEYS,
     "dict_type": _NOT_KEYS,
     "url_scheme": "must start with https://",
@@ -124,9 +106,11 @@ _DATE_ERRORS = ("date_type", "date_parsing", "date_from_datetime_parsing")
 def in_editors_words(
     model: type[BaseModel], errors: list[dict[str, Any]]
 ) -> list[tuple[Loc, str]]:
-    """Each of pydantic's ``errors`` (of ``model`` or of rules on the same
-    data) as where it is and what is wrong there, each said once."""
-    located = [(_loc(e), e) for e in errors]
+    """Each of pydantic's errors as where it is and what is wrong there."""
+    # A step in angle brackets is a tag of models.Block's union, not a key.
+    located = [
+        (tuple(s for s in e["loc"] if not str(s).startswith("<")), e) for e in errors
+    ]
     guesses = {
         loc: _guess(model, loc) for loc, e in located if e["type"] == "extra_forbidden"
     }
@@ -140,18 +124,18 @@ def in_editors_words(
     ]
 
 
-def _loc(error: dict) -> Loc:
-    # The block tags are pydantic's, not keys an editor wrote.
-    return tuple(
-        step for step in error["loc"] if step not in (_PARAGRAPH, _LIST, _ALERT)
-    )
-
-
-def context(data: Any, loc: Loc) -> str:
-    """``es > section 3 "types" > subsection 2 "vaccines" > heading``."""
-    parts: list[str] = []
+def locate(data: Any, loc: Loc) -> tuple[int, str]:
+    """The line of the key or item at ``loc`` in ruamel.yaml's data (of what
+    holds it when it is missing; 0 for none), and where it is in words:
+    ``es > section 3 "types" > subsection 2 "vaccines" > heading``."""
+    line, parts = 0, []
     sub = ""  # sections within sections are subsections
     for step in loc:
+        try:
+            lc = data.lc
+            line = (lc.key(step) if isinstance(data, dict) else lc.item(step))[0] + 1
+        except (AttributeError, LookupError, TypeError):
+            pass  # not there, or a value with no lines (text, a number)
         data = _child(data, step)
         if type(step) is not int:  # a key (bool is an int, but a key here)
             parts.append(str(step))
@@ -165,13 +149,10 @@ def context(data: Any, loc: Loc) -> str:
         parts.append(
             f"{name} {step + 1}" + (f' "{ident}"' if isinstance(ident, str) else "")
         )
-    return " > ".join(parts)
+    return line, " > ".join(parts)
 
 
 def _child(value: Any, step: str | int) -> Any:
-    """``value[step]`` in YAML data or in a model; None where there is none."""
-    if isinstance(value, BaseModel) and isinstance(step, str):
-        return getattr(value, step, None)
     try:
         return value[step]
     except (LookupError, TypeError):

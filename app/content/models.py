@@ -1,16 +1,11 @@
-"""What each content file may hold: pydantic models of the YAML, frozen.
-
-Unknown keys are errors (``extra="forbid"``), so a misspelt key never vanishes;
-messages.py puts each error in the editor's words, parity.py holds the rules
-between a page's English and Spanish.
+"""What each content file may hold, as frozen pydantic models: Site for
+``site.yaml``, PageFile for ``pages/<id>.yaml``, WalletCard for
+``wallet-card.yaml``. Unknown keys are errors, so a misspelt key never vanishes.
 """
-
-from __future__ import annotations
 
 import datetime
 import re
 from collections.abc import Mapping
-from collections.abc import Sized
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Annotated
@@ -25,32 +20,27 @@ from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Discriminator
 from pydantic import Field
+from pydantic import PlainValidator
 from pydantic import StringConstraints
 from pydantic import Tag
 from pydantic import UrlConstraints
 from pydantic import ValidationError
 from pydantic import model_validator
-from pydantic import with_config
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
+from ..phone_numbers import PhoneNumber
 from ..phone_numbers import PhoneNumberError
 from ..phone_numbers import parse_phone
+from .parity import parity_errors
 
 LANGUAGES = ("en", "es")
-PRIVACY_PAGE = "privacy"
 WALLET_CARD_FILE = "wallet-card.yaml"
-_ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-
-# Where a value is in a file: keys and (0-based) list positions.
-Loc = tuple[str | int, ...]
-
-
-# --- The models: what each YAML file may hold. -----------------------------
+ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 
 T = TypeVar("T")
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-Ident = Annotated[str, StringConstraints(pattern=_ID_PATTERN)]
+Ident = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 HttpsUrl = Annotated[
     AnyUrl,
     UrlConstraints(allowed_schemes=["https"], host_required=True),
@@ -58,14 +48,8 @@ HttpsUrl = Annotated[
 ]
 
 
-class _Model(BaseModel):
-    """Unknown keys are errors (a misspelt key must not vanish); immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-@with_config(ConfigDict(extra="forbid"))
 class _EnEs(TypedDict, Generic[T]):
+    __pydantic_config__ = ConfigDict(extra="forbid")
     en: T
     es: T
 
@@ -74,64 +58,99 @@ class _EnEs(TypedDict, Generic[T]):
 Bilingual = Annotated[_EnEs[T], AfterValidator(MappingProxyType)]
 
 
-class BulletList(_Model):
-    """``- list: [...]`` in a body: a bulleted list."""
+def _phone(value: Any) -> PhoneNumber:
+    try:
+        return parse_phone(str(value))
+    except PhoneNumberError:
+        raise PydanticCustomError(
+            "phone", "must be a valid phone number, such as +1 559 555 0100"
+        ) from None
 
+
+def _plain_words(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z]+( [A-Za-z]+)*", name):
+        raise PydanticCustomError(
+            "plain_words",
+            "must be English letters and spaces only, such as Hmong: it goes"
+            " into the subject of the clinic's emails",
+        )
+    return name
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _InBoth(_Model):
+    """A file with an English and a Spanish text (``en``, ``es``)."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _parity(cls, data: Any, handler: Any) -> Any:
+        """parity.py's rules beside pydantic's own checks, so that a problem
+        either finds does not hide one the other finds."""
+        errors = parity_errors(data)
+        try:
+            value = handler(data)
+        except ValidationError as error:
+            # Where pydantic has a problem (in either language), it alone says so.
+            said = {e["loc"][1:] for e in error.errors()}
+            # Its errors are of built-in types, which from_exception_data rebuilds.
+            errors = error.errors() + [e for e in errors if e["loc"][1:] not in said]
+        if errors:
+            raise ValidationError.from_exception_data(cls.__name__, errors)
+        return value
+
+    @property
+    def text(self) -> Mapping[str, Any]:
+        """The text in each language."""
+        return {lang: getattr(self, lang) for lang in LANGUAGES}
+
+
+class BulletList(_Model):
     items: tuple[Text, ...] = Field(alias="list", min_length=1)
 
 
 class Alert(BulletList):
-    """``- alert: emergency`` (or ``urgent``) with a ``title`` and a ``list``:
-    the signs that need 911 or a call to the care team, shown as a box that
-    stands out from the text around it."""
+    """The signs that need 911 (``emergency``) or a call to the care team
+    (``urgent``), in a box that stands out from the text around it."""
 
     kind: Literal["emergency", "urgent"] = Field(alias="alert")
     title: Text
 
 
-# The tags appear in pydantic's error locations; angle brackets keep them
-# apart from any key an editor could write, so they can be dropped.
-_PARAGRAPH, _LIST, _ALERT = "<paragraph>", "<list>", "<alert>"
+def _block_kind(value: Any) -> str:
+    # The tags appear in pydantic's error locations; angle brackets keep them
+    # apart from any key an editor could write, so messages.py drops them.
+    if not isinstance(value, dict):
+        return "<paragraph>"
+    return "<alert>" if "alert" in value else "<list>"
+
+
 Block = Annotated[
-    Annotated[Text, Tag(_PARAGRAPH)]
-    | Annotated[BulletList, Tag(_LIST)]
-    | Annotated[Alert, Tag(_ALERT)],
-    Discriminator(
-        lambda value: (
-            _PARAGRAPH
-            if not isinstance(value, dict)
-            else _ALERT
-            if "alert" in value
-            else _LIST
-        )
-    ),
+    Annotated[Text, Tag("<paragraph>")]
+    | Annotated[BulletList, Tag("<list>")]
+    | Annotated[Alert, Tag("<alert>")],
+    Discriminator(_block_kind),
 ]
 
 
 class Subsection(_Model):
-    """A section inside a section: an <h3> and its text."""
-
     id: Ident
     heading: Text
     body: tuple[Block, ...] = Field(min_length=1)
 
 
 class Section(Subsection):
-    """A top-level section: an <h2>, its text, and optional subsections."""
-
     sections: tuple[Subsection, ...] = Field((), min_length=1)
 
 
 class Source(_Model):
-    """A page the text is based on, listed under "Sources"."""
-
     title: Text
     url: HttpsUrl
 
 
 class PageText(_Model):
-    """One language's text of a page."""
-
     title: Text
     description: Text
     lead: tuple[Text, ...]
@@ -140,16 +159,12 @@ class PageText(_Model):
 
 
 class Review(_Model):
-    """Who medically reviewed the page, and when."""
-
     name: Text
     credentials: Text
     date: datetime.date
 
 
-class PageFile(_Model):
-    """What ``content/pages/<id>.yaml`` holds."""
-
+class PageFile(_InBoth):
     kind: Literal["topic", "notice"]
     updated: datetime.date
     review: Review | None = None
@@ -164,31 +179,6 @@ class Page(PageFile):
 
     id: str
 
-    @property
-    def text(self) -> Mapping[str, PageText]:
-        """The page's text in each language."""
-        return {"en": self.en, "es": self.es}
-
-
-class Phone(_Model):
-    """The clinic's phone: E.164 for tel: links, national format for reading."""
-
-    e164: str
-    display: str
-
-    @model_validator(mode="before")
-    @classmethod
-    def _parse(cls, value: Any) -> dict[str, str]:
-        """Any format phonenumbers understands; US when there is no +code."""
-        try:
-            number = parse_phone(str(value))
-        except PhoneNumberError:
-            example = "such as +1 559 555 0100"
-            raise PydanticCustomError(
-                "phone", f"must be a valid phone number, {example}"
-            ) from None
-        return {"e164": number.e164, "display": number.display}
-
 
 class Location(_Model):
     """One office; with more than one, the form asks which the patient prefers."""
@@ -198,38 +188,25 @@ class Location(_Model):
     address: Text | None = None
 
 
-def _plain_words(name: str) -> str:
-    if not re.fullmatch(r"[A-Za-z]+( [A-Za-z]+)*", name):
-        raise PydanticCustomError(
-            "plain_words",
-            "must be English letters and spaces only, such as Hmong: it goes"
-            " into the subject of the clinic's emails",
-        )
-    return name
-
-
 class CallLanguage(_Model):
-    """A language the clinic's patients speak, as staff name it. The name
-    goes into email subjects, so it is plain English letters and spaces."""
+    """A language the clinic's patients speak, as staff book interpreters for
+    it (in English); ``also``: other ways a patient may type it."""
 
     name: Annotated[Text, AfterValidator(_plain_words)]
     also: tuple[Text, ...] = ()
 
 
 class Site(_Model):
-    """``content/site.yaml``: the clinic's identity. Unknown values are null."""
-
+    # The clinic's identity; a value the clinic has not given yet is null.
     name: Text
     former_name: Text
     home_page: Ident
-    phone: Phone | None
+    phone: Annotated[PhoneNumber, PlainValidator(_phone)] | None
     address: Text | None
     hours: Bilingual[Text] | None
     response_time: Bilingual[Text] | None = None
     locations: tuple[Location, ...] = ()
     privacy_practices_url: Bilingual[HttpsUrl] | None = None
-    # The languages staff book interpreters for, in English; "also" lists
-    # other ways a patient may type one (its own name, its Spanish name).
     call_languages: tuple[CallLanguage, ...] = ()
 
 
@@ -247,8 +224,6 @@ class CardFields(_Model):
 
 
 class CardFace(_Model):
-    """What the printed wallet card says."""
-
     heading: Text
     for_staff: Text
     signs_heading: Text
@@ -258,8 +233,6 @@ class CardFace(_Model):
 
 
 class CardText(_Model):
-    """One language's text of the wallet card page."""
-
     title: Text
     description: Text
     intro: tuple[Text, ...]
@@ -267,52 +240,15 @@ class CardText(_Model):
     sources: tuple[Source, ...] = Field(min_length=1)
 
 
-def _count(items: Sized, noun: str) -> str:
-    """``1 paragraph``, ``3 paragraphs``."""
-    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
-
-
-def _error(loc: Loc, text: str) -> dict[str, Any]:
-    """A problem for ValidationError.from_exception_data, located like the rest."""
-    # The text goes in as a value: braces in it are not template fields.
-    error = PydanticCustomError("content", "{text}", {"text": text})
-    return {"type": error, "loc": loc, "input": None}
-
-
-class WalletCard(_Model):
-    """``content/wallet-card.yaml``: the card to print, in both languages."""
-
+class WalletCard(_InBoth):
     updated: datetime.date
     linked_from: Ident
     en: CardText
     es: CardText
 
-    @model_validator(mode="after")
-    def _check_parity(self) -> WalletCard:
-        counts = {
-            ("es", "card", "signs"): (self.en.card.signs, self.es.card.signs, "sign"),
-            ("es", "intro"): (self.en.intro, self.es.intro, "paragraph"),
-            ("es", "sources"): (self.en.sources, self.es.sources, "source"),
-        }
-        errors = [
-            _error(loc, f"{_count(es, noun)}; en has {_count(en, noun)}")
-            for loc, (en, es, noun) in counts.items()
-            if len(en) != len(es)
-        ]
-        if errors:
-            raise ValidationError.from_exception_data("WalletCard", errors)
-        return self
-
-    @property
-    def text(self) -> Mapping[str, CardText]:
-        """The card's text in each language."""
-        return {"en": self.en, "es": self.es}
-
 
 @dataclass(frozen=True)
 class Content:
-    """Everything in the content folder, loaded and checked."""
-
     site: Site
     pages: Mapping[str, Page]
     # None when content/wallet-card.yaml is absent: no card page, no links.
