@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
@@ -42,13 +42,18 @@ def build_message(
     (templates). EmailMessage refuses header values with line breaks, a
     second guard after the form's own."""
     payload = request.payload
+    zone = ZoneInfo(config.get("CLINIC_TIMEZONE") or "America/Los_Angeles")
+    received = datetime.fromisoformat(payload["received_at"])
     with force_locale("en"):
         staff = for_staff(payload, site)
         context = {
             "request": request,
             "blocks": staff.blocks,
             "message_lines": (staff.message or "").splitlines(),
-            "received": _clinic_time(payload["received_at"], config),
+            # In the clinic's own time zone, for staff.
+            "received": received.astimezone(zone).strftime(
+                "%A, %B %-d, %Y, %-I:%M %p %Z"
+            ),
         }
         text = render_template("email/request.txt", **context)
         html = render_template("email/request.html", **context)
@@ -59,25 +64,17 @@ def build_message(
     message["Subject"] = f"Appointment request {request.reference}{flags}"
     message["From"] = setting(config, "MAIL_DEFAULT_SENDER")
     message["To"] = ", ".join(setting(config, "CLINIC_INBOX"))
-    if staff.reply_to:
+    if payload.get("email"):
         # No display name: the address may be a relative's or an office's.
-        message["Reply-To"] = Address(addr_spec=staff.reply_to)
+        message["Reply-To"] = Address(addr_spec=payload["email"])
     message["Message-ID"] = request.message_id
-    message["Date"] = format_datetime(datetime.fromisoformat(payload["received_at"]))
+    message["Date"] = format_datetime(received)
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
 
 
-def _clinic_time(iso_timestamp: str, config: Mapping[str, Any]) -> str:
-    """When the request arrived, in the clinic's own time zone, for staff."""
-    zone = ZoneInfo(config.get("CLINIC_TIMEZONE") or "America/Los_Angeles")
-    local = datetime.fromisoformat(iso_timestamp).astimezone(zone)
-    return local.strftime("%A, %B %-d, %Y, %-I:%M %p %Z")
-
-
-@dataclass(frozen=True)
-class StaffLine:
+class StaffLine(NamedTuple):
     """One line of the email: a label, the answer, and a link if it dials."""
 
     label: str
@@ -85,23 +82,20 @@ class StaffLine:
     href: str | None = None
 
 
-@dataclass(frozen=True)
-class Block:
+class Block(NamedTuple):
     """A labelled block of the email: the patient, the person to call..."""
 
     heading: str
     lines: list[StaffLine]
 
 
-@dataclass(frozen=True)
-class ForStaff:
-    """A stored request as the clinic's email shows it."""
+class ForStaff(NamedTuple):
+    """A stored request as the clinic's email shows it: its blocks, the
+    person's own words apart from them, and the subject's flags (fixed
+    words, never anything typed)."""
 
     blocks: list[Block]
-    # The person's own words, shown apart from the form's lines.
     message: str | None
-    reply_to: str | None
-    # Fixed words for the subject; never anything typed.
     flags: list[str]
 
     @property
@@ -115,83 +109,81 @@ def for_staff(answers: Mapping[str, Any], site: Site) -> ForStaff:
     person to call (who may not be the patient), then the request. English:
     call it under ``force_locale("en")``, so the choices' labels are the
     form's own."""
+    interpreter, interpreter_flag = _interpreter(answers, site)
     patient = [
-        StaffLine("Patient name", f"{answers['first_name']} {answers['last_name']}"),
-        StaffLine("Date of birth", _spelled_date(answers.get("date_of_birth"))),
-        StaffLine(
-            "New or returning", _label(PATIENT_STATUSES, answers.get("patient_status"))
-        ),
+        ("Patient name", f"{answers['first_name']} {answers['last_name']}"),
+        ("Date of birth", _spelled_date(answers.get("date_of_birth"))),
+        ("New or returning", _label(PATIENT_STATUSES, answers.get("patient_status"))),
     ]
     caller = [
         *_who_to_call(answers),
-        _phone_line(answers),
-        StaffLine("Email", answers.get("email") or "—"),
-        StaffLine(
-            "Preferred contact", _label(CONTACT_METHODS, answers.get("contact_method"))
-        ),
-        StaffLine("Best time to reach", _label(BEST_TIMES, answers.get("best_time"))),
-        StaffLine("Language for the call", _call_language(answers)),
+        _phone_line(answers["phone"]),
+        ("Email", answers.get("email") or "—"),
+        ("Preferred contact", _label(CONTACT_METHODS, answers.get("contact_method"))),
+        ("Best time to reach", _label(BEST_TIMES, answers.get("best_time"))),
+        ("Language for the call", _label(CALL_LANGUAGES, answers.get("language"))),
     ]
+    if answers.get("language") == "other" and answers.get("other_language"):
+        caller[-1] = (caller[-1][0], f"{caller[-1][1]}: {answers['other_language']}")
     request = [
-        StaffLine("Interpreter", _interpreter_needed(answers, site)),
-        StaffLine("Reason", _label(REASONS, answers.get("reason"))),
-        StaffLine("Referring doctor", answers.get("referring_doctor") or "—"),
+        ("Interpreter", interpreter),
+        ("Reason", _label(REASONS, answers.get("reason"))),
+        ("Referring doctor", answers.get("referring_doctor") or "—"),
     ]
-    offices = {location.id: location.name for location in site.locations}
     if answers.get("location"):
+        offices = {location.id: location.name for location in site.locations}
         office = offices.get(answers["location"], answers["location"])
-        request.append(StaffLine("Preferred office", office))
+        request.append(("Preferred office", office))
     form_language = "Spanish" if answers.get("page_language") == "es" else "English"
-    request.append(StaffLine("Form language", form_language))
-    request.append(StaffLine("Told on the received page", _promise(answers, site)))
-    return ForStaff(
-        blocks=[
-            Block("Patient", patient),
-            Block("Person to call", caller),
-            Block("Request", request),
-        ],
-        message=answers.get("message"),
-        reply_to=answers.get("email"),
-        flags=_subject_flags(answers, site),
-    )
-
-
-def _who_to_call(answers: Mapping[str, Any]) -> list[StaffLine]:
-    """Who answers the phone, so the receptionist need not guess."""
-    requester = answers.get("requester")
-    if requester == "family":
-        return [
-            StaffLine("Name", answers.get("requester_name") or "—"),
-            StaffLine(
-                "Relationship to the patient", answers.get("relationship") or "—"
-            ),
-        ]
-    if requester == "office":
-        return [
-            StaffLine("Name", answers.get("office_name") or "—"),
-            StaffLine("Relationship to the patient", "the patient’s doctor’s office"),
-        ]
-    return [StaffLine("Name", "the patient")]
-
-
-def _promise(answers: Mapping[str, Any], site: Site) -> str:
-    """What the received page told the patient (in their language; here in
-    English): who gets in touch how, and when, if the clinic says."""
+    request.append(("Form language", form_language))
+    # What the received page told the patient (in their language; here in
+    # English): who gets in touch how, and when, if the clinic says.
     promise = str(PROMISES.get(answers.get("contact_method"), PROMISES["call"]))
     if site.response_time:
         promise = f"{promise} {site.response_time['en']}"
-    return promise
+    request.append(("Told on the received page", promise))
+    flags = ["Spanish"] if answers.get("language") == "es" else []
+    return ForStaff(
+        [
+            Block(heading, [StaffLine(*line) for line in lines])
+            for heading, lines in (
+                ("Patient", patient),
+                ("Person to call", caller),
+                ("Request", request),
+            )
+        ],
+        answers.get("message"),
+        flags + [interpreter_flag] if interpreter_flag else flags,
+    )
 
 
-def _phone_line(answers: Mapping[str, Any]) -> StaffLine:
+def _who_to_call(answers: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Who answers the phone, so the receptionist need not guess."""
+    requester = answers.get("requester")
+    if requester == "family":
+        relationship = answers.get("relationship") or "—"
+        return [
+            ("Name", answers.get("requester_name") or "—"),
+            (_RELATION, relationship),
+        ]
+    if requester == "office":
+        office = "the patient’s doctor’s office"
+        return [("Name", answers.get("office_name") or "—"), (_RELATION, office)]
+    return [("Name", "the patient")]
+
+
+_RELATION = "Relationship to the patient"
+
+
+def _phone_line(stored: str) -> tuple[str, ...]:
     """The number, parsed once per email from the stored one."""
     try:
-        phone = parse_phone(answers["phone"])
+        phone = parse_phone(stored)
     except PhoneNumberError:
         # Stored before today's checks: still the clinic's to read, never a
         # request stuck in the outbox.
-        return StaffLine("Phone", answers["phone"])
-    return StaffLine("Phone", phone.display, phone.tel)
+        return ("Phone", stored)
+    return ("Phone", phone.display, phone.tel)
 
 
 def _label(options: Mapping[str, Any], value: str | None) -> str:
@@ -205,58 +197,40 @@ def _spelled_date(iso_date: str | None) -> str:
     return format_date(date.fromisoformat(iso_date), format="long", locale="en")
 
 
-def _call_language(answers: Mapping[str, Any]) -> str:
-    language = _label(CALL_LANGUAGES, answers.get("language"))
-    if answers.get("language") == "other" and answers.get("other_language"):
-        return f"{language}: {answers['other_language']}"
-    return language
+def _interpreter(answers: Mapping[str, Any], site: Site) -> tuple[str, str | None]:
+    """The interpreter staff must book, as the email's line ("Yes, Hmong,
+    for the call") and the subject's flag, None when none is needed.
 
-
-def _interpreter(answers: Mapping[str, Any], site: Site) -> tuple[str, str] | None:
-    """The interpreter staff must book, and what for: (language, purpose).
-
-    The language is named only from the clinic's list: a listed language's
-    name, "other", or "" when the call is in English. A call in another
-    language always needs one. The purpose is "for the call", "for the
-    visit", "for the call and the visit", or "" for a request stored before
-    the form asked. None when none is needed."""
+    A call in another language always needs one. The language is named only
+    from the clinic's list: a listed language's name, "other", or none when
+    the call is in English. A request stored before the form asked what for
+    (``interpreter`` True) says no purpose unless the call needs one."""
     choice = answers.get("interpreter")
     language = answers.get("language")
     call = language == "other" or choice in ("call", "both")
     visit = choice in ("visit", "both")
     if not (call or visit or choice is True):
-        return None
+        return "No", None
     purpose = " and ".join(
         words for words, wanted in (("the call", call), ("the visit", visit)) if wanted
     )
-    purpose = f"for {purpose}" if choice is not True or call else ""
+    purpose = f"for {purpose}" if purpose else ""
+    named = "Spanish" if language == "es" else ""
     if language == "other":
         typed = _comparable(answers.get("other_language") or "")
-        for known in site.call_languages:
-            if typed in {_comparable(name) for name in (known.name, *known.also)}:
-                return known.name, purpose
-        return "other", purpose
-    return ("Spanish" if language == "es" else ""), purpose
-
-
-def _interpreter_needed(answers: Mapping[str, Any], site: Site) -> str:
-    interpreter = _interpreter(answers, site)
-    if interpreter is None:
-        return "No"
-    language, purpose = interpreter
-    return ", ".join(part for part in ("Yes", language, purpose) if part)
-
-
-def _subject_flags(answers: Mapping[str, Any], site: Site) -> list[str]:
-    """What staff must arrange before calling: a Spanish speaker, an
-    interpreter, what for and its language."""
-    flags = ["Spanish"] if answers.get("language") == "es" else []
-    interpreter = _interpreter(answers, site)
-    if interpreter is not None:
-        language, purpose = interpreter
-        flag = f"Interpreter {purpose}".strip()
-        flags.append(f"{flag}: {language}" if language else flag)
-    return flags
+        named = next(
+            (
+                known.name
+                for known in site.call_languages
+                if typed in {_comparable(name) for name in (known.name, *known.also)}
+            ),
+            "other",
+        )
+    flag = f"Interpreter {purpose}".strip()
+    return (
+        ", ".join(part for part in ("Yes", named, purpose) if part),
+        f"{flag}: {named}" if named else flag,
+    )
 
 
 def _comparable(text: str) -> str:
