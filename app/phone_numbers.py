@@ -1,8 +1,6 @@
 """Phone numbers, parsed and formatted in one place: the clinic's own number
 (content/site.yaml) and the number a patient gives on the form."""
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 import phonenumbers

@@ -5,8 +5,6 @@ It reads the stored answers only (the form may have changed since they were
 stored), with the choices' labels from choices.py; the form never imports it.
 """
 
-from __future__ import annotations
-
 import unicodedata
 from collections.abc import Mapping
 from datetime import date
@@ -25,12 +23,7 @@ from flask_babel import force_locale
 from ..content import Site
 from ..phone_numbers import PhoneNumberError
 from ..phone_numbers import parse_phone
-from .choices import BEST_TIMES
-from .choices import CALL_LANGUAGES
-from .choices import CONTACT_METHODS
-from .choices import PATIENT_STATUSES
-from .choices import PROMISES
-from .choices import REASONS
+from . import choices
 from .mailer import setting
 from .outbox import QueuedRequest
 
@@ -42,8 +35,8 @@ def build_message(
     (templates). EmailMessage refuses header values with line breaks, a
     second guard after the form's own."""
     payload = request.payload
-    zone = ZoneInfo(config.get("CLINIC_TIMEZONE") or "America/Los_Angeles")
     received = datetime.fromisoformat(payload["received_at"])
+    zone = ZoneInfo(config.get("CLINIC_TIMEZONE") or "America/Los_Angeles")
     with force_locale("en"):
         staff = for_staff(payload, site)
         context = {
@@ -82,26 +75,19 @@ class StaffLine(NamedTuple):
     href: str | None = None
 
 
-class Block(NamedTuple):
-    """A labelled block of the email: the patient, the person to call..."""
-
-    heading: str
-    lines: list[StaffLine]
-
-
 class ForStaff(NamedTuple):
-    """A stored request as the clinic's email shows it: its blocks, the
-    person's own words apart from them, and the subject's flags (fixed
-    words, never anything typed)."""
+    """A stored request as the email shows it: its blocks of lines by heading,
+    the person's own words apart from them, and the subject's flags (never
+    anything typed)."""
 
-    blocks: list[Block]
+    blocks: dict[str, list[StaffLine]]
     message: str | None
     flags: list[str]
 
     @property
     def lines(self) -> list[StaffLine]:
         """Every line of every block, in order."""
-        return [line for block in self.blocks for line in block.lines]
+        return [line for lines in self.blocks.values() for line in lines]
 
 
 def for_staff(answers: Mapping[str, Any], site: Site) -> ForStaff:
@@ -109,70 +95,67 @@ def for_staff(answers: Mapping[str, Any], site: Site) -> ForStaff:
     person to call (who may not be the patient), then the request. English:
     call it under ``force_locale("en")``, so the choices' labels are the
     form's own."""
-    interpreter, interpreter_flag = _interpreter(answers, site)
-    patient = [
-        ("Patient name", f"{answers['first_name']} {answers['last_name']}"),
-        ("Date of birth", _spelled_date(answers.get("date_of_birth"))),
-        ("New or returning", _label(PATIENT_STATUSES, answers.get("patient_status"))),
-    ]
-    caller = [
-        *_who_to_call(answers),
-        _phone_line(answers["phone"]),
-        ("Email", answers.get("email") or "—"),
-        ("Preferred contact", _label(CONTACT_METHODS, answers.get("contact_method"))),
-        ("Best time to reach", _label(BEST_TIMES, answers.get("best_time"))),
-        ("Language for the call", _label(CALL_LANGUAGES, answers.get("language"))),
-    ]
+
+    def label(options: Mapping[str, Any], name: str) -> str:
+        return str(options.get(answers.get(name), "—"))
+
+    language = label(choices.CALL_LANGUAGES, "language")
     if answers.get("language") == "other" and answers.get("other_language"):
-        caller[-1] = (caller[-1][0], f"{caller[-1][1]}: {answers['other_language']}")
-    request = [
-        ("Interpreter", interpreter),
-        ("Reason", _label(REASONS, answers.get("reason"))),
-        ("Referring doctor", answers.get("referring_doctor") or "—"),
-    ]
-    if answers.get("location"):
-        offices = {location.id: location.name for location in site.locations}
-        office = offices.get(answers["location"], answers["location"])
-        request.append(("Preferred office", office))
-    form_language = "Spanish" if answers.get("page_language") == "es" else "English"
-    request.append(("Form language", form_language))
+        language = f"{language}: {answers['other_language']}"
     # What the received page told the patient (in their language; here in
     # English): who gets in touch how, and when, if the clinic says.
-    promise = str(PROMISES.get(answers.get("contact_method"), PROMISES["call"]))
+    promises = choices.PROMISES
+    promise = str(promises.get(answers.get("contact_method"), promises["call"]))
     if site.response_time:
         promise = f"{promise} {site.response_time['en']}"
-    request.append(("Told on the received page", promise))
+    form_language = "Spanish" if answers.get("page_language") == "es" else "English"
+    offices = {location.id: location.name for location in site.locations}
+    office = answers.get("location")
+    interpreter, interpreter_flag = _interpreter(answers, site)
+    blocks = {
+        "Patient": [
+            ("Patient name", f"{answers['first_name']} {answers['last_name']}"),
+            ("Date of birth", _spelled_date(answers.get("date_of_birth"))),
+            ("New or returning", label(choices.PATIENT_STATUSES, "patient_status")),
+        ],
+        "Person to call": [
+            *_who_to_call(answers),
+            _phone_line(answers["phone"]),
+            ("Email", answers.get("email") or "—"),
+            ("Preferred contact", label(choices.CONTACT_METHODS, "contact_method")),
+            ("Best time to reach", label(choices.BEST_TIMES, "best_time")),
+            ("Language for the call", language),
+        ],
+        "Request": [
+            ("Interpreter", interpreter),
+            ("Reason", label(choices.REASONS, "reason")),
+            ("Referring doctor", answers.get("referring_doctor") or "—"),
+            *([("Preferred office", offices.get(office, office))] if office else []),
+            ("Form language", form_language),
+            ("Told on the received page", promise),
+        ],
+    }
     flags = ["Spanish"] if answers.get("language") == "es" else []
     return ForStaff(
-        [
-            Block(heading, [StaffLine(*line) for line in lines])
-            for heading, lines in (
-                ("Patient", patient),
-                ("Person to call", caller),
-                ("Request", request),
-            )
-        ],
+        {
+            heading: [StaffLine(*line) for line in lines]
+            for heading, lines in blocks.items()
+        },
         answers.get("message"),
-        flags + [interpreter_flag] if interpreter_flag else flags,
+        [*flags, interpreter_flag] if interpreter_flag else flags,
     )
 
 
 def _who_to_call(answers: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Who answers the phone, so the receptionist need not guess."""
-    requester = answers.get("requester")
-    if requester == "family":
-        relationship = answers.get("relationship") or "—"
-        return [
-            ("Name", answers.get("requester_name") or "—"),
-            (_RELATION, relationship),
-        ]
-    if requester == "office":
-        office = "the patient’s doctor’s office"
-        return [("Name", answers.get("office_name") or "—"), (_RELATION, office)]
+    relation = "Relationship to the patient"
+    if answers.get("requester") == "family":
+        name, relationship = answers.get("requester_name"), answers.get("relationship")
+        return [("Name", name or "—"), (relation, relationship or "—")]
+    if answers.get("requester") == "office":
+        office = answers.get("office_name") or "—"
+        return [("Name", office), (relation, "the patient’s doctor’s office")]
     return [("Name", "the patient")]
-
-
-_RELATION = "Relationship to the patient"
 
 
 def _phone_line(stored: str) -> tuple[str, ...]:
@@ -184,10 +167,6 @@ def _phone_line(stored: str) -> tuple[str, ...]:
         # request stuck in the outbox.
         return ("Phone", stored)
     return ("Phone", phone.display, phone.tel)
-
-
-def _label(options: Mapping[str, Any], value: str | None) -> str:
-    return str(options[value]) if value in options else "—"
 
 
 def _spelled_date(iso_date: str | None) -> str:
@@ -217,15 +196,13 @@ def _interpreter(answers: Mapping[str, Any], site: Site) -> tuple[str, str | Non
     purpose = f"for {purpose}" if purpose else ""
     named = "Spanish" if language == "es" else ""
     if language == "other":
-        typed = _comparable(answers.get("other_language") or "")
-        named = next(
-            (
-                known.name
-                for known in site.call_languages
-                if typed in {_comparable(name) for name in (known.name, *known.also)}
-            ),
-            "other",
-        )
+        # Reversed: a name two languages share is the first one's.
+        listed = {
+            _comparable(name): known.name
+            for known in reversed(site.call_languages)
+            for name in (known.name, *known.also)
+        }
+        named = listed.get(_comparable(answers.get("other_language") or ""), "other")
     flag = f"Interpreter {purpose}".strip()
     return (
         ", ".join(part for part in ("Yes", named, purpose) if part),

@@ -1,12 +1,7 @@
 """Field kinds and checks the appointment form is built from; none of them
-knows the form's questions (forms.py does). Messages go through ``_l``: they
-are shown in the page's language.
-
-A field kind that parses its answer keeps the parsed value and gives it as
-stored for the clinic in ``stored``.
+knows the form's questions (forms.py does). A kind that parses its answer
+keeps the parsed value, and gives it as stored in ``stored``.
 """
-
-from __future__ import annotations
 
 import unicodedata
 from datetime import date
@@ -38,14 +33,10 @@ _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
 
 
 def clean_line(value: str | None, separators_to: str | None = None) -> str | None:
-    """A filter: drop invisible format characters, then NFC.
-
-    Format characters (U+202E right-to-left override, zero-width spaces and
-    joiners, the BOM) can make a name display reversed or hide text; removing
-    them changes nothing a person sees. NFC makes "José" typed two ways the
-    same text. Line and paragraph separators become ``separators_to`` if
-    given, else stay for ``single_line`` to refuse, like any line break.
-    """
+    """A filter: drop format characters (U+202E, zero-width spaces, the BOM:
+    they reverse or hide text, and no one sees them go), then NFC, so "José"
+    typed two ways is one text. Line and paragraph separators become
+    ``separators_to``, or stay for ``single_line`` to refuse."""
     if not value:
         return value
     kept = (
@@ -96,8 +87,8 @@ def has_a_letter(form: FlaskForm, field: Field) -> None:
 
 
 class PhoneField(TelField):
-    """A phone number the clinic can call; ``number`` is it, parsed once
-    every other check passed (see app/phone_numbers.py)."""
+    """A phone number the clinic can call: ``number``, parsed once every other
+    check passed."""
 
     number: PhoneNumber | None = None
 

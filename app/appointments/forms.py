@@ -5,8 +5,6 @@ are in choices.py. Labels are questions, in the page's language (``_l``
 resolves at render time).
 """
 
-from __future__ import annotations
-
 import hashlib
 import json
 from typing import Any
@@ -26,13 +24,7 @@ from wtforms.validators import Length
 from wtforms.validators import Optional
 from wtforms.validators import StopValidation
 
-from .choices import BEST_TIMES
-from .choices import CALL_LANGUAGES
-from .choices import CONTACT_METHODS
-from .choices import INTERPRETER_FOR
-from .choices import PATIENT_STATUSES
-from .choices import REASONS
-from .choices import REQUESTERS
+from . import choices
 from .fields import DateInputField
 from .fields import EmailAddressField
 from .fields import PhoneField
@@ -111,7 +103,7 @@ class AppointmentForm(FlaskForm):
     )
     requester = _choice(
         _l("Who is this request for?"),
-        REQUESTERS,
+        choices.REQUESTERS,
         _l("Choose who this request is for."),
     )
     # Follow-ups of "requester", revealed under the choice they belong to.
@@ -131,12 +123,12 @@ class AppointmentForm(FlaskForm):
     )
     patient_status = _choice(
         _l("Is the patient new to our clinic?"),
-        PATIENT_STATUSES,
+        choices.PATIENT_STATUSES,
         _l("Choose new or returning patient."),
     )
     reason = _choice(
         _l("What is the main reason for the request?"),
-        REASONS,
+        choices.REASONS,
         _l("Choose the main reason for the request."),
     )
     referring_doctor = _line(
@@ -162,17 +154,17 @@ class AppointmentForm(FlaskForm):
     )
     contact_method = _choice(
         _l("How should we contact you?"),
-        CONTACT_METHODS,
+        choices.CONTACT_METHODS,
         _l("Choose how we should contact you."),
     )
     best_time = _choice(
         _l("When is the best time to reach you?"),
-        BEST_TIMES,
+        choices.BEST_TIMES,
         _l("Choose the best time to reach you."),
     )
     language = _choice(
         _l("What language do you prefer for the call?"),
-        CALL_LANGUAGES,
+        choices.CALL_LANGUAGES,
         _l("Choose a language for the call."),
     )
     # Revealed under "Another language".
@@ -186,7 +178,7 @@ class AppointmentForm(FlaskForm):
         description=_l(
             "An interpreter can help on our phone call, at the visit, or both."
         ),
-        choices=_choices(INTERPRETER_FOR),
+        choices=_choices(choices.INTERPRETER_FOR),
         # Not chosen: none. Optional() also clears WTForms' "Not a valid
         # choice" for an empty answer; any other value keeps it.
         validators=[Optional()],

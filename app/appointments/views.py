@@ -1,7 +1,5 @@
 """The appointment-request pages: the form, its POST, and "received"."""
 
-from __future__ import annotations
-
 import logging
 import secrets
 import threading
