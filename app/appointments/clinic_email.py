@@ -177,13 +177,11 @@ def _spelled_date(iso_date: str | None) -> str:
 
 
 def _interpreter(answers: Mapping[str, Any], site: Site) -> tuple[str, str | None]:
-    """The interpreter staff must book, as the email's line ("Yes, Hmong,
-    for the call") and the subject's flag, None when none is needed.
-
-    A call in another language always needs one. The language is named only
-    from the clinic's list: a listed language's name, "other", or none when
-    the call is in English. A request stored before the form asked what for
-    (``interpreter`` True) says no purpose unless the call needs one."""
+    """The interpreter staff must book, as the email's line ("Yes, Hmong, for
+    the call") and the subject's flag (None: no interpreter). A call in
+    another language always needs one; its language is named only from the
+    clinic's list, else "other". A request stored before the form asked what
+    for (``interpreter`` True) may give no purpose."""
     choice = answers.get("interpreter")
     language = answers.get("language")
     call = language == "other" or choice in ("call", "both")

@@ -165,11 +165,7 @@ class DateInputField(Field):
     """
 
     PARTS = ("month", "day", "year")
-
-    def __init__(self, label=None, validators=None, **kwargs) -> None:
-        super().__init__(label, validators, **kwargs)
-        self.parts: dict[str, str] = dict.fromkeys(self.PARTS, "")
-        self.invalid_parts: tuple[str, ...] = ()
+    invalid_parts: tuple[str, ...] = ()
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -197,12 +193,11 @@ class DateInputField(Field):
     def process(self, formdata, data=None, extra_filters=None) -> None:
         self.process_errors = []
         self.data = data if isinstance(data, date) else None
-        if formdata is None:
-            return
-        for part in self.PARTS:
-            value = formdata.get(f"{self.name}-{part}", "")
-            self.parts[part] = (clean_line(value) or "").strip()[:10]
-        self.raw_data = [self.parts[part] for part in self.PARTS]
+        typed = formdata or {}
+        self.parts = {
+            part: (clean_line(typed.get(f"{self.name}-{part}")) or "").strip()[:10]
+            for part in self.PARTS
+        }
 
     def pre_validate(self, form: FlaskForm) -> None:
         """Turn the three parts into a date, or name what is wrong."""

@@ -1,8 +1,7 @@
 """The appointment-request form: each answer's question, checks and value as
-stored (``AppointmentForm.answers``) declared once, here. The clinic's email
-is clinic_email.py's, from the stored answers alone; the choices both show
-are in choices.py. Labels are questions, in the page's language (``_l``
-resolves at render time).
+stored declared once, here. Labels are questions, in the page's language
+(``_l`` resolves at render time). The clinic's email (clinic_email.py) reads
+only the stored answers.
 """
 
 import hashlib
@@ -25,14 +24,7 @@ from wtforms.validators import Optional
 from wtforms.validators import StopValidation
 
 from . import choices
-from .fields import DateInputField
-from .fields import EmailAddressField
-from .fields import PhoneField
-from .fields import clean_line
-from .fields import clean_message
-from .fields import has_a_letter
-from .fields import plain_text
-from .fields import single_line
+from . import fields
 
 NAME_MAX = 100
 
@@ -42,12 +34,11 @@ def _at_most(characters: int) -> Length:
 
 
 def _line(label, first: list, *after, size=NAME_MAX, kind=StringField, **kwargs):
-    """A one-line answer cleaned of invisible characters: the ``first``
-    checks (is it required?), then one line of at most ``size`` characters,
-    then ``after``. DataRequired, for required lines, takes no answer of
-    spaces or invisible characters."""
-    validators = [*first, single_line, _at_most(size), *after]
-    return kind(label, validators=validators, filters=[clean_line], **kwargs)
+    """A one-line answer, cleaned of invisible characters: the ``first``
+    checks (DataRequired takes no answer of spaces alone), then one line of at
+    most ``size`` characters, then ``after``."""
+    validators = [*first, fields.single_line, _at_most(size), *after]
+    return kind(label, validators=validators, filters=[fields.clean_line], **kwargs)
 
 
 def _choices(options: dict) -> list[SelectChoice]:
@@ -90,14 +81,14 @@ class AppointmentForm(FlaskForm):
     first_name = _line(
         _l("What is the patient’s first name?"),
         [DataRequired(_l("Enter the patient’s first name."))],
-        has_a_letter,
+        fields.has_a_letter,
     )
     last_name = _line(
         _l("What is the patient’s last name?"),
         [DataRequired(_l("Enter the patient’s last name."))],
-        has_a_letter,
+        fields.has_a_letter,
     )
-    date_of_birth = DateInputField(
+    date_of_birth = fields.DateInputField(
         _l("What is the patient’s date of birth? (optional)"),
         description=_l("It helps us find the patient’s records."),
     )
@@ -110,7 +101,7 @@ class AppointmentForm(FlaskForm):
     requester_name = _line(
         _l("What is your full name?"),
         [asked, DataRequired(_l("Enter your full name."))],
-        has_a_letter,
+        fields.has_a_letter,
     )
     relationship = _line(
         _l("What is your relationship to the patient?"),
@@ -142,14 +133,14 @@ class AppointmentForm(FlaskForm):
         _l("What phone number should we call?"),
         [DataRequired(_l("Enter a phone number."))],
         size=40,
-        kind=PhoneField,
+        kind=fields.PhoneField,
         description=_l("If it has an extension, add it, like 559-555-0123 x45."),
     )
     email = _line(
         _l("What is your email address? (optional)"),
         [required_for_email_contact, Optional()],
         size=254,
-        kind=EmailAddressField,
+        kind=fields.EmailAddressField,
         description=_l("We only need it if you want us to contact you by email."),
     )
     contact_method = _choice(
@@ -189,8 +180,8 @@ class AppointmentForm(FlaskForm):
             "Please don’t include medical details. "
             "We will talk about them when we call."
         ),
-        validators=[Optional(), plain_text, _at_most(1000)],
-        filters=[clean_message],
+        validators=[Optional(), fields.plain_text, _at_most(1000)],
+        filters=[fields.clean_message],
     )
     consent = BooleanField(
         _l(
@@ -206,8 +197,8 @@ class AppointmentForm(FlaskForm):
     # page hides it from sight, focus, screen readers and autofill (a name
     # no autofill rule matches); see form.html.
     leave_blank = StringField(_l("Leave this field empty"))
-    # A new random token each time the form is shown: a second
-    # POST of the same page is the same request, never a second one.
+    # A new random token each time the form is shown: a second POST of the
+    # same page is the same request, never a second one.
     submission = HiddenField()
 
     # The form's own machinery: not answers, never stored or sent.
@@ -236,9 +227,8 @@ class AppointmentForm(FlaskForm):
         return True
 
     def answers(self) -> dict[str, Any]:
-        """The validated answers as stored for the clinic, by field name: the
-        value each field parsed (its ``stored``, if it parses), text
-        stripped, and None for a question left empty or not asked."""
+        """The validated answers as stored, by field name: the value each field
+        parsed (its ``stored``), text stripped, None if empty or not asked."""
         answers = {}
         for field in self:
             if field.name in self.MACHINERY:
@@ -250,13 +240,11 @@ class AppointmentForm(FlaskForm):
         return answers
 
     def submission_key(self, answers: dict[str, Any]) -> str | None:
-        """This submission's key: the page's CSRF token (Flask-WTF checked
-        that it belongs to this browser's session), its submission token and
-        the answers, hashed; none of them is stored. A page sent again as it
-        was (a double click, a retry) is a repeat; the same page sent back
-        with other answers (the back button, a second child) is a new
-        request, and so is the same page from another browser. None without
-        a token: such a post is simply never taken for a repeat."""
+        """The page's CSRF token (Flask-WTF tied it to this browser's session),
+        submission token and answers, hashed (none of them stored): the page
+        sent again as it was (a double click, a retry) is a repeat; with other
+        answers (the back button, a second child) or from another browser, a
+        new request. None without a token: never taken for a repeat."""
         name = self.meta.csrf_field_name
         page_token = self[name].data if name in self else None
         token = self.submission.data

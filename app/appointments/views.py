@@ -55,11 +55,10 @@ _SWITCH_LANGUAGE_FIELD = "switch_language"
 # Posted by a form shown again because its session cookie did not come back.
 _SESSION_LOST_FIELD = "session_lost"
 # Why the form came back with the answers (GOV.UK: never make someone type
-# it all again). All but "expired" add the clinic's phone: sending the form
-# again will not help soon, or at all.
+# it all again). All but "expired" add the clinic's phone: sending again will
+# not help soon, or at all.
 NOTICES = {
-    # An expired or missing CSRF token: the session ended while the page was
-    # open.
+    # An expired or missing CSRF token: the session ended while it was open.
     "expired": _l(
         "Your page was open for a long time, so for your security we could not"
         " send it. Please check your answers and send the form again."
@@ -103,8 +102,7 @@ def init_app(app: Flask) -> None:
 
 @bp.after_request
 def _no_store(response: Response) -> Response:
-    """No page of the form is kept by a cache: each holds answers, or is
-    about this browser's request."""
+    """No cache keeps a page of the form: each holds answers or a request's."""
     response.cache_control.no_store = True
     return response
 
@@ -163,8 +161,8 @@ def _switching_language() -> bool:
 
 
 def _take(form: AppointmentForm) -> None:
-    """Store the answers, as the form parsed them, once (or 503), and send a
-    new request at once."""
+    """Store the answers as the form parsed them, once (or 503); send a new
+    request at once."""
     answers = form.answers()
     payload = {
         "received_at": datetime.now(UTC).isoformat(timespec="seconds"),
