@@ -84,11 +84,6 @@ class ForStaff(NamedTuple):
     message: str | None
     flags: list[str]
 
-    @property
-    def lines(self) -> list[StaffLine]:
-        """Every line of every block, in order."""
-        return [line for lines in self.blocks.values() for line in lines]
-
 
 def for_staff(answers: Mapping[str, Any], site: Site) -> ForStaff:
     """What staff read, in the order they need it: the patient, then the
@@ -99,6 +94,25 @@ def for_staff(answers: Mapping[str, Any], site: Site) -> ForStaff:
     def label(options: Mapping[str, Any], name: str) -> str:
         return str(options.get(answers.get(name), "—"))
 
+    # Spelled out, so no one reads 3/4 as April 3.
+    born = answers.get("date_of_birth")
+    born = format_date(date.fromisoformat(born), "long", locale="en") if born else "—"
+    # Who answers the phone, so the receptionist need not guess.
+    caller = [("Name", "the patient")]
+    relation = "Relationship to the patient"
+    if answers.get("requester") == "family":
+        caller = [("Name", answers.get("requester_name") or "—")]
+        caller.append((relation, answers.get("relationship") or "—"))
+    elif answers.get("requester") == "office":
+        caller = [("Name", answers.get("office_name") or "—")]
+        caller.append((relation, "the patient’s doctor’s office"))
+    try:
+        phone = parse_phone(answers["phone"])
+        caller.append(("Phone", phone.display, phone.tel))
+    except PhoneNumberError:
+        # Stored before today's checks: still the clinic's to read, never a
+        # request stuck in the outbox.
+        caller.append(("Phone", answers["phone"]))
     language = label(choices.CALL_LANGUAGES, "language")
     if answers.get("language") == "other" and answers.get("other_language"):
         language = f"{language}: {answers['other_language']}"
@@ -115,12 +129,11 @@ def for_staff(answers: Mapping[str, Any], site: Site) -> ForStaff:
     blocks = {
         "Patient": [
             ("Patient name", f"{answers['first_name']} {answers['last_name']}"),
-            ("Date of birth", _spelled_date(answers.get("date_of_birth"))),
+            ("Date of birth", born),
             ("New or returning", label(choices.PATIENT_STATUSES, "patient_status")),
         ],
         "Person to call": [
-            *_who_to_call(answers),
-            _phone_line(answers["phone"]),
+            *caller,
             ("Email", answers.get("email") or "—"),
             ("Preferred contact", label(choices.CONTACT_METHODS, "contact_method")),
             ("Best time to reach", label(choices.BEST_TIMES, "best_time")),
@@ -144,36 +157,6 @@ def for_staff(answers: Mapping[str, Any], site: Site) -> ForStaff:
         answers.get("message"),
         [*flags, interpreter_flag] if interpreter_flag else flags,
     )
-
-
-def _who_to_call(answers: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Who answers the phone, so the receptionist need not guess."""
-    relation = "Relationship to the patient"
-    if answers.get("requester") == "family":
-        name, relationship = answers.get("requester_name"), answers.get("relationship")
-        return [("Name", name or "—"), (relation, relationship or "—")]
-    if answers.get("requester") == "office":
-        office = answers.get("office_name") or "—"
-        return [("Name", office), (relation, "the patient’s doctor’s office")]
-    return [("Name", "the patient")]
-
-
-def _phone_line(stored: str) -> tuple[str, ...]:
-    """The number, parsed once per email from the stored one."""
-    try:
-        phone = parse_phone(stored)
-    except PhoneNumberError:
-        # Stored before today's checks: still the clinic's to read, never a
-        # request stuck in the outbox.
-        return ("Phone", stored)
-    return ("Phone", phone.display, phone.tel)
-
-
-def _spelled_date(iso_date: str | None) -> str:
-    """Spelled out, so no one reads 3/4 as April 3."""
-    if not iso_date:
-        return "—"
-    return format_date(date.fromisoformat(iso_date), format="long", locale="en")
 
 
 def _interpreter(answers: Mapping[str, Any], site: Site) -> tuple[str, str | None]:

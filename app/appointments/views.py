@@ -28,11 +28,10 @@ from wtforms.validators import ValidationError
 from ..errors import error_headers
 from ..errors import render_error
 from ..i18n import add_localized_rule
+from . import choices
 from . import delivery
 from . import limits
 from . import mailer
-from .choices import CONTACT_METHODS
-from .choices import PROMISES
 from .forms import AppointmentForm
 from .outbox import OUTBOX_ERRORS
 
@@ -213,13 +212,13 @@ def received() -> Response | str:
     contact method chosen; no personal data. With no request sent from this
     browser there is nothing to confirm, so the form."""
     contact = session.get(_SESSION_CONTACT)
-    if contact not in CONTACT_METHODS:
+    if contact not in choices.CONTACT_METHODS:
         return redirect(url_for("appointments.form"), code=303)
     return render_template(
         "appointments/received.html",
         reference=session.get(_SESSION_REFERENCE),
         contact_method=contact,
-        promises=PROMISES,
+        promises=choices.PROMISES,
     )
 
 
