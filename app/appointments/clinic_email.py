@@ -125,7 +125,7 @@ def for_staff(answers: Mapping[str, Any], site: Site) -> ForStaff:
     form_language = "Spanish" if answers.get("page_language") == "es" else "English"
     offices = {location.id: location.name for location in site.locations}
     office = answers.get("location")
-    interpreter, interpreter_flag = _interpreter(answers, site)
+    interpreter, flags = _interpreter(answers, site)
     blocks = {
         "Patient": [
             ("Patient name", f"{answers['first_name']} {answers['last_name']}"),
@@ -148,29 +148,29 @@ def for_staff(answers: Mapping[str, Any], site: Site) -> ForStaff:
             ("Told on the received page", promise),
         ],
     }
-    flags = ["Spanish"] if answers.get("language") == "es" else []
     return ForStaff(
         {
             heading: [StaffLine(*line) for line in lines]
             for heading, lines in blocks.items()
         },
         answers.get("message"),
-        [*flags, interpreter_flag] if interpreter_flag else flags,
+        flags,
     )
 
 
-def _interpreter(answers: Mapping[str, Any], site: Site) -> tuple[str, str | None]:
+def _interpreter(answers: Mapping[str, Any], site: Site) -> tuple[str, list[str]]:
     """The interpreter staff must book, as the email's line ("Yes, Hmong, for
-    the call") and the subject's flag (None: no interpreter). A call in
-    another language always needs one; its language is named only from the
-    clinic's list, else "other". A request stored before the form asked what
-    for (``interpreter`` True) may give no purpose."""
+    the call"), and the subject's flags: what staff must arrange before
+    calling. A call in another language always needs one; its language is
+    named only from the clinic's list, else "other". A request stored before
+    the form asked what for (``interpreter`` True) may give no purpose."""
     choice = answers.get("interpreter")
     language = answers.get("language")
+    flags = ["Spanish"] if language == "es" else []
     call = language == "other" or choice in ("call", "both")
     visit = choice in ("visit", "both")
     if not (call or visit or choice is True):
-        return "No", None
+        return "No", flags
     purpose = " and ".join(
         words for words, wanted in (("the call", call), ("the visit", visit)) if wanted
     )
@@ -185,10 +185,8 @@ def _interpreter(answers: Mapping[str, Any], site: Site) -> tuple[str, str | Non
         }
         named = listed.get(_comparable(answers.get("other_language") or ""), "other")
     flag = f"Interpreter {purpose}".strip()
-    return (
-        ", ".join(part for part in ("Yes", named, purpose) if part),
-        f"{flag}: {named}" if named else flag,
-    )
+    flags.append(f"{flag}: {named}" if named else flag)
+    return ", ".join(part for part in ("Yes", named, purpose) if part), flags
 
 
 def _comparable(text: str) -> str:
