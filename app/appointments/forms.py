@@ -45,13 +45,12 @@ def _choices(options: dict) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in options.items()]
 
 
-def _choice(label, options: dict, missing_message) -> RadioField:
-    """A required radio group, of one of the lists in choices.py."""
-    return RadioField(
-        label,
-        choices=_choices(options),
-        validators=[InputRequired(message=missing_message)],
-    )
+def _choice(label, options: dict, missing_message, **kwargs) -> RadioField:
+    """A radio group of one of the lists in choices.py; optional without a
+    ``missing_message`` (Optional() also clears WTForms' "Not a valid choice"
+    for an empty answer; any other value keeps it)."""
+    required = InputRequired(message=missing_message) if missing_message else Optional()
+    return RadioField(label, choices=_choices(options), validators=[required], **kwargs)
 
 
 def required_for_email_contact(form: FlaskForm, field: Field) -> None:
@@ -164,15 +163,14 @@ class AppointmentForm(FlaskForm):
         [asked, DataRequired(_l("Tell us which language you prefer."))],
         size=50,
     )
-    interpreter = RadioField(
+    # Not chosen: none.
+    interpreter = _choice(
         _l("Would you like a medical interpreter? (optional)"),
+        choices.INTERPRETER_FOR,
+        None,
         description=_l(
             "An interpreter can help on our phone call, at the visit, or both."
         ),
-        choices=_choices(choices.INTERPRETER_FOR),
-        # Not chosen: none. Optional() also clears WTForms' "Not a valid
-        # choice" for an empty answer; any other value keeps it.
-        validators=[Optional()],
     )
     message = TextAreaField(
         _l("Is there anything else we should know? (optional)"),
