@@ -185,14 +185,12 @@ def _take(form: AppointmentForm) -> None:
         return
     log.info("outbox: request %s stored", stored.reference)
     limits.mark_accepted()
-    # Try at once, on a thread of its own: the patient's answer does not wait
-    # for the relay, and a slow relay never holds a web worker. One thread
-    # more per request (and, while the relay talks, delivery's LeaseKeeper,
-    # which renews the lease so a relay slower than a lease lets no second
-    # sender in). Not call_on_close: it runs only when the server closes the
-    # response, which Werkzeug's server does after draining the client's
-    # socket (a browser can hold it open), and it would hold a sync worker.
-    # A failure leaves the request queued for `flask outbox deliver`.
+    # Try at once, on a thread of its own: the patient's answer never waits
+    # for the relay, and a slow relay never holds a web worker. One thread more
+    # per request (and, while the relay talks, delivery's LeaseKeeper renewing
+    # the lease). Not call_on_close: Werkzeug's server runs it only after
+    # draining the client's socket (a browser can hold it open), and it would
+    # hold a sync worker. A failure leaves the request for `flask outbox deliver`.
     threading.Thread(
         target=_deliver_quietly,
         args=(current_app._get_current_object(), stored.id),
