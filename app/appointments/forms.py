@@ -41,16 +41,13 @@ def _line(label, first: list, *after, size=NAME_MAX, kind=StringField, **kwargs)
     return kind(label, validators=validators, filters=[fields.clean_line], **kwargs)
 
 
-def _choices(options: dict) -> list[SelectChoice]:
-    return [SelectChoice(value, label) for value, label in options.items()]
-
-
 def _choice(label, options: dict, missing_message, **kwargs) -> RadioField:
     """A radio group of one of the lists in choices.py; optional without a
     ``missing_message`` (Optional() also clears WTForms' "Not a valid choice"
     for an empty answer; any other value keeps it)."""
     required = InputRequired(message=missing_message) if missing_message else Optional()
-    return RadioField(label, choices=_choices(options), validators=[required], **kwargs)
+    listed = [SelectChoice(value, label) for value, label in options.items()]
+    return RadioField(label, choices=listed, validators=[required], **kwargs)
 
 
 def required_for_email_contact(form: FlaskForm, field: Field) -> None:
@@ -211,7 +208,7 @@ class AppointmentForm(FlaskForm):
     def __init__(self, *args, locations: tuple = (), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if len(locations) > 1:
-            self.location.choices = _choices({loc.id: loc.name for loc in locations})
+            self.location.choices = [SelectChoice(o.id, o.name) for o in locations]
         else:
             # One office (or none listed): nothing to choose.
             del self.location
