@@ -1,9 +1,7 @@
 """Phone numbers, parsed and formatted in one place: the clinic's own number
 (content/site.yaml) and the number a patient gives on the form."""
 
-from __future__ import annotations
-
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import phonenumbers
 from phonenumbers import PhoneNumberFormat
@@ -21,8 +19,6 @@ CALLABLE = frozenset(
         PhoneNumberType.VOIP,
     }
 )
-# Numbers without a +country code are read as US numbers.
-DEFAULT_REGION = "US"
 
 
 class PhoneNumberError(ValueError):
@@ -30,12 +26,11 @@ class PhoneNumberError(ValueError):
     call (premium rate and the like)."""
 
     def __init__(self, not_callable: bool = False) -> None:
-        self.not_callable = not_callable
         super().__init__("not a callable phone number" if not_callable else "")
+        self.not_callable = not_callable
 
 
-@dataclass(frozen=True)
-class PhoneNumber:
+class PhoneNumber(NamedTuple):
     """A parsed number: ``canonical`` to store and parse again, ``display``
     to read (the extension included), ``tel`` for a link that dials it."""
 
@@ -53,22 +48,20 @@ def parse_phone(text: str) -> PhoneNumber:
     """Any format phonenumbers understands, US when there is no +code; an
     extension ("x45", "ext. 45") is kept. Raises PhoneNumberError."""
     try:
-        number = phonenumbers.parse(str(text), DEFAULT_REGION)
+        number = phonenumbers.parse(str(text), "US")
     except phonenumbers.NumberParseException:
         raise PhoneNumberError() from None
     if not phonenumbers.is_valid_number(number):
         raise PhoneNumberError()
     if phonenumbers.number_type(number) not in CALLABLE:
         raise PhoneNumberError(not_callable=True)
-    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
-    domestic = number.country_code == 1
-    display = phonenumbers.format_number(
-        number,
-        PhoneNumberFormat.NATIONAL if domestic else PhoneNumberFormat.INTERNATIONAL,
-    )
+    national = number.country_code == 1
     extension = f";ext={number.extension}" if number.extension else ""
     return PhoneNumber(
-        canonical=e164 + extension,
-        display=display,
-        tel=phonenumbers.format_number(number, PhoneNumberFormat.RFC3966),
+        phonenumbers.format_number(number, PhoneNumberFormat.E164) + extension,
+        phonenumbers.format_number(
+            number,
+            PhoneNumberFormat.NATIONAL if national else PhoneNumberFormat.INTERNATIONAL,
+        ),
+        phonenumbers.format_number(number, PhoneNumberFormat.RFC3966),
     )

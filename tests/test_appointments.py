@@ -1087,7 +1087,11 @@ def test_every_answer_the_form_declares_is_stored_and_shown_to_staff(app):
         assert sorted(stored) == sorted(field.name for field in asked)
         with force_locale("en"):
             staff = for_staff(stored, site)
-            shown = "\n".join(f"{line.label}: {line.text}" for line in staff.lines)
+            shown = "\n".join(
+                f"{line.label}: {line.text}"
+                for lines in staff.blocks.values()
+                for line in lines
+            )
             for field in asked:
                 if stored[field.name] is None:
                     continue  # a follow-up not asked

@@ -27,7 +27,7 @@ from site_pages import send_form
 from smtp_sink import Received
 from smtp_sink import SMTPServer
 
-from app.appointments.views import _EXPIRED_MESSAGE
+from app.appointments.views import NOTICES
 from app.content import LANGUAGES
 
 pytestmark = pytest.mark.browser
@@ -272,7 +272,7 @@ def test_a_form_sent_after_the_session_expired_keeps_the_answers(page, live_app,
     summary = page.locator("#error-summary")
     expect(summary).to_be_focused()
     with live_app.test_request_context(FORM_PATHS[lang]):
-        notice = str(_EXPIRED_MESSAGE)
+        notice = str(NOTICES["expired"])
     expect(summary).to_contain_text(notice)
     for name, value in typed.items():
         expect(page.locator(f'[name="{name}"]')).to_have_value(value)

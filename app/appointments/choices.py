@@ -2,8 +2,6 @@
 label. The form (forms.py) asks them in the page's language; the clinic's
 email (clinic_email.py) shows the same labels in English."""
 
-from __future__ import annotations
-
 from flask_babel import lazy_gettext as _l
 
 CONTACT_METHODS = {

@@ -5,17 +5,15 @@ It reads the stored answers only (the form may have changed since they were
 stored), with the choices' labels from choices.py; the form never imports it.
 """
 
-from __future__ import annotations
-
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
@@ -25,12 +23,7 @@ from flask_babel import force_locale
 from ..content import Site
 from ..phone_numbers import PhoneNumberError
 from ..phone_numbers import parse_phone
-from .choices import BEST_TIMES
-from .choices import CALL_LANGUAGES
-from .choices import CONTACT_METHODS
-from .choices import PATIENT_STATUSES
-from .choices import PROMISES
-from .choices import REASONS
+from . import choices
 from .mailer import setting
 from .outbox import QueuedRequest
 
@@ -42,13 +35,18 @@ def build_message(
     (templates). EmailMessage refuses header values with line breaks, a
     second guard after the form's own."""
     payload = request.payload
+    received = datetime.fromisoformat(payload["received_at"])
+    zone = ZoneInfo(config.get("CLINIC_TIMEZONE") or "America/Los_Angeles")
     with force_locale("en"):
         staff = for_staff(payload, site)
         context = {
             "request": request,
             "blocks": staff.blocks,
             "message_lines": (staff.message or "").splitlines(),
-            "received": _clinic_time(payload["received_at"], config),
+            # In the clinic's own time zone, for staff.
+            "received": received.astimezone(zone).strftime(
+                "%A, %B %-d, %Y, %-I:%M %p %Z"
+            ),
         }
         text = render_template("email/request.txt", **context)
         html = render_template("email/request.html", **context)
@@ -59,25 +57,17 @@ def build_message(
     message["Subject"] = f"Appointment request {request.reference}{flags}"
     message["From"] = setting(config, "MAIL_DEFAULT_SENDER")
     message["To"] = ", ".join(setting(config, "CLINIC_INBOX"))
-    if staff.reply_to:
+    if payload.get("email"):
         # No display name: the address may be a relative's or an office's.
-        message["Reply-To"] = Address(addr_spec=staff.reply_to)
+        message["Reply-To"] = Address(addr_spec=payload["email"])
     message["Message-ID"] = request.message_id
-    message["Date"] = format_datetime(datetime.fromisoformat(payload["received_at"]))
+    message["Date"] = format_datetime(received)
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
 
 
-def _clinic_time(iso_timestamp: str, config: Mapping[str, Any]) -> str:
-    """When the request arrived, in the clinic's own time zone, for staff."""
-    zone = ZoneInfo(config.get("CLINIC_TIMEZONE") or "America/Los_Angeles")
-    local = datetime.fromisoformat(iso_timestamp).astimezone(zone)
-    return local.strftime("%A, %B %-d, %Y, %-I:%M %p %Z")
-
-
-@dataclass(frozen=True)
-class StaffLine:
+class StaffLine(NamedTuple):
     """One line of the email: a label, the answer, and a link if it dials."""
 
     label: str
@@ -85,29 +75,14 @@ class StaffLine:
     href: str | None = None
 
 
-@dataclass(frozen=True)
-class Block:
-    """A labelled block of the email: the patient, the person to call..."""
+class ForStaff(NamedTuple):
+    """A stored request as the email shows it: its blocks of lines by heading,
+    the person's own words apart from them, and the subject's flags (never
+    anything typed)."""
 
-    heading: str
-    lines: list[StaffLine]
-
-
-@dataclass(frozen=True)
-class ForStaff:
-    """A stored request as the clinic's email shows it."""
-
-    blocks: list[Block]
-    # The person's own words, shown apart from the form's lines.
+    blocks: dict[str, list[StaffLine]]
     message: str | None
-    reply_to: str | None
-    # Fixed words for the subject; never anything typed.
     flags: list[str]
-
-    @property
-    def lines(self) -> list[StaffLine]:
-        """Every line of every block, in order."""
-        return [line for block in self.blocks for line in block.lines]
 
 
 def for_staff(answers: Mapping[str, Any], site: Site) -> ForStaff:
@@ -115,148 +90,103 @@ def for_staff(answers: Mapping[str, Any], site: Site) -> ForStaff:
     person to call (who may not be the patient), then the request. English:
     call it under ``force_locale("en")``, so the choices' labels are the
     form's own."""
-    patient = [
-        StaffLine("Patient name", f"{answers['first_name']} {answers['last_name']}"),
-        StaffLine("Date of birth", _spelled_date(answers.get("date_of_birth"))),
-        StaffLine(
-            "New or returning", _label(PATIENT_STATUSES, answers.get("patient_status"))
-        ),
-    ]
-    caller = [
-        *_who_to_call(answers),
-        _phone_line(answers),
-        StaffLine("Email", answers.get("email") or "—"),
-        StaffLine(
-            "Preferred contact", _label(CONTACT_METHODS, answers.get("contact_method"))
-        ),
-        StaffLine("Best time to reach", _label(BEST_TIMES, answers.get("best_time"))),
-        StaffLine("Language for the call", _call_language(answers)),
-    ]
-    request = [
-        StaffLine("Interpreter", _interpreter_needed(answers, site)),
-        StaffLine("Reason", _label(REASONS, answers.get("reason"))),
-        StaffLine("Referring doctor", answers.get("referring_doctor") or "—"),
-    ]
-    offices = {location.id: location.name for location in site.locations}
-    if answers.get("location"):
-        office = offices.get(answers["location"], answers["location"])
-        request.append(StaffLine("Preferred office", office))
-    form_language = "Spanish" if answers.get("page_language") == "es" else "English"
-    request.append(StaffLine("Form language", form_language))
-    request.append(StaffLine("Told on the received page", _promise(answers, site)))
-    return ForStaff(
-        blocks=[
-            Block("Patient", patient),
-            Block("Person to call", caller),
-            Block("Request", request),
-        ],
-        message=answers.get("message"),
-        reply_to=answers.get("email"),
-        flags=_subject_flags(answers, site),
-    )
 
+    def label(options: Mapping[str, Any], name: str) -> str:
+        return str(options.get(answers.get(name), "—"))
 
-def _who_to_call(answers: Mapping[str, Any]) -> list[StaffLine]:
-    """Who answers the phone, so the receptionist need not guess."""
-    requester = answers.get("requester")
-    if requester == "family":
-        return [
-            StaffLine("Name", answers.get("requester_name") or "—"),
-            StaffLine(
-                "Relationship to the patient", answers.get("relationship") or "—"
-            ),
-        ]
-    if requester == "office":
-        return [
-            StaffLine("Name", answers.get("office_name") or "—"),
-            StaffLine("Relationship to the patient", "the patient’s doctor’s office"),
-        ]
-    return [StaffLine("Name", "the patient")]
-
-
-def _promise(answers: Mapping[str, Any], site: Site) -> str:
-    """What the received page told the patient (in their language; here in
-    English): who gets in touch how, and when, if the clinic says."""
-    promise = str(PROMISES.get(answers.get("contact_method"), PROMISES["call"]))
-    if site.response_time:
-        promise = f"{promise} {site.response_time['en']}"
-    return promise
-
-
-def _phone_line(answers: Mapping[str, Any]) -> StaffLine:
-    """The number, parsed once per email from the stored one."""
+    # Spelled out, so no one reads 3/4 as April 3.
+    born = answers.get("date_of_birth")
+    born = format_date(date.fromisoformat(born), "long", locale="en") if born else "—"
+    # Who answers the phone, so the receptionist need not guess.
+    caller = [("Name", "the patient")]
+    relation = "Relationship to the patient"
+    if answers.get("requester") == "family":
+        caller = [("Name", answers.get("requester_name") or "—")]
+        caller.append((relation, answers.get("relationship") or "—"))
+    elif answers.get("requester") == "office":
+        caller = [("Name", answers.get("office_name") or "—")]
+        caller.append((relation, "the patient’s doctor’s office"))
     try:
         phone = parse_phone(answers["phone"])
+        caller.append(("Phone", phone.display, phone.tel))
     except PhoneNumberError:
         # Stored before today's checks: still the clinic's to read, never a
         # request stuck in the outbox.
-        return StaffLine("Phone", answers["phone"])
-    return StaffLine("Phone", phone.display, phone.tel)
-
-
-def _label(options: Mapping[str, Any], value: str | None) -> str:
-    return str(options[value]) if value in options else "—"
-
-
-def _spelled_date(iso_date: str | None) -> str:
-    """Spelled out, so no one reads 3/4 as April 3."""
-    if not iso_date:
-        return "—"
-    return format_date(date.fromisoformat(iso_date), format="long", locale="en")
-
-
-def _call_language(answers: Mapping[str, Any]) -> str:
-    language = _label(CALL_LANGUAGES, answers.get("language"))
+        caller.append(("Phone", answers["phone"]))
+    language = label(choices.CALL_LANGUAGES, "language")
     if answers.get("language") == "other" and answers.get("other_language"):
-        return f"{language}: {answers['other_language']}"
-    return language
+        language = f"{language}: {answers['other_language']}"
+    # What the received page told the patient (in their language; here in
+    # English): who gets in touch how, and when, if the clinic says.
+    promises = choices.PROMISES
+    promise = str(promises.get(answers.get("contact_method"), promises["call"]))
+    if site.response_time:
+        promise = f"{promise} {site.response_time['en']}"
+    form_language = "Spanish" if answers.get("page_language") == "es" else "English"
+    offices = {location.id: location.name for location in site.locations}
+    office = answers.get("location")
+    interpreter, flags = _interpreter(answers, site)
+    blocks = {
+        "Patient": [
+            ("Patient name", f"{answers['first_name']} {answers['last_name']}"),
+            ("Date of birth", born),
+            ("New or returning", label(choices.PATIENT_STATUSES, "patient_status")),
+        ],
+        "Person to call": [
+            *caller,
+            ("Email", answers.get("email") or "—"),
+            ("Preferred contact", label(choices.CONTACT_METHODS, "contact_method")),
+            ("Best time to reach", label(choices.BEST_TIMES, "best_time")),
+            ("Language for the call", language),
+        ],
+        "Request": [
+            ("Interpreter", interpreter),
+            ("Reason", label(choices.REASONS, "reason")),
+            ("Referring doctor", answers.get("referring_doctor") or "—"),
+            *([("Preferred office", offices.get(office, office))] if office else []),
+            ("Form language", form_language),
+            ("Told on the received page", promise),
+        ],
+    }
+    return ForStaff(
+        {
+            heading: [StaffLine(*line) for line in lines]
+            for heading, lines in blocks.items()
+        },
+        answers.get("message"),
+        flags,
+    )
 
 
-def _interpreter(answers: Mapping[str, Any], site: Site) -> tuple[str, str] | None:
-    """The interpreter staff must book, and what for: (language, purpose).
-
-    The language is named only from the clinic's list: a listed language's
-    name, "other", or "" when the call is in English. A call in another
-    language always needs one. The purpose is "for the call", "for the
-    visit", "for the call and the visit", or "" for a request stored before
-    the form asked. None when none is needed."""
+def _interpreter(answers: Mapping[str, Any], site: Site) -> tuple[str, list[str]]:
+    """The interpreter staff must book, as the email's line ("Yes, Hmong, for
+    the call"), and the subject's flags: what staff must arrange before
+    calling. A call in another language always needs one; its language is
+    named only from the clinic's list, else "other". A request stored before
+    the form asked what for (``interpreter`` True) may give no purpose."""
     choice = answers.get("interpreter")
     language = answers.get("language")
+    flags = ["Spanish"] if language == "es" else []
     call = language == "other" or choice in ("call", "both")
     visit = choice in ("visit", "both")
     if not (call or visit or choice is True):
-        return None
+        return "No", flags
     purpose = " and ".join(
         words for words, wanted in (("the call", call), ("the visit", visit)) if wanted
     )
-    purpose = f"for {purpose}" if choice is not True or call else ""
+    purpose = f"for {purpose}" if purpose else ""
+    named = "Spanish" if language == "es" else ""
     if language == "other":
-        typed = _comparable(answers.get("other_language") or "")
-        for known in site.call_languages:
-            if typed in {_comparable(name) for name in (known.name, *known.also)}:
-                return known.name, purpose
-        return "other", purpose
-    return ("Spanish" if language == "es" else ""), purpose
-
-
-def _interpreter_needed(answers: Mapping[str, Any], site: Site) -> str:
-    interpreter = _interpreter(answers, site)
-    if interpreter is None:
-        return "No"
-    language, purpose = interpreter
-    return ", ".join(part for part in ("Yes", language, purpose) if part)
-
-
-def _subject_flags(answers: Mapping[str, Any], site: Site) -> list[str]:
-    """What staff must arrange before calling: a Spanish speaker, an
-    interpreter, what for and its language."""
-    flags = ["Spanish"] if answers.get("language") == "es" else []
-    interpreter = _interpreter(answers, site)
-    if interpreter is not None:
-        language, purpose = interpreter
-        flag = f"Interpreter {purpose}".strip()
-        flags.append(f"{flag}: {language}" if language else flag)
-    return flags
+        # Reversed: a name two languages share is the first one's.
+        listed = {
+            _comparable(name): known.name
+            for known in reversed(site.call_languages)
+            for name in (known.name, *known.also)
+        }
+        named = listed.get(_comparable(answers.get("other_language") or ""), "other")
+    flag = f"Interpreter {purpose}".strip()
+    flags.append(f"{flag}: {named}" if named else flag)
+    return ", ".join(part for part in ("Yes", named, purpose) if part), flags
 
 
 def _comparable(text: str) -> str:

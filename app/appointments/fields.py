@@ -1,10 +1,7 @@
 """Field kinds and checks the appointment form is built from; none of them
-knows the form's questions (forms.py does).
-
-Messages go through ``_l``: they are shown in the page's language.
+knows the form's questions (forms.py does). A kind that parses its answer
+keeps the parsed value, and gives it as stored in ``stored``.
 """
-
-from __future__ import annotations
 
 import unicodedata
 from datetime import date
@@ -29,70 +26,54 @@ from ..phone_numbers import parse_phone
 
 # The oldest year of birth the form accepts; anything earlier is a typo.
 OLDEST_BIRTH_YEAR = 1900
-# Characters a person can type into a message box; other control characters
-# (NUL, escape sequences) only come from scripts.
-_MESSAGE_CONTROLS_ALLOWED = {"\n", "\r", "\t"}
-# Invisible format characters (U+202E right-to-left override, zero-width
-# spaces and joiners, the BOM) can make a name display reversed or hide text.
-_FORMAT = "Cf"
 # U+2028 and U+2029 are line breaks to anything that renders them.
-_SEPARATORS = {"Zl", "Zp"}
+_SEPARATORS = ("Zl", "Zp")
 # Hangul fillers are letters to Unicode but show as blank space.
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
 
 
-def _has_control(value: str, allowed: set[str] = frozenset()) -> bool:
-    return any(
-        (unicodedata.category(c) == "Cc" and c not in allowed)
-        or unicodedata.category(c) in _SEPARATORS
-        for c in value
+def clean_line(value: str | None, separators_to: str | None = None) -> str | None:
+    """A filter: drop format characters (U+202E, zero-width spaces, the BOM:
+    they reverse or hide text, and no one sees them go), then NFC, so "José"
+    typed two ways is one text. Line and paragraph separators become
+    ``separators_to``, or stay for ``single_line`` to refuse."""
+    if not value:
+        return value
+    kept = (
+        separators_to if separators_to and category in _SEPARATORS else character
+        for character in value
+        if (category := unicodedata.category(character)) != "Cf"
     )
-
-
-def clean_line(value: str | None) -> str | None:
-    """A filter for one-line answers: drop invisible format characters, NFC.
-
-    Removing them changes nothing a person sees; NFC makes "José" typed two
-    ways the same text. Line and paragraph separators are left for
-    ``single_line`` to refuse, like any other line break.
-    """
-    if not value:
-        return value
-    visible = "".join(c for c in value if unicodedata.category(c) != _FORMAT)
-    return unicodedata.normalize("NFC", visible)
-
-
-def clean_message(value: str | None) -> str | None:
-    """A filter for the message: line and paragraph separators become plain
-    line breaks, invisible format characters go, and the text is NFC."""
-    if not value:
-        return value
-    kept = []
-    for character in value:
-        category = unicodedata.category(character)
-        if category in _SEPARATORS:
-            kept.append("\n")
-        elif category != _FORMAT:
-            kept.append(character)
     return unicodedata.normalize("NFC", "".join(kept))
 
 
-def single_line(form: FlaskForm, field: Field) -> None:
-    """Reject line breaks, NUL and other control characters in one-line fields.
-
-    They have no place in a name or phone number, and a line break is how a
-    header injection starts.
-    """
-    if field.data and _has_control(field.data):
-        raise StopValidation(
-            _l("Use one line, without line breaks or special characters.")
-        )
+def clean_message(value: str | None) -> str | None:
+    """``clean_line`` for the message, whose separators become line breaks."""
+    return clean_line(value, "\n")
 
 
-def plain_text(form: FlaskForm, field: Field) -> None:
-    """Allow line breaks in the message, but no other control characters."""
-    if field.data and _has_control(field.data, _MESSAGE_CONTROLS_ALLOWED):
-        raise StopValidation(_l("Remove the special characters from your message."))
+def _refuse_controls(message, allowed: str = ""):
+    """A check refusing control characters but ``allowed``, and separators."""
+
+    def check(form: FlaskForm, field: Field) -> None:
+        if any(
+            unicodedata.category(c) in ("Cc", *_SEPARATORS) and c not in allowed
+            for c in field.data or ""
+        ):
+            raise StopValidation(message)
+
+    return check
+
+
+# A line break has no place in a name or phone number, and is how a header
+# injection starts; NUL and other control characters only come from scripts.
+single_line = _refuse_controls(
+    _l("Use one line, without line breaks or special characters.")
+)
+# Line breaks and tabs are all a person can type into a message box.
+plain_text = _refuse_controls(
+    _l("Remove the special characters from your message."), "\n\r\t"
+)
 
 
 def has_a_letter(form: FlaskForm, field: Field) -> None:
@@ -106,16 +87,17 @@ def has_a_letter(form: FlaskForm, field: Field) -> None:
 
 
 class PhoneField(TelField):
-    """A phone number the clinic can call; ``number`` is it, parsed once
-    validated (see app/phone_numbers.py)."""
+    """A phone number the clinic can call: ``number``, parsed once every other
+    check passed."""
 
     number: PhoneNumber | None = None
 
-    def pre_validate(self, form: FlaskForm) -> None:
-        self.number = None
+    @property
+    def stored(self) -> str | None:
+        return self.number.canonical if self.number else None
 
     def post_validate(self, form: FlaskForm, validation_stopped: bool) -> None:
-        """Parse once every other check passed; say why a number is refused."""
+        self.number = None
         if validation_stopped or self.errors:
             return
         try:
@@ -132,20 +114,14 @@ class PhoneField(TelField):
 
 
 class EmailAddressField(EmailField):
-    """An email address; ``address`` is it as every mail server accepts it
-    (an accented domain in its xn-- form, so staff can reply), parsed once
-    every other check passed. Empty stays None: the address is optional."""
+    """An optional email address; ``stored`` is it as every mail server
+    accepts it (an accented domain in its xn-- form, so staff can reply),
+    parsed once every other check passed; None when empty."""
 
-    address: str | None = None
-
-    def __init__(self, label=None, validators=None, *, invalid_message, **kwargs):
-        super().__init__(label, validators, **kwargs)
-        self.invalid_message = invalid_message
-
-    def pre_validate(self, form: FlaskForm) -> None:
-        self.address = None
+    stored: str | None = None
 
     def post_validate(self, form: FlaskForm, validation_stopped: bool) -> None:
+        self.stored = None
         if validation_stopped or self.errors or not (self.data or "").strip():
             return
         try:
@@ -155,9 +131,9 @@ class EmailAddressField(EmailField):
                 self.data, check_deliverability=False, allow_smtputf8=False
             )
         except EmailNotValidError:
-            self.errors.append(str(self.invalid_message))
+            self.errors.append(str(_l("Enter an email address like name@example.com.")))
             return
-        self.address = valid.ascii_email or valid.normalized
+        self.stored = valid.ascii_email or valid.normalized
 
 
 def clinic_today() -> date:
@@ -165,10 +141,6 @@ def clinic_today() -> date:
     zone = ZoneInfo(current_app.config.get("CLINIC_TIMEZONE") or "America/Los_Angeles")
     return datetime.now(zone).date()
 
-
-# What date() raises for parts that make no date: OverflowError for a part
-# too large for a C int (ten digits fit in the inputs).
-_NOT_A_DATE = (ValueError, OverflowError)
 
 _MISSING_DATE_PARTS = {
     ("month",): _l("The date of birth must include a month."),
@@ -193,12 +165,12 @@ class DateInputField(Field):
     """
 
     PARTS = ("month", "day", "year")
-    DAY_FIRST = ("day", "month", "year")
+    invalid_parts: tuple[str, ...] = ()
 
     @property
     def order(self) -> tuple[str, ...]:
         """The parts as the page asks them: "3 de mayo de 1962" in Spanish."""
-        return self.DAY_FIRST if str(get_locale()) == "es" else self.PARTS
+        return ("day", "month", "year") if str(get_locale()) == "es" else self.PARTS
 
     @property
     def month_names(self) -> dict[int, str]:
@@ -208,15 +180,11 @@ class DateInputField(Field):
     @property
     def first_invalid(self) -> str:
         """The part the error summary leads to."""
-        return next(
-            (part for part in self.order if part in self.invalid_parts),
-            self.order[0],
-        )
+        return next((p for p in self.order if p in self.invalid_parts), self.order[0])
 
-    def __init__(self, label=None, validators=None, **kwargs) -> None:
-        super().__init__(label, validators, **kwargs)
-        self.parts: dict[str, str] = dict.fromkeys(self.PARTS, "")
-        self.invalid_parts: tuple[str, ...] = ()
+    @property
+    def stored(self) -> str | None:
+        return self.data.isoformat() if self.data else None
 
     def part_id(self, part: str) -> str:
         """The id (and name) of one of the three inputs."""
@@ -225,43 +193,40 @@ class DateInputField(Field):
     def process(self, formdata, data=None, extra_filters=None) -> None:
         self.process_errors = []
         self.data = data if isinstance(data, date) else None
-        if formdata is None:
-            return
-        for part in self.PARTS:
-            value = formdata.get(f"{self.name}-{part}", "")
-            self.parts[part] = (clean_line(value) or "").strip()[:10]
-        self.raw_data = [self.parts[part] for part in self.PARTS]
+        typed = formdata or {}
+        self.parts = {
+            part: (clean_line(typed.get(f"{self.name}-{part}")) or "").strip()[:10]
+            for part in self.PARTS
+        }
 
     def pre_validate(self, form: FlaskForm) -> None:
         """Turn the three parts into a date, or name what is wrong."""
+        self.data = None
         given = {part: value for part, value in self.parts.items() if value}
         if not given:
-            self.data = None
             return
-        missing = [part for part in self.PARTS if part not in given]
-        if missing:
-            self.invalid_parts = tuple(missing)
-            raise StopValidation(_MISSING_DATE_PARTS[tuple(missing)])
+        missing = tuple(part for part in self.PARTS if part not in given)
         # str.isdigit() alone would take digits such as "٣" or "³".
         not_numbers = tuple(
             part
             for part, value in given.items()
-            if not (value.isascii() and value.isdigit())
+            if not value.isascii() or not value.isdigit()
         )
+        if missing:
+            self.invalid_parts = missing
+            raise StopValidation(_MISSING_DATE_PARTS[missing])
         if not_numbers:
             self.invalid_parts = not_numbers
             raise StopValidation(_l("Enter the date of birth using numbers only."))
         if len(given["year"]) != 4:
             self.invalid_parts = ("year",)
             raise StopValidation(_l("The year must have 4 numbers, like 1958."))
-        year, month, day = (int(given[part]) for part in ("year", "month", "day"))
+        self.invalid_parts = self.PARTS
         try:
-            value = date(year, month, day)
-        except _NOT_A_DATE:
-            self.invalid_parts = self.PARTS
+            value = date(int(given["year"]), int(given["month"]), int(given["day"]))
+        except (ValueError, OverflowError):  # OverflowError: too large for a C int
             raise StopValidation(_l("The date of birth must be a real date.")) from None
         if value > clinic_today():
-            self.invalid_parts = self.PARTS
             raise StopValidation(_l("The date of birth must be today or in the past."))
         if value.year < OLDEST_BIRTH_YEAR:
             self.invalid_parts = ("year",)

@@ -1,20 +1,11 @@
-"""The appointment-request form: each answer declared once.
-
-Everything about an answer starts here: its question and checks (the page),
-its value as stored (``AppointmentForm.answers``, each field's parsed value)
-and an answer it accepts (``AppointmentForm.example_post``, for the tests and
-the benchmark). The clinic's email is clinic_email.py's, from the stored
-answers alone; the choices both show are in choices.py.
-
-Labels are questions, in the page's language (``_l`` resolves at render
-time).
+"""The appointment-request form: each answer's question, checks and value as
+stored declared once, here. Labels are questions, in the page's language
+(``_l`` resolves at render time). The clinic's email (clinic_email.py) reads
+only the stored answers.
 """
-
-from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -26,94 +17,37 @@ from wtforms import RadioField
 from wtforms import StringField
 from wtforms import TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
 from wtforms.validators import Optional
 from wtforms.validators import StopValidation
 
-from .choices import BEST_TIMES
-from .choices import CALL_LANGUAGES
-from .choices import CONTACT_METHODS
-from .choices import INTERPRETER_FOR
-from .choices import PATIENT_STATUSES
-from .choices import REASONS
-from .choices import REQUESTERS
-from .fields import DateInputField
-from .fields import EmailAddressField
-from .fields import PhoneField
-from .fields import clean_line
-from .fields import clean_message
-from .fields import has_a_letter
-from .fields import plain_text
-from .fields import single_line
+from . import choices
+from . import fields
 
 NAME_MAX = 100
-MESSAGE_MAX = 1000
-
-
-def _choices(options: dict) -> list[SelectChoice]:
-    return [SelectChoice(value, label) for value, label in options.items()]
-
-
-def _required(message) -> InputRequired:
-    return InputRequired(message=message)
-
-
-def _filled(message) -> DataRequired:
-    """Required, and more than spaces or invisible characters."""
-    return DataRequired(message=message)
 
 
 def _at_most(characters: int) -> Length:
     return Length(max=characters, message=_l("Use %(max)d characters or fewer."))
 
 
-def _optional_line(characters: int) -> list:
-    """Validators of an optional one-line answer of at most ``characters``."""
-    return [Optional(), single_line, _at_most(characters)]
+def _line(label, first: list, *after, size=NAME_MAX, kind=StringField, **kwargs):
+    """A one-line answer, cleaned of invisible characters: the ``first``
+    checks (DataRequired takes no answer of spaces alone), then one line of at
+    most ``size`` characters, then ``after``."""
+    validators = [*first, fields.single_line, _at_most(size), *after]
+    return kind(label, validators=validators, filters=[fields.clean_line], **kwargs)
 
 
-def _line(label, validators: list, **kwargs) -> StringField:
-    """A one-line text answer, cleaned of invisible characters (``clean_line``)."""
-    return StringField(label, validators=validators, filters=[clean_line], **kwargs)
-
-
-def _name(label, missing_message) -> StringField:
-    """A required name: one line, with at least one letter."""
-    return _line(
-        label,
-        [_filled(missing_message), single_line, _at_most(NAME_MAX), has_a_letter],
-    )
-
-
-def _follow_up(label, missing_message, extra: tuple = (), **kwargs) -> StringField:
-    """A required one-line answer to a follow-up question (see FOLLOW_UPS)."""
-    return _line(
-        label,
-        [
-            asked,
-            _filled(missing_message),
-            single_line,
-            _at_most(NAME_MAX),
-            *extra,
-        ],
-        **kwargs,
-    )
-
-
-def _choice(label, options: dict, missing_message) -> RadioField:
-    """A required radio group whose choices are one of the lists above."""
-    return RadioField(
-        label, choices=_choices(options), validators=[_required(missing_message)]
-    )
-
-
-def checked(form: FlaskForm, field: Field) -> None:
-    """The box must be ticked: "false" or "off" in the POST is no consent."""
-    if field.data is not True:
-        raise StopValidation(_l("Confirm that we may contact you."))
+def _choice(label, options: dict, missing_message, **kwargs) -> RadioField:
+    """A radio group of one of the lists in choices.py; optional without a
+    ``missing_message`` (Optional() also clears WTForms' "Not a valid choice"
+    for an empty answer; any other value keeps it)."""
+    required = InputRequired(message=missing_message) if missing_message else Optional()
+    listed = [SelectChoice(value, label) for value, label in options.items()]
+    return RadioField(label, choices=listed, validators=[required], **kwargs)
 
 
 def required_for_email_contact(form: FlaskForm, field: Field) -> None:
@@ -133,12 +67,6 @@ def asked(form: FlaskForm, field: Field) -> None:
         raise StopValidation()
 
 
-def _example(value: str, field: UnboundField) -> UnboundField:
-    """Mark ``field`` with an answer it accepts, for ``example_post``."""
-    field.example = value
-    return field
-
-
 class AppointmentForm(FlaskForm):
     """What a patient, a relative or a doctor's office tells the clinic.
 
@@ -146,172 +74,126 @@ class AppointmentForm(FlaskForm):
     lists its errors in this order, and must follow the page.
     """
 
-    first_name = _example(
-        "Maria",
-        _name(
-            _l("What is the patient’s first name?"),
-            _l("Enter the patient’s first name."),
-        ),
+    first_name = _line(
+        _l("What is the patient’s first name?"),
+        [DataRequired(_l("Enter the patient’s first name."))],
+        fields.has_a_letter,
     )
-    last_name = _example(
-        "Lopez",
-        _name(
-            _l("What is the patient’s last name?"),
-            _l("Enter the patient’s last name."),
-        ),
+    last_name = _line(
+        _l("What is the patient’s last name?"),
+        [DataRequired(_l("Enter the patient’s last name."))],
+        fields.has_a_letter,
     )
-    date_of_birth = DateInputField(
+    date_of_birth = fields.DateInputField(
         _l("What is the patient’s date of birth? (optional)"),
         description=_l("It helps us find the patient’s records."),
     )
-    requester = _example(
-        "self",
-        _choice(
-            _l("Who is this request for?"),
-            REQUESTERS,
-            _l("Choose who this request is for."),
-        ),
+    requester = _choice(
+        _l("Who is this request for?"),
+        choices.REQUESTERS,
+        _l("Choose who this request is for."),
     )
     # Follow-ups of "requester", revealed under the choice they belong to.
-    requester_name = _follow_up(
+    requester_name = _line(
         _l("What is your full name?"),
-        _l("Enter your full name."),
-        extra=[has_a_letter],
+        [asked, DataRequired(_l("Enter your full name."))],
+        fields.has_a_letter,
     )
-    relationship = _follow_up(
+    relationship = _line(
         _l("What is your relationship to the patient?"),
-        _l("Enter your relationship to the patient."),
+        [asked, DataRequired(_l("Enter your relationship to the patient."))],
         description=_l("For example, daughter, husband or friend."),
     )
-    office_name = _follow_up(
+    office_name = _line(
         _l("What is the name of the doctor’s office?"),
-        _l("Enter the name of the doctor’s office."),
+        [asked, DataRequired(_l("Enter the name of the doctor’s office."))],
     )
-    patient_status = _example(
-        "new",
-        _choice(
-            _l("Is the patient new to our clinic?"),
-            PATIENT_STATUSES,
-            _l("Choose new or returning patient."),
-        ),
+    patient_status = _choice(
+        _l("Is the patient new to our clinic?"),
+        choices.PATIENT_STATUSES,
+        _l("Choose new or returning patient."),
     )
-    reason = _example(
-        "second_opinion",
-        _choice(
-            _l("What is the main reason for the request?"),
-            REASONS,
-            _l("Choose the main reason for the request."),
-        ),
+    reason = _choice(
+        _l("What is the main reason for the request?"),
+        choices.REASONS,
+        _l("Choose the main reason for the request."),
     )
-    referring_doctor = _example(
-        "Dr. Smith",
-        _line(_l("Who is the referring doctor? (optional)"), _optional_line(NAME_MAX)),
+    referring_doctor = _line(
+        _l("Who is the referring doctor? (optional)"), [Optional()]
     )
     location = RadioField(
         _l("Which of our offices would you prefer?"),
-        validators=[_required(_l("Choose an office."))],
+        validators=[InputRequired(message=_l("Choose an office."))],
     )
-    phone = _example(
-        "(559) 555-0123",
-        PhoneField(
-            _l("What phone number should we call?"),
-            description=_l("If it has an extension, add it, like 559-555-0123 x45."),
-            validators=[
-                _filled(_l("Enter a phone number.")),
-                single_line,
-                _at_most(40),
-            ],
-            filters=[clean_line],
-        ),
+    phone = _line(
+        _l("What phone number should we call?"),
+        [DataRequired(_l("Enter a phone number."))],
+        size=40,
+        kind=fields.PhoneField,
+        description=_l("If it has an extension, add it, like 559-555-0123 x45."),
     )
-    email = _example(
-        "maria@example.com",
-        EmailAddressField(
-            _l("What is your email address? (optional)"),
-            description=_l("We only need it if you want us to contact you by email."),
-            validators=[required_for_email_contact, *_optional_line(254)],
-            invalid_message=_l("Enter an email address like name@example.com."),
-            filters=[clean_line],
-        ),
+    email = _line(
+        _l("What is your email address? (optional)"),
+        [required_for_email_contact, Optional()],
+        size=254,
+        kind=fields.EmailAddressField,
+        description=_l("We only need it if you want us to contact you by email."),
     )
-    contact_method = _example(
-        "call",
-        _choice(
-            _l("How should we contact you?"),
-            CONTACT_METHODS,
-            _l("Choose how we should contact you."),
-        ),
+    contact_method = _choice(
+        _l("How should we contact you?"),
+        choices.CONTACT_METHODS,
+        _l("Choose how we should contact you."),
     )
-    best_time = _example(
-        "morning",
-        _choice(
-            _l("When is the best time to reach you?"),
-            BEST_TIMES,
-            _l("Choose the best time to reach you."),
-        ),
+    best_time = _choice(
+        _l("When is the best time to reach you?"),
+        choices.BEST_TIMES,
+        _l("Choose the best time to reach you."),
     )
-    language = _example(
-        "en",
-        _choice(
-            _l("What language do you prefer for the call?"),
-            CALL_LANGUAGES,
-            _l("Choose a language for the call."),
-        ),
+    language = _choice(
+        _l("What language do you prefer for the call?"),
+        choices.CALL_LANGUAGES,
+        _l("Choose a language for the call."),
     )
     # Revealed under "Another language".
     other_language = _line(
         _l("Which language?"),
-        [
-            asked,
-            _filled(_l("Tell us which language you prefer.")),
-            single_line,
-            _at_most(50),
-        ],
+        [asked, DataRequired(_l("Tell us which language you prefer."))],
+        size=50,
     )
-    interpreter = RadioField(
+    # Not chosen: none.
+    interpreter = _choice(
         _l("Would you like a medical interpreter? (optional)"),
+        choices.INTERPRETER_FOR,
+        None,
         description=_l(
             "An interpreter can help on our phone call, at the visit, or both."
         ),
-        choices=_choices(INTERPRETER_FOR),
-        # Not chosen: none. Optional() also clears WTForms' "Not a valid
-        # choice" for an empty answer; any other value keeps it.
-        validators=[Optional()],
     )
-    message = _example(
-        "Mornings before 10 are best.",
-        TextAreaField(
-            _l("Is there anything else we should know? (optional)"),
-            description=_l(
-                "Please don’t include medical details. "
-                "We will talk about them when we call."
-            ),
-            validators=[
-                Optional(),
-                plain_text,
-                _at_most(MESSAGE_MAX),
-            ],
-            filters=[clean_message],
+    message = TextAreaField(
+        _l("Is there anything else we should know? (optional)"),
+        description=_l(
+            "Please don’t include medical details. "
+            "We will talk about them when we call."
         ),
+        validators=[Optional(), fields.plain_text, _at_most(1000)],
+        filters=[fields.clean_message],
     )
-    consent = _example(
-        "y",
-        BooleanField(
-            _l(
-                "It’s OK to contact me in the way I chose. I understand this form"
-                " is not for emergencies."
-            ),
-            validators=[checked],
-            # What a script might send for "no"; a browser sends nothing at all.
-            false_values=("false", "", "off", "0", "no"),
+    consent = BooleanField(
+        _l(
+            "It’s OK to contact me in the way I chose. I understand this form"
+            " is not for emergencies."
         ),
+        # Ticked, that is: "false" or "off" in the POST is no consent.
+        validators=[DataRequired(_l("Confirm that we may contact you."))],
+        # What a script might send for "no"; a browser sends nothing at all.
+        false_values=("false", "", "off", "0", "no"),
     )
     # A trap for scripts that fill in every input. People never meet it: the
     # page hides it from sight, focus, screen readers and autofill (a name
     # no autofill rule matches); see form.html.
     leave_blank = StringField(_l("Leave this field empty"))
-    # A new random token each time the form is shown: a second
-    # POST of the same page is the same request, never a second one.
+    # A new random token each time the form is shown: a second POST of the
+    # same page is the same request, never a second one.
     submission = HiddenField()
 
     # The form's own machinery: not answers, never stored or sent.
@@ -326,9 +208,7 @@ class AppointmentForm(FlaskForm):
     def __init__(self, *args, locations: tuple = (), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if len(locations) > 1:
-            self.location.choices = [
-                SelectChoice(loc.id, loc.name) for loc in locations
-            ]
+            self.location.choices = [SelectChoice(o.id, o.name) for o in locations]
         else:
             # One office (or none listed): nothing to choose.
             del self.location
@@ -341,28 +221,25 @@ class AppointmentForm(FlaskForm):
                 return self[controller].data == value
         return True
 
-    @property
-    def trap_filled(self) -> bool:
-        """True when the hidden trap field was filled in (by a script)."""
-        return bool((self.leave_blank.data or "").strip())
-
     def answers(self) -> dict[str, Any]:
-        """The validated answers as stored for the clinic, by field name:
-        normalised, and None for a question left empty or not asked."""
-        return {
-            field.name: _stored(field) if self.applies(field.name) else None
-            for field in self
-            if field.name not in self.MACHINERY
-        }
+        """The validated answers as stored, by field name: the value each field
+        parsed (its ``stored``), text stripped, None if empty or not asked."""
+        answers = {}
+        for field in self:
+            if field.name in self.MACHINERY:
+                continue
+            value = getattr(field, "stored", field.data)
+            if isinstance(value, str):
+                value = value.strip() or None
+            answers[field.name] = value if self.applies(field.name) else None
+        return answers
 
     def submission_key(self, answers: dict[str, Any]) -> str | None:
-        """This submission's key: the page's CSRF token (Flask-WTF checked
-        that it belongs to this browser's session), its submission token and
-        the answers, hashed; none of them is stored. A page sent again as it
-        was (a double click, a retry) is a repeat; the same page sent back
-        with other answers (the back button, a second child) is a new
-        request, and so is the same page from another browser. None without
-        a token: such a post is simply never taken for a repeat."""
+        """The page's CSRF token (Flask-WTF tied it to this browser's session),
+        submission token and answers, hashed (none of them stored): the page
+        sent again as it was (a double click, a retry) is a repeat; with other
+        answers (the back button, a second child) or from another browser, a
+        new request. None without a token: never taken for a repeat."""
         name = self.meta.csrf_field_name
         page_token = self[name].data if name in self else None
         token = self.submission.data
@@ -372,31 +249,21 @@ class AppointmentForm(FlaskForm):
         text = f"{page_token}\0{token}\0{typed}"
         return hashlib.sha256(text.encode()).hexdigest()
 
-    @classmethod
-    def example_post(cls) -> dict[str, str]:
+    @staticmethod
+    def example_post() -> dict[str, str]:
         """A POST body (less the CSRF token) this form accepts."""
         return {
-            name: value.example
-            for name, value in vars(cls).items()
-            if isinstance(value, UnboundField) and hasattr(value, "example")
+            "first_name": "Maria",
+            "last_name": "Lopez",
+            "requester": "self",
+            "patient_status": "new",
+            "reason": "second_opinion",
+            "referring_doctor": "Dr. Smith",
+            "phone": "(559) 555-0123",
+            "email": "maria@example.com",
+            "contact_method": "call",
+            "best_time": "morning",
+            "language": "en",
+            "message": "Mornings before 10 are best.",
+            "consent": "y",
         }
-
-
-def new_submission_token() -> str:
-    """A random token for one rendering of the form (its hidden field)."""
-    return secrets.token_urlsafe(16)
-
-
-def _stored(field: Field) -> Any:
-    """One answer as the clinic gets it: the value its field parsed."""
-    if isinstance(field, DateInputField):
-        return field.data.isoformat() if field.data else None
-    if isinstance(field, BooleanField):
-        return bool(field.data)
-    if isinstance(field, PhoneField):
-        return field.number.canonical
-    if isinstance(field, EmailAddressField):
-        return field.address
-    if isinstance(field, RadioField):
-        return field.data
-    return (field.data or "").strip() or None
