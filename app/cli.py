@@ -226,13 +226,12 @@ def outbox_retry(reference: str) -> None:
     """
     app = current_app._get_current_object()
     with usable_outbox() as outbox:
-        reference = _waiting(outbox, reference).reference
+        entry = _waiting(outbox, reference)
+        reference = entry.reference
         outbox.make_due(reference)
         log.info("outbox: request %s retried by an operator", reference)
-        # None when another sender delivered it meanwhile: then claim nothing
-        # (deliver_one without an id would take whichever request is due).
-        request_id = outbox.find(reference)
-        delivered = request_id is not None and deliver_one(app, request_id)
+        # False too when another sender delivered it meanwhile.
+        delivered = deliver_one(app, entry.id)
         left = outbox.find(reference) is not None
     if delivered or not left:
         click.echo(f"Request {reference} delivered")

@@ -45,7 +45,7 @@ def _deliver(
 ) -> None:
     """Send ``request`` to every inbox that has not accepted it yet; forget it
     once all have, else schedule a retry for the ones that refused."""
-    keeper = None
+    keeper = LeaseKeeper(outbox, request)
     try:
         site = app.extensions["content"].site
         message = clinic_email.build_message(request, app.config, site)
@@ -56,11 +56,10 @@ def _deliver(
         ]
         refused = {}
         if remaining:
-            with LeaseKeeper(outbox, request) as keeper:
+            with keeper:
                 refused = mailer.send(
                     message, app.config, recipients=remaining, guard=keeper
                 )
-            request = keeper.request
     except Exception as error:
         # Expected failures (relay down, refused, TLS) and unexpected ones
         # (a bug, a bad setting) alike: the request is rescheduled and
@@ -70,9 +69,10 @@ def _deliver(
         else:
             log.exception("outbox: request %s raised while sending", request.reference)
             reason = f"unexpected {type(error).__name__} (see the traceback above)"
-        held = keeper.request if keeper else request
-        _retry_later(outbox, held, report, reason, getattr(error, "code", None))
+        code = getattr(error, "code", None)
+        _retry_later(outbox, keeper.request, report, reason, code)
         return
+    request = keeper.request
     accepted = tuple(inbox for inbox in remaining if inbox not in refused)
     for inbox in accepted:
         log.info("outbox: request %s sent to %s", request.reference, inbox)

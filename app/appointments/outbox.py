@@ -1,18 +1,13 @@
 """The durable outbox: appointment requests wait here, on disk, until delivered.
 
 One SQLite file shared by every web worker and every ``flask outbox deliver``
-(cron, possibly several at once). A request is committed with
-``synchronous=FULL`` before the patient is told it was received, claimed
-one at a time under a short lease so that no two senders ever hold it at
-once, and deleted (with ``secure_delete``, so its bytes are overwritten, and
-a WAL checkpoint, so no copy stays in the journal) only after every clinic
-inbox has accepted it.
-
-What a patient typed is encrypted (Fernet, from ``OUTBOX_KEY``) before it
-reaches SQLite, so neither the file, its journal nor a freed disk block ever
-holds it readable. Outside debug and testing only ``flask outbox init``
-creates the file: a missing outbox, or one it did not make, is an alarm
-(OutboxUnusable), never a fresh, empty start.
+(cron, several at once). A request is committed (``synchronous=FULL``) before
+the patient is told it was received, leased to one sender at a time, and
+deleted (``secure_delete`` and a WAL checkpoint: no copy stays) only once every
+clinic inbox has accepted it. What a patient typed is encrypted (Fernet,
+``OUTBOX_KEY``) before it reaches SQLite. Outside debug and testing only
+``flask outbox init`` creates the file: a missing outbox, or one it did not
+make, is an alarm (OutboxUnusable), never a fresh, empty start.
 """
 
 from __future__ import annotations
@@ -99,8 +94,8 @@ _ADVICE = {
     "wrong key": "OUTBOX_KEY does not open {path}: it was made with another key. "
     "Set FLASK_OUTBOX_KEY to the key it was made with (a JSON list can hold the "
     "new key first and the old one after it while you change keys)",
-    "undecryptable": "request {reference} cannot be decrypted with OUTBOX_KEY: add the "
-    "key it was stored with to FLASK_OUTBOX_KEY (a JSON list)",
+    "undecryptable": "request {reference} cannot be decrypted with OUTBOX_KEY: "
+    "add the key it was stored with to FLASK_OUTBOX_KEY (a JSON list)",
     "damaged": "OUTBOX_PATH: {path} is damaged ({reason}). Stop the site and "
     "`flask outbox deliver`, move the file aside (with its -wal file; it may "
     "hold undelivered requests: `sqlite3 {path} .recover` rescues what it "
@@ -133,7 +128,6 @@ OUTBOX_ERRORS = (sqlite3.Error, OSError, OutboxUnusable)
 QueuedRequest = namedtuple(
     "QueuedRequest",
     "id reference message_id payload attempts claimed_until delivered_to",
-    defaults=(0, ()),
 )
 # is_new: False for a second POST of a submission already stored.
 StoredRequest = namedtuple("StoredRequest", "id reference is_new")
@@ -144,7 +138,8 @@ OutboxStatus = namedtuple(
 # One waiting request as an operator sees it: no personal data.
 Entry = namedtuple(
     "Entry",
-    "reference created_at attempts next_attempt_at last_error last_code delivered_to",
+    "id reference created_at attempts next_attempt_at last_error last_code"
+    " delivered_to",
 )
 
 
@@ -196,14 +191,12 @@ class Outbox:
         """Make a new outbox; OutboxExists if there is one already (its
         requests must never be thrown away by a second init).
 
-        A new folder and file are private from their first moment: created
-        with modes 0700 and 0600 (which a umask can only narrow), never
-        chmod-ed afterwards. SQLite gives its -wal and -shm files the mode of
-        the database file.
+        Folder and file are private from their first moment (made 0700 and
+        0600, which a umask can only narrow; SQLite gives -wal and -shm the
+        file's mode), and the file is made under a name of its own and linked
+        into place whole, so a second process (two dev servers, two test
+        workers) finds none or a complete one, never one half made.
         """
-        # Made under a name of its own and linked into place whole, so a
-        # second process (two dev servers, two test workers) never opens one
-        # half made: it finds none, or a complete one (OutboxExists).
         making = self.path.with_name(f".{self.path.name}.{os.getpid()}.making")
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -238,10 +231,8 @@ class Outbox:
 
     def open(self) -> None:
         """Check the outbox is sound, made by init and opened by this key, and
-        re-encrypt whatever an older key of OUTBOX_KEY encrypted.
-
-        Raises OutboxUnusable saying what to do.
-        """
+        re-encrypt whatever an older key of OUTBOX_KEY encrypted; else
+        OutboxUnusable saying what to do."""
         try:
             with self._connect(check=False) as db:
                 # Damage first: a damaged file can look like a wrong key.
@@ -356,7 +347,7 @@ class Outbox:
 
     def _change(self, sql: str, *params: Any, empty_wal: bool = False) -> int:
         """Run one write; how many rows it changed. ``empty_wal`` after a
-        delete, so no copy of what it deleted stays in the journal."""
+        delete, so no copy of the deleted rows stays in the journal."""
         with self._connect() as db:
             changed = db.execute(sql, params).rowcount
             if empty_wal:
@@ -372,11 +363,11 @@ class Outbox:
     ) -> StoredRequest:
         """Store a request durably; return its id and reference.
 
-        ``submission`` (a key per form submission, forms.py) makes a repeat of the same
-        form submission return the first request instead of a second one,
-        even after the first was delivered. The Message-ID is fixed now, so
-        a resend after a crash carries the same one and the inbox (or staff)
-        can recognise the duplicate.
+        ``submission`` (a key per form submission, forms.py) makes a repeat of
+        the same submission return the first request instead of a second one,
+        even after the first was delivered. The Message-ID is fixed now, so a
+        resend after a crash carries the same one and the inbox (or staff) can
+        recognise the duplicate.
         """
         body = self._cipher.encrypt(
             json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
@@ -485,11 +476,10 @@ class Outbox:
     def _empty_wal(db: sqlite3.Connection, tries: int = 5) -> bool:
         """Fold the WAL into the file and truncate it to nothing.
 
-        SQLite answers "busy" at once when another connection's checkpoint
-        is running or a writer got in between (many deliveries at once);
-        a few quick retries nearly always succeed, and whatever is left is
-        cleared by the next delivery and by the end of each
-        `flask outbox deliver` run.
+        SQLite answers "busy" at once when another connection's checkpoint is
+        running or a writer got in between (many deliveries at once); a few
+        quick retries nearly always succeed, and whatever is left is cleared
+        by the next delivery and by the end of each `flask outbox deliver`.
         """
         for attempt in range(tries):
             busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
@@ -551,12 +541,9 @@ class Outbox:
 
     def probe(self, timeout: float = 5) -> None:
         """A real write, committed and synced, as the form's POST does one,
-        and SQLite's quick integrity check (milliseconds for this small file).
-
-        Raises sqlite3.Error or OSError when the file cannot take a request
-        right now (damaged, read-only, gone, disk full, locked past
-        ``timeout``).
-        """
+        and SQLite's quick integrity check (milliseconds for this small file);
+        sqlite3.Error or OSError when the file cannot take a request now
+        (damaged, read-only, gone, disk full, locked past ``timeout``)."""
         with self._transaction(timeout) as db:
             db.execute(
                 "INSERT INTO health_probe (id, written_at) VALUES (1, ?)"
@@ -585,10 +572,10 @@ class Outbox:
     def entries(self) -> list[Entry]:
         """Every waiting request, oldest first, without its answers."""
         rows = self._rows(
-            "SELECT reference, created_at, attempts, next_attempt_at, last_error,"
+            "SELECT id, reference, created_at, attempts, next_attempt_at, last_error,"
             " last_code, delivered_to FROM requests ORDER BY created_at"
         )
-        return [Entry(*row[:6], tuple(json.loads(row[6]))) for row in rows]
+        return [Entry(*row[:7], tuple(json.loads(row[7]))) for row in rows]
 
     def find(self, reference: str) -> int | None:
         """The id of the waiting request with this reference, if any."""
