@@ -211,7 +211,7 @@ def deliver_due(app: Flask, *, now: bool = False) -> DeliveryReport:
     outbox: Outbox = app.extensions["outbox"]
     report = DeliveryReport()
     if now:
-        outbox.make_all_due()
+        outbox.make_due()
     started = time.time()
     while request := outbox.claim_next(due_by=started):
         _deliver(app, outbox, request, report)

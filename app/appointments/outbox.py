@@ -529,14 +529,15 @@ class Outbox:
             or bool(delivered_to)
         )
 
-    def make_all_due(self) -> int:
-        """Every waiting request is due now (after the relay was fixed);
-        returns how many. Attempts are kept, so backoff resumes if it fails."""
-        now = time.time()
+    def make_due(self, reference: str | None = None) -> int:
+        """Every waiting request (or the one with ``reference``) is due now,
+        after the relay was fixed; how many were not. Attempts are kept, so
+        backoff resumes if it fails."""
         return self._change(
-            "UPDATE requests SET next_attempt_at = ? WHERE next_attempt_at > ?",
-            now,
-            now,
+            "UPDATE requests SET next_attempt_at = ?1 WHERE next_attempt_at > ?1"
+            " AND (?2 IS NULL OR reference = ?2)",
+            time.time(),
+            reference,
         )
 
     def probe(self, timeout: float = 5) -> None:
@@ -581,14 +582,6 @@ class Outbox:
         """The id of the waiting request with this reference, if any."""
         rows = self._rows("SELECT id FROM requests WHERE reference = ?", reference)
         return rows[0][0] if rows else None
-
-    def make_due(self, reference: str) -> bool:
-        """The request is due now; False when no such request waits."""
-        return 1 == self._change(
-            "UPDATE requests SET next_attempt_at = ? WHERE reference = ?",
-            time.time(),
-            reference,
-        )
 
     def discard(self, reference: str) -> bool:
         """Forget a request for good, leaving no copy; False when none waits."""
