@@ -2,10 +2,9 @@
 
 A request is done only when every clinic inbox has accepted it; an inbox the
 relay refused is tried again later on its own, the others are not emailed
-again. Each step is logged at INFO or above with the request's reference.
-
-Logs carry references and our own description of an error, never what the
-patient typed (an SMTP error text can echo addresses, so it is not logged).
+again. Each step is logged at INFO or above with the request's reference and
+our own description of an error, never what the patient typed (an SMTP error
+text can echo addresses, so it is not logged).
 """
 
 from __future__ import annotations

@@ -54,14 +54,12 @@ def send(
     message: EmailMessage, config: Mapping[str, Any], *, recipients: list[str], guard
 ) -> dict[str, tuple[int, bytes]]:
     """Hand ``message`` to the SMTP relay for ``recipients``; return the
-    inboxes the relay refused, with its answers.
+    inboxes the relay refused, with its answers, or raise MailError (or
+    MailConfigError) saying what is wrong when no inbox accepted it.
 
-    ``guard`` (delivery.LeaseKeeper) may stop the send midway: ``watch(smtp)``
-    once connected, ``before_sending()`` raises MailError to stop, and
-    ``stopped()`` says why it did. TLS (STARTTLS or implicit) always verifies
-    the server's certificate, against the system's CAs or ``MAIL_CA_FILE``.
-    ``MAIL_TIMEOUT`` bounds each network step. Raises MailError (or
-    MailConfigError) saying what is wrong when no inbox accepted the message.
+    ``guard`` (delivery.LeaseKeeper) can stop the send: ``watch(smtp)`` once
+    connected, ``before_sending()`` raises MailError, ``stopped()`` says why.
+    TLS always verifies the server's certificate (system CAs or MAIL_CA_FILE).
     """
     host, port = setting(config, "MAIL_SERVER"), _port(config)
     setting(config, "MAIL_DEFAULT_SENDER")

@@ -252,7 +252,7 @@ class Outbox:
         """
         [(token,)] = self._rows("SELECT key_check FROM outbox")
         stale = [
-            (self._open(reference, payload, self._cipher.rotate), id_, payload)
+            (self._unseal(reference, payload, self._cipher.rotate), id_, payload)
             for id_, reference, payload in self._rows(
                 "SELECT id, reference, payload FROM requests"
             )
@@ -281,7 +281,7 @@ class Outbox:
         return True
 
     @staticmethod
-    def _open(reference: str, token: str, how) -> str:
+    def _unseal(reference: str, token: str, how) -> str:
         """``how`` (decrypt, rotate) applied to a stored request's token."""
         try:
             return how(token.encode()).decode()
@@ -424,7 +424,8 @@ class Outbox:
             "UPDATE requests SET claimed_until = ?1 WHERE id = (SELECT id FROM"
             " requests WHERE claimed_until < ?2 AND next_attempt_at <= ?3"
             " AND (?4 IS NULL OR id = ?4) ORDER BY next_attempt_at LIMIT 1)"
-            " RETURNING id, reference, message_id, payload, attempts, delivered_to",
+            " RETURNING id, reference, message_id, payload, attempts, claimed_until,"
+            " delivered_to",
             lease,
             now,
             now if due_by is None else due_by,
@@ -432,17 +433,10 @@ class Outbox:
         )
         if not rows:
             return None
-        [(id_, reference, message_id, token, attempts, delivered_to)] = rows
-        payload = json.loads(self._open(reference, token, self._cipher.decrypt))
-        return QueuedRequest(
-            id_,
-            reference,
-            message_id,
-            payload,
-            attempts,
-            lease,
-            tuple(json.loads(delivered_to)),
-        )
+        request = QueuedRequest(*rows[0])
+        text = self._unseal(request.reference, request.payload, self._cipher.decrypt)
+        inboxes = tuple(json.loads(request.delivered_to))
+        return request._replace(payload=json.loads(text), delivered_to=inboxes)
 
     def renew(self, request: QueuedRequest) -> QueuedRequest | None:
         """Extend this sender's lease by a full lease from now; None when it
