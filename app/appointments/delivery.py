@@ -63,12 +63,14 @@ def _deliver(
         # Expected failures (relay down, refused, TLS) and unexpected ones
         # (a bug, a bad setting) alike: the request is rescheduled and
         # counted, so one bad request can never stall the ones behind it.
-        if isinstance(error, mailer.MailError | mailer.MailConfigError):
+        code = getattr(error, "code", None)
+        if keeper.why_lost:  # it cut the connection: that is why it failed
+            reason, code = keeper.why_lost, None
+        elif isinstance(error, mailer.MailError | mailer.MailConfigError):
             reason = str(error)
         else:
             log.exception("outbox: request %s raised while sending", request.reference)
             reason = f"unexpected {type(error).__name__} (see the traceback above)"
-        code = getattr(error, "code", None)
         _retry_later(outbox, keeper.request, report, reason, code)
         return
     request = keeper.request
@@ -127,7 +129,8 @@ class LeaseKeeper:
         self.outbox = outbox
         self.request = request
         self._smtp = None
-        self._why_lost: str | None = None
+        # Why the lease was lost, once it was: the send stops.
+        self.why_lost: str | None = None
         self._done = threading.Event()
         # The renewal before the message and the periodic ones must not race:
         # each checks the lease the previous one wrote.
@@ -149,24 +152,20 @@ class LeaseKeeper:
     def before_sending(self) -> None:
         """A fresh, full lease for the message itself, or no message."""
         if not self._renew():
-            raise mailer.MailError(self._why_lost)
-
-    def stopped(self) -> str | None:
-        """Why the send was stopped, if it was."""
-        return self._why_lost
+            raise mailer.MailError(self.why_lost)
 
     def _renew(self) -> bool:
         with self._lock:
-            if self._why_lost is not None:
+            if self.why_lost is not None:
                 return False
             try:
                 renewed = self.outbox.renew(self.request)
             except OUTBOX_ERRORS as error:
                 # The lease cannot be proved: stop, to be safe.
-                self._why_lost = describe_problem(self.outbox.path, error)
+                self.why_lost = describe_problem(self.outbox.path, error)
                 return False
             if renewed is None:
-                self._why_lost = (
+                self.why_lost = (
                     "another sender took this request over; this one stopped"
                 )
                 return False

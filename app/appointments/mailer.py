@@ -58,7 +58,7 @@ def send(
     MailConfigError) saying what is wrong when no inbox accepted it.
 
     ``guard`` (delivery.LeaseKeeper) can stop the send: ``watch(smtp)`` once
-    connected, ``before_sending()`` raises MailError, ``stopped()`` says why.
+    connected (it may cut the connection), ``before_sending()`` raises MailError.
     TLS always verifies the server's certificate (system CAs or MAIL_CA_FILE).
     """
     host, port = setting(config, "MAIL_SERVER"), _port(config)
@@ -108,10 +108,9 @@ def send(
     except MailError:
         raise
     except Exception as error:
-        stopped = guard.stopped()
         raise MailError(
-            stopped or explain(error, host, port, timeout),
-            code=None if stopped else getattr(error, "smtp_code", None),
+            explain(error, host, port, timeout),
+            code=getattr(error, "smtp_code", None),
         ) from None
     finally:
         if smtp is not None:
