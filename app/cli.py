@@ -97,6 +97,11 @@ EXIT_NOT_DELIVERED = 1  # a send failed in this run, or a request waits too long
 EXIT_OUTBOX_UNUSABLE = 3  # the outbox file is missing, damaged or not ours
 
 
+# click prints a ClickException as "Error: message" on stderr, and exits 1.
+class _OutboxUnusable(click.ClickException):
+    exit_code = EXIT_OUTBOX_UNUSABLE
+
+
 @contextmanager
 def usable_outbox() -> Iterator[Outbox]:
     """The app's outbox; an outbox that cannot be used ends the command with
@@ -105,8 +110,7 @@ def usable_outbox() -> Iterator[Outbox]:
     try:
         yield outbox
     except OUTBOX_ERRORS as error:
-        click.echo(f"Error: {describe_problem(outbox.path, error)}", err=True)
-        raise SystemExit(EXIT_OUTBOX_UNUSABLE) from None
+        raise _OutboxUnusable(describe_problem(outbox.path, error)) from None
 
 
 @outbox_group.command("init")
@@ -117,8 +121,7 @@ def outbox_init() -> None:
         try:
             outbox.init()
         except OutboxExists as error:
-            click.echo(f"Error: {error}; nothing changed.", err=True)
-            raise SystemExit(1) from None
+            raise click.ClickException(f"{error}; nothing changed.") from None
     log.info("outbox: created %s", outbox.path)
     click.echo(f"Created the outbox {outbox.path}")
 
@@ -209,12 +212,10 @@ def _waiting(outbox: Outbox, reference: str) -> Entry:
     for entry in outbox.entries():
         if entry.reference == reference:
             return entry
-    click.echo(
-        f"Error: no request {reference} is waiting (already delivered or "
-        "discarded?); `flask outbox list` shows those that are",
-        err=True,
+    raise click.ClickException(
+        f"no request {reference} is waiting (already delivered or discarded?);"
+        " `flask outbox list` shows those that are"
     )
-    raise SystemExit(1)
 
 
 @outbox_group.command("retry")
@@ -233,14 +234,11 @@ def outbox_retry(reference: str) -> None:
         # False too when another sender delivered it meanwhile.
         delivered = deliver_one(app, entry.id)
         left = outbox.find(reference) is not None
-    if delivered or not left:
-        click.echo(f"Request {reference} delivered")
-        return
-    click.echo(
-        f"Error: request {reference} is still waiting: `flask outbox list` says why",
-        err=True,
-    )
-    raise SystemExit(EXIT_NOT_DELIVERED)
+    if not delivered and left:
+        raise click.ClickException(
+            f"request {reference} is still waiting: `flask outbox list` says why"
+        )
+    click.echo(f"Request {reference} delivered")
 
 
 @outbox_group.command("discard")
