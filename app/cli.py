@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
+from babel.dates import format_timedelta
 from flask import current_app
 from flask.cli import AppGroup
 
@@ -22,6 +23,7 @@ from .appointments.delivery import deliver_due
 from .appointments.delivery import deliver_one
 from .appointments.health import delivery_problems
 from .appointments.outbox import OUTBOX_ERRORS
+from .appointments.outbox import Entry
 from .appointments.outbox import Outbox
 from .appointments.outbox import OutboxExists
 from .appointments.outbox import describe_problem
@@ -95,6 +97,11 @@ EXIT_NOT_DELIVERED = 1  # a send failed in this run, or a request waits too long
 EXIT_OUTBOX_UNUSABLE = 3  # the outbox file is missing, damaged or not ours
 
 
+# click prints a ClickException as "Error: message" on stderr, and exits 1.
+class _OutboxUnusable(click.ClickException):
+    exit_code = EXIT_OUTBOX_UNUSABLE
+
+
 @contextmanager
 def usable_outbox() -> Iterator[Outbox]:
     """The app's outbox; an outbox that cannot be used ends the command with
@@ -103,23 +110,18 @@ def usable_outbox() -> Iterator[Outbox]:
     try:
         yield outbox
     except OUTBOX_ERRORS as error:
-        click.echo(f"Error: {describe_problem(outbox.path, error)}", err=True)
-        raise SystemExit(EXIT_OUTBOX_UNUSABLE) from None
+        raise _OutboxUnusable(describe_problem(outbox.path, error)) from None
 
 
 @outbox_group.command("init")
 def outbox_init() -> None:
     """Create the outbox, once. Outside debug nothing else creates it, so a
     missing outbox is an alarm, never a silent fresh start."""
-    outbox: Outbox = current_app.extensions["outbox"]
-    try:
-        outbox.init()
-    except OutboxExists as error:
-        click.echo(f"Error: {error}; nothing changed.", err=True)
-        raise SystemExit(1) from None
-    except OUTBOX_ERRORS as error:
-        click.echo(f"Error: {describe_problem(outbox.path, error)}", err=True)
-        raise SystemExit(EXIT_OUTBOX_UNUSABLE) from None
+    with usable_outbox() as outbox:
+        try:
+            outbox.init()
+        except OutboxExists as error:
+            raise click.ClickException(f"{error}; nothing changed.") from None
     log.info("outbox: created %s", outbox.path)
     click.echo(f"Created the outbox {outbox.path}")
 
@@ -157,75 +159,63 @@ def outbox_deliver(now: bool) -> None:
 def outbox_status() -> None:
     """Counts and ages only: never personal data."""
     with usable_outbox() as outbox:
-        status = outbox.status()
-    oldest = (
-        "-"
-        if status.oldest_age_seconds is None
-        else f"{status.oldest_age_seconds:.0f} s"
-    )
-    click.echo(f"queued: {status.queued}")
-    click.echo(f"oldest: {oldest}")
-    click.echo(f"failing: {status.failing}")
-    for reference in status.failing_references:
+        queued, age, failing, references = outbox.status()
+    click.echo(f"queued: {queued}")
+    click.echo(f"oldest: {'-' if age is None else f'{age:.0f} s'}")
+    click.echo(f"failing: {failing}")
+    for reference in references:
         click.echo(f"  failing request {reference}")
     # The form's 429s, as /healthz/delivery shows them: turned-away patients.
     refused = limits.report(current_app).refused
-    if refused is None:
-        click.echo("refused (429) last hour: - (the rate-limit store cannot be used)")
-    else:
-        click.echo(
-            f"refused (429) last hour: per client {refused['per_client']}, "
-            f"everyone limit {refused['everyone']}"
-        )
+    click.echo(
+        "refused (429) last hour: - (the rate-limit store cannot be used)"
+        if refused is None
+        else f"refused (429) last hour: per client {refused['per_client']}, "
+        f"everyone limit {refused['everyone']}"
+    )
 
 
 def _duration(seconds: float) -> str:
-    """A short, readable length of time: 45 s, 12 min, 3 h 05 min, 2 d 4 h."""
-    seconds = max(seconds, 0)
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes:02d} min"
-    return f"{hours // 24} d {hours % 24} h"
+    """A short length of time: 45 sec, 12 min, 3 hr, 2 days."""
+    return format_timedelta(max(seconds, 0), threshold=1.5, format="short", locale="en")
+
+
+def _waiting_for(entry: Entry) -> list[str]:
+    """The clinic inboxes that have not accepted ``entry`` yet."""
+    inboxes = current_app.config.get("CLINIC_INBOX") or []
+    return [inbox for inbox in inboxes if inbox not in entry.delivered_to]
 
 
 @outbox_group.command("list")
 def outbox_list() -> None:
     """Every waiting request: reference, age, attempts, next try, inboxes
     still to reach and the last error. Never personal data."""
-    inboxes = current_app.config.get("CLINIC_INBOX") or []
     with usable_outbox() as outbox:
         entries = outbox.entries()
     now = time.time()
     for entry in entries:
-        waiting_for = [inbox for inbox in inboxes if inbox not in entry.delivered_to]
         due = entry.next_attempt_at - now
         click.echo(
             f"{entry.reference}  waiting {_duration(now - entry.created_at)}  "
             f"attempts {entry.attempts}  "
             f"next try {'now' if due <= 0 else 'in ' + _duration(due)}  "
-            f"to {', '.join(waiting_for) or '-'}"
+            f"to {', '.join(_waiting_for(entry)) or '-'}"
         )
         if entry.last_error:
             click.echo(f"    last error: {entry.last_error}")
     click.echo(f"{len(entries)} request(s) waiting")
 
 
-def _waiting_reference(outbox: Outbox, reference: str) -> str:
-    """The reference as stored; exit 1 when no request waits under it."""
+def _waiting(outbox: Outbox, reference: str) -> Entry:
+    """The request waiting under ``reference``; exit 1 when there is none."""
     reference = normalise_reference(reference)
-    if outbox.find(reference) is None:
-        click.echo(
-            f"Error: no request {reference} is waiting (already delivered or "
-            "discarded?); `flask outbox list` shows those that are",
-            err=True,
-        )
-        raise SystemExit(1)
-    return reference
+    for entry in outbox.entries():
+        if entry.reference == reference:
+            return entry
+    raise click.ClickException(
+        f"no request {reference} is waiting (already delivered or discarded?);"
+        " `flask outbox list` shows those that are"
+    )
 
 
 @outbox_group.command("retry")
@@ -237,22 +227,18 @@ def outbox_retry(reference: str) -> None:
     """
     app = current_app._get_current_object()
     with usable_outbox() as outbox:
-        reference = _waiting_reference(outbox, reference)
+        entry = _waiting(outbox, reference)
+        reference = entry.reference
         outbox.make_due(reference)
         log.info("outbox: request %s retried by an operator", reference)
-        # None when another sender delivered it meanwhile: then claim nothing
-        # (deliver_one without an id would take whichever request is due).
-        request_id = outbox.find(reference)
-        delivered = request_id is not None and deliver_one(app, request_id)
+        # False too when another sender delivered it meanwhile.
+        delivered = deliver_one(app, entry.id)
         left = outbox.find(reference) is not None
-    if delivered or not left:
-        click.echo(f"Request {reference} delivered")
-        return
-    click.echo(
-        f"Error: request {reference} is still waiting: `flask outbox list` says why",
-        err=True,
-    )
-    raise SystemExit(EXIT_NOT_DELIVERED)
+    if not delivered and left:
+        raise click.ClickException(
+            f"request {reference} is still waiting: `flask outbox list` says why"
+        )
+    click.echo(f"Request {reference} delivered")
 
 
 @outbox_group.command("discard")
@@ -261,22 +247,20 @@ def outbox_retry(reference: str) -> None:
 def outbox_discard(reference: str, yes: bool) -> None:
     """Delete the request REFERENCE without sending it (the relay refuses it
     for good, and the clinic has it another way). It cannot be undone."""
-    inboxes = current_app.config.get("CLINIC_INBOX") or []
     with usable_outbox() as outbox:
-        reference = _waiting_reference(outbox, reference)
-        [entry] = [entry for entry in outbox.entries() if entry.reference == reference]
-        missing = [inbox for inbox in inboxes if inbox not in entry.delivered_to]
+        entry = _waiting(outbox, reference)
+        missing = ", ".join(_waiting_for(entry))
         if not yes:
             click.confirm(
-                f"Discard request {reference}? It has not reached "
-                f"{', '.join(missing) or 'any inbox'}, and cannot be recovered",
+                f"Discard request {entry.reference}? It has not reached "
+                f"{missing or 'any inbox'}, and cannot be recovered",
                 abort=True,
             )
-        discarded = outbox.discard(reference)
+        discarded = outbox.discard(entry.reference)
     if discarded:
         log.warning(
             "outbox: request %s discarded by an operator; never delivered to %s",
-            reference,
-            ", ".join(missing) or "-",
+            entry.reference,
+            missing or "-",
         )
-    click.echo(f"Request {reference} discarded")
+    click.echo(f"Request {entry.reference} discarded")

@@ -2,6 +2,7 @@
 health checks."""
 
 import os
+from contextlib import suppress
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -50,13 +51,10 @@ def local_key(instance_path: str) -> str:
     """Debug and testing without OUTBOX_KEY: a key made once in the instance
     folder (0600), so the development outbox stays readable across restarts."""
     path = Path(instance_path) / "outbox.key"
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(Fernet.generate_key().decode())
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    with suppress(FileExistsError), os.fdopen(os.open(path, flags, 0o600), "w") as f:
+        f.write(Fernet.generate_key().decode())
     return path.read_text().strip()
 
 

@@ -2,10 +2,9 @@
 
 A request is done only when every clinic inbox has accepted it; an inbox the
 relay refused is tried again later on its own, the others are not emailed
-again. Each step is logged at INFO or above with the request's reference.
-
-Logs carry references and our own description of an error, never what the
-patient typed (an SMTP error text can echo addresses, so it is not logged).
+again. Each step is logged at INFO or above with the request's reference and
+our own description of an error, never what the patient typed (an SMTP error
+text can echo addresses, so it is not logged).
 """
 
 from __future__ import annotations
@@ -30,10 +29,6 @@ from .outbox import describe_problem
 
 log = logging.getLogger(__name__)
 
-# What a failed delivery raises; anything else is a bug, logged with its
-# traceback (but rescheduled all the same).
-DELIVERY_ERRORS = (mailer.MailError, mailer.MailConfigError)
-
 
 @dataclass
 class DeliveryReport:
@@ -44,44 +39,41 @@ class DeliveryReport:
     reasons: Counter = field(default_factory=Counter)
 
 
-def _describe(error: Exception) -> str:
-    if isinstance(error, DELIVERY_ERRORS):
-        return str(error)
-    return f"unexpected {type(error).__name__} (see the traceback above)"
-
-
 def _deliver(
     app: Flask, outbox: Outbox, request: QueuedRequest, report: DeliveryReport
 ) -> None:
     """Send ``request`` to every inbox that has not accepted it yet; forget it
     once all have, else schedule a retry for the ones that refused."""
-    keeper = None
+    keeper = LeaseKeeper(outbox, request)
     try:
-        content = app.extensions["content"]
-        message = clinic_email.build_message(request, app.config, content.site)
+        site = app.extensions["content"].site
+        message = clinic_email.build_message(request, app.config, site)
         remaining = [
             inbox
             for inbox in app.config["CLINIC_INBOX"]
             if inbox not in request.delivered_to
         ]
-        refused: dict[str, tuple[int, bytes]] = {}
+        refused = {}
         if remaining:
-            with LeaseKeeper(outbox, request) as keeper:
+            with keeper:
                 refused = mailer.send(
                     message, app.config, recipients=remaining, guard=keeper
                 )
-            request = keeper.request
     except Exception as error:
         # Expected failures (relay down, refused, TLS) and unexpected ones
         # (a bug, a bad setting) alike: the request is rescheduled and
         # counted, so one bad request can never stall the ones behind it.
-        if not isinstance(error, DELIVERY_ERRORS):
+        code = getattr(error, "code", None)
+        if keeper.why_lost:  # it cut the connection: that is why it failed
+            reason, code = keeper.why_lost, None
+        elif isinstance(error, mailer.MailError | mailer.MailConfigError):
+            reason = str(error)
+        else:
             log.exception("outbox: request %s raised while sending", request.reference)
-        held = keeper.request if keeper else request
-        _retry_later(
-            outbox, held, report, _describe(error), code=getattr(error, "code", None)
-        )
+            reason = f"unexpected {type(error).__name__} (see the traceback above)"
+        _retry_later(outbox, keeper.request, report, reason, code)
         return
+    request = keeper.request
     accepted = tuple(inbox for inbox in remaining if inbox not in refused)
     for inbox in accepted:
         log.info("outbox: request %s sent to %s", request.reference, inbox)
@@ -90,14 +82,8 @@ def _deliver(
             mailer.refused_reason(inbox, code, text, app.config)
             for inbox, (code, text) in refused.items()
         )
-        _retry_later(
-            outbox,
-            request,
-            report,
-            reason,
-            code=max(code for code, _ in refused.values()),
-            delivered_to=accepted,
-        )
+        code = max(code for code, _ in refused.values())
+        _retry_later(outbox, request, report, reason, code, accepted)
         return
     outbox.delivered(request)
     log.info("outbox: request %s delivered to every inbox", request.reference)
@@ -109,8 +95,7 @@ def _retry_later(
     request: QueuedRequest,
     report: DeliveryReport,
     reason: str,
-    *,
-    code: int | None = None,
+    code: int | None,
     delivered_to: tuple[str, ...] = (),
 ) -> None:
     """Schedule the next try, and say so in the log and the report."""
@@ -144,8 +129,8 @@ class LeaseKeeper:
         self.outbox = outbox
         self.request = request
         self._smtp = None
-        self._lost = threading.Event()
-        self._why_lost = ""
+        # Why the lease was lost, once it was: the send stops.
+        self.why_lost: str | None = None
         self._done = threading.Event()
         # The renewal before the message and the periodic ones must not race:
         # each checks the lease the previous one wrote.
@@ -167,25 +152,22 @@ class LeaseKeeper:
     def before_sending(self) -> None:
         """A fresh, full lease for the message itself, or no message."""
         if not self._renew():
-            raise mailer.MailError(self.stopped())
-
-    def stopped(self) -> str | None:
-        """Why the send was stopped, if it was."""
-        return self._why_lost if self._lost.is_set() else None
+            raise mailer.MailError(self.why_lost)
 
     def _renew(self) -> bool:
         with self._lock:
-            if self._lost.is_set():
+            if self.why_lost is not None:
                 return False
             try:
                 renewed = self.outbox.renew(self.request)
-                why = "another sender took this request over; this one stopped"
             except OUTBOX_ERRORS as error:
                 # The lease cannot be proved: stop, to be safe.
-                renewed, why = None, describe_problem(self.outbox.path, error)
+                self.why_lost = describe_problem(self.outbox.path, error)
+                return False
             if renewed is None:
-                self._why_lost = why
-                self._lost.set()
+                self.why_lost = (
+                    "another sender took this request over; this one stopped"
+                )
                 return False
             self.request = renewed
             return True
@@ -227,7 +209,7 @@ def deliver_due(app: Flask, *, now: bool = False) -> DeliveryReport:
     outbox: Outbox = app.extensions["outbox"]
     report = DeliveryReport()
     if now:
-        outbox.make_all_due()
+        outbox.make_due()
     started = time.time()
     while request := outbox.claim_next(due_by=started):
         _deliver(app, outbox, request, report)

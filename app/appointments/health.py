@@ -26,16 +26,14 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("health", __name__)
 
-# Seconds a monitor (or balancer) should wait before asking again after a 503.
-RETRY_AFTER = "60"
-
 
 def _answer(body: dict[str, Any], healthy: bool) -> Response:
     response = jsonify({"status": "ok" if healthy else "error", **body})
     response.status_code = 200 if healthy else 503
     response.cache_control.no_store = True
     if not healthy:
-        response.headers["Retry-After"] = RETRY_AFTER
+        # Seconds a monitor (or balancer) should wait before asking again.
+        response.headers["Retry-After"] = "60"
     return response
 
 

@@ -11,11 +11,20 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
-from typing import Protocol
 
 
 class MailConfigError(Exception):
     """The mail settings cannot work; the message names the setting and the fix."""
+
+
+class MailError(Exception):
+    """A send failed; the message says why in an operator's words, with no
+    secret and nothing the relay echoed back (it can quote addresses).
+    ``code`` is the relay's SMTP code, when it gave one."""
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def setting(config: Mapping[str, Any], key: str) -> Any:
@@ -41,42 +50,21 @@ def sender_domain(config: Mapping[str, Any]) -> str:
     return _sender_address(config).rpartition("@")[2] or "localhost"
 
 
-class SendGuard(Protocol):
-    """Whoever must be able to stop a send midway (the lease on the request)."""
-
-    def watch(self, smtp: smtplib.SMTP) -> None:
-        """Called once connected: the guard may close ``smtp``'s socket."""
-
-    def before_sending(self) -> None:
-        """Called just before the message goes out; raises MailError to stop."""
-
-    def stopped(self) -> str | None:
-        """Why the guard stopped the send, if it did."""
-
-
 def send(
-    message: EmailMessage,
-    config: Mapping[str, Any],
-    *,
-    recipients: list[str] | None = None,
-    guard: SendGuard | None = None,
+    message: EmailMessage, config: Mapping[str, Any], *, recipients: list[str], guard
 ) -> dict[str, tuple[int, bytes]]:
-    """Hand ``message`` to the SMTP relay for ``recipients`` (default: every
-    CLINIC_INBOX); return the inboxes the relay refused, with its answers.
+    """Hand ``message`` to the SMTP relay for ``recipients``; return the
+    inboxes the relay refused, with its answers, or raise MailError (or
+    MailConfigError) saying what is wrong when no inbox accepted it.
 
-    TLS (STARTTLS or implicit) always verifies the server's certificate,
-    against the system's CAs or ``MAIL_CA_FILE``. ``MAIL_TIMEOUT`` bounds
-    each network step. Raises MailError (or MailConfigError) saying what is
-    wrong when the message was not accepted for any inbox.
+    ``guard`` (delivery.LeaseKeeper) can stop the send: ``watch(smtp)`` once
+    connected (it may cut the connection), ``before_sending()`` raises MailError.
+    TLS always verifies the server's certificate (system CAs or MAIL_CA_FILE).
     """
-    host = setting(config, "MAIL_SERVER")
+    host, port = setting(config, "MAIL_SERVER"), _port(config)
     setting(config, "MAIL_DEFAULT_SENDER")
-    from_address = _sender_address(config)
-    if recipients is None:
-        recipients = setting(config, "CLINIC_INBOX")
     timeout = float(config.get("MAIL_TIMEOUT") or 10)
     use_ssl = bool(config.get("MAIL_USE_SSL"))
-    port = _port(config)
     context = None
     if use_ssl or config.get("MAIL_USE_TLS"):
         try:
@@ -92,14 +80,12 @@ def send(
             smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
         else:
             smtp = smtplib.SMTP(host, port, timeout=timeout)
-        if guard is not None:
-            guard.watch(smtp)
+        guard.watch(smtp)
         if context is not None and not use_ssl:
             smtp.starttls(context=context)
         if config.get("MAIL_USERNAME"):
             smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
-        if guard is not None:
-            guard.before_sending()
+        guard.before_sending()
         # Envelope recipients are the inbox only: Reply-To never gets mail.
         # smtplib returns the inboxes refused while others took the message.
         # It raises when no message was sent at all: every inbox refused, or
@@ -107,7 +93,7 @@ def send(
         # every inbox counts as refused, the ones it named with their codes.
         try:
             refused = smtp.send_message(
-                message, from_addr=from_address, to_addrs=recipients
+                message, from_addr=_sender_address(config), to_addrs=recipients
             )
         except smtplib.SMTPRecipientsRefused as error:
             not_sent = (421, b"not sent: the relay hung up before the message")
@@ -122,25 +108,14 @@ def send(
     except MailError:
         raise
     except Exception as error:
-        stopped = guard.stopped() if guard is not None else None
         raise MailError(
-            stopped or explain(error, host, port, timeout),
-            code=None if stopped else getattr(error, "smtp_code", None),
+            explain(error, host, port, timeout),
+            code=getattr(error, "smtp_code", None),
         ) from None
     finally:
         if smtp is not None:
             smtp.close()
     return refused
-
-
-class MailError(Exception):
-    """A send failed; the message says why in an operator's words, with no
-    secret and nothing the relay echoed back (it can quote addresses).
-    ``code`` is the relay's SMTP code, when it gave one."""
-
-    def __init__(self, message: str, *, code: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def _requires_tls(code: int | None, text: bytes | str | None) -> bool:
@@ -152,11 +127,14 @@ def _requires_tls(code: int | None, text: bytes | str | None) -> bool:
     return "tls" in words or (code == 530 and "auth" not in words)
 
 
-def _tls_advice(relay: str, code: int | None) -> str:
-    return (
-        f"the relay {relay} requires TLS (SMTP {code}): turn on MAIL_USE_TLS "
-        "(FLASK_MAIL_USE_TLS=true, STARTTLS, usually port 587)"
-    )
+_TLS_ADVICE = (
+    "the relay {relay} requires TLS (SMTP {code}): turn on MAIL_USE_TLS "
+    "(FLASK_MAIL_USE_TLS=true, STARTTLS, usually port 587)"
+)
+
+
+def _kind(code: int) -> str:
+    return "temporarily" if 400 <= code < 500 else "permanently"
 
 
 def refused_reason(
@@ -166,12 +144,38 @@ def refused_reason(
     (the relay's own words are read, never repeated: they can echo data)."""
     relay = f"{config.get('MAIL_SERVER')}:{_port(config)}"
     if _requires_tls(code, text):
-        return _tls_advice(relay, code)
-    kind = "temporarily" if 400 <= code < 500 else "permanently"
+        return _TLS_ADVICE.format(relay=relay, code=code)
     return (
-        f"the relay {relay} {kind} refused the inbox {inbox} (SMTP {code}): "
+        f"the relay {relay} {_kind(code)} refused the inbox {inbox} (SMTP {code}): "
         "check CLINIC_INBOX"
     )
+
+
+# What went wrong, by the first class the error is an instance of.
+_EXPLANATIONS = {
+    smtplib.SMTPAuthenticationError: "the relay {relay} refused the login (SMTP "
+    "{code}): check MAIL_USERNAME and MAIL_PASSWORD",
+    smtplib.SMTPNotSupportedError: "the relay {relay} does not offer what the "
+    "settings ask for (STARTTLS or login): check MAIL_USE_TLS, MAIL_USE_SSL and "
+    "MAIL_PORT",
+    ssl.SSLCertVerificationError: "the certificate of {relay} is not trusted "
+    "({error.verify_message}): fix the relay's certificate, or set MAIL_CA_FILE "
+    "to its CA",
+    ssl.SSLError: "TLS with {relay} failed ({reason}): check MAIL_USE_TLS "
+    "(STARTTLS, port 587) or MAIL_USE_SSL (port 465)",
+    smtplib.SMTPSenderRefused: "the relay {relay} refused the sender (SMTP {code}): "
+    "check MAIL_DEFAULT_SENDER",
+    smtplib.SMTPResponseException: "the relay {relay} {kind} refused the message "
+    "(SMTP {code})",
+    smtplib.SMTPServerDisconnected: "the relay {relay} closed the connection",
+    TimeoutError: "the relay {relay} did not answer within {timeout:.0f} s "
+    "(MAIL_TIMEOUT); is it up, and is the port open?",
+    ConnectionRefusedError: "the relay {relay} refused the connection: is it up, "
+    "on this port?",
+    socket.gaierror: "the relay's name {host} (MAIL_SERVER) cannot be resolved",
+    OSError: "cannot reach the relay {relay} ({reason})",
+    Exception: "sending through {relay} failed ({reason})",
+}
 
 
 def explain(error: BaseException, host: str, port: int, timeout: float) -> str:
@@ -179,52 +183,23 @@ def explain(error: BaseException, host: str, port: int, timeout: float) -> str:
     relay = f"{host}:{port}"
     code = getattr(error, "smtp_code", None)
     if code is not None and _requires_tls(code, getattr(error, "smtp_error", None)):
-        return _tls_advice(relay, code)
+        return _TLS_ADVICE.format(relay=relay, code=code)
     if code == 530:
         return (
             f"the relay {relay} requires a login (SMTP 530): set MAIL_USERNAME "
             "and MAIL_PASSWORD"
         )
-    if isinstance(error, smtplib.SMTPAuthenticationError):
-        return (
-            f"the relay {relay} refused the login (SMTP {code}): check "
-            "MAIL_USERNAME and MAIL_PASSWORD"
-        )
-    if isinstance(error, smtplib.SMTPNotSupportedError):
-        return (
-            f"the relay {relay} does not offer what the settings ask for "
-            "(STARTTLS or login): check MAIL_USE_TLS, MAIL_USE_SSL and MAIL_PORT"
-        )
-    if isinstance(error, ssl.SSLCertVerificationError):
-        return (
-            f"the certificate of {relay} is not trusted ({error.verify_message}):"
-            " fix the relay's certificate, or set MAIL_CA_FILE to its CA"
-        )
-    if isinstance(error, ssl.SSLError):
-        return (
-            f"TLS with {relay} failed ({error.reason or type(error).__name__}):"
-            " check MAIL_USE_TLS (STARTTLS, port 587) or MAIL_USE_SSL (port 465)"
-        )
-    if isinstance(error, smtplib.SMTPSenderRefused):
-        return (
-            f"the relay {relay} refused the sender (SMTP {code}): check "
-            "MAIL_DEFAULT_SENDER"
-        )
-    if isinstance(error, smtplib.SMTPResponseException):
-        kind = "temporarily" if 400 <= error.smtp_code < 500 else "permanently"
-        return f"the relay {relay} {kind} refused the message (SMTP {code})"
-    if isinstance(error, smtplib.SMTPServerDisconnected):
-        return f"the relay {relay} closed the connection"
-    if isinstance(error, TimeoutError):
-        return (
-            f"the relay {relay} did not answer within {timeout:.0f} s "
-            "(MAIL_TIMEOUT); is it up, and is the port open?"
-        )
-    if isinstance(error, ConnectionRefusedError):
-        return f"the relay {relay} refused the connection: is it up, on this port?"
-    if isinstance(error, socket.gaierror):
-        return f"the relay's name {host} (MAIL_SERVER) cannot be resolved"
-    if isinstance(error, OSError):
-        reason = error.strerror or type(error).__name__
-        return f"cannot reach the relay {relay} ({reason})"
-    return f"sending through {relay} failed ({type(error).__name__})"
+    ssl_error = isinstance(error, ssl.SSLError)
+    reason = getattr(error, "reason" if ssl_error else "strerror", None)
+    template = next(
+        text for kind, text in _EXPLANATIONS.items() if isinstance(error, kind)
+    )
+    return template.format(
+        relay=relay,
+        host=host,
+        code=code,
+        kind=_kind(code or 0),
+        timeout=timeout,
+        error=error,
+        reason=reason or type(error).__name__,
+    )

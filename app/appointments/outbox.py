@@ -1,33 +1,28 @@
 """The durable outbox: appointment requests wait here, on disk, until delivered.
 
 One SQLite file shared by every web worker and every ``flask outbox deliver``
-(cron, possibly several at once). A request is committed with
-``synchronous=FULL`` before the patient is told it was received, claimed
-one at a time under a short lease so that no two senders ever hold it at
-once, and deleted (with ``secure_delete``, so its bytes are overwritten, and
-a WAL checkpoint, so no copy stays in the journal) only after every clinic
-inbox has accepted it.
-
-What a patient typed is encrypted (Fernet, from ``OUTBOX_KEY``) before it
-reaches SQLite, so neither the file, its journal nor a freed disk block ever
-holds it readable. Outside debug and testing only ``flask outbox init``
-creates the file: a missing outbox, or one it did not make, is an alarm
-(OutboxUnusable), never a fresh, empty start.
+(cron, several at once). A request is committed (``synchronous=FULL``) before
+the patient is told it was received, leased to one sender at a time, and
+deleted (``secure_delete`` and a WAL checkpoint: no copy stays) only once every
+clinic inbox has accepted it. What a patient typed is encrypted (Fernet,
+``OUTBOX_KEY``) before it reaches SQLite. Outside debug and testing only
+``flask outbox init`` creates the file: a missing outbox, or one it did not
+make, is an alarm (OutboxUnusable), never a fresh, empty start.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
 import secrets
 import sqlite3
 import time
+from collections import namedtuple
 from collections.abc import Iterator
 from collections.abc import Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import suppress
 from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
@@ -85,6 +80,31 @@ CREATE TABLE IF NOT EXISTS health_probe (
 );
 """
 
+# What an operator reads when the outbox cannot be used, each with the fix.
+# SQLite's own words ({reason}: "file is not a database", "attempt to write a
+# readonly database") name the problem and never contain stored data.
+_ADVICE = {
+    "missing": "OUTBOX_PATH: {path} does not exist. If this is a new server, run "
+    "`flask outbox init` once. If it existed, it was deleted or moved and the "
+    "requests waiting in it are gone from this server: restore it from a "
+    "copy (docs/deploy.md, Backups) or run `flask outbox init` for a new one",
+    "not made": "OUTBOX_PATH: {path} is not an outbox made by `flask outbox init` "
+    "(it was replaced, or made by an older version of the site). Move it aside "
+    "and run `flask outbox init`",
+    "wrong key": "OUTBOX_KEY does not open {path}: it was made with another key. "
+    "Set FLASK_OUTBOX_KEY to the key it was made with (a JSON list can hold the "
+    "new key first and the old one after it while you change keys)",
+    "undecryptable": "request {reference} cannot be decrypted with OUTBOX_KEY: "
+    "add the key it was stored with to FLASK_OUTBOX_KEY (a JSON list)",
+    "damaged": "OUTBOX_PATH: {path} is damaged ({reason}). Stop the site and "
+    "`flask outbox deliver`, move the file aside (with its -wal file; it may "
+    "hold undelivered requests: `sqlite3 {path} .recover` rescues what it "
+    "can), then run `flask outbox init` to make a new, empty outbox",
+    "unusable": "OUTBOX_PATH: {path} cannot be used ({reason}). It and its folder "
+    "must exist, belong to the site's user and be writable by it (folder 0700, "
+    "files 0600), and the disk must have room",
+}
+
 
 class OutboxUnusable(Exception):
     """The outbox file cannot be opened, read or written; says what to do."""
@@ -102,124 +122,43 @@ class OutboxExists(Exception):
 OUTBOX_ERRORS = (sqlite3.Error, OSError, OutboxUnusable)
 
 
-@dataclass(frozen=True)
-class QueuedRequest:
-    """One stored request, as a sender sees it."""
-
-    id: int
-    reference: str
-    message_id: str
-    payload: dict[str, Any]
-    attempts: int
-    # The lease this sender holds (0 when not claimed).
-    claimed_until: float = 0
-    # The clinic inboxes that accepted it on an earlier try.
-    delivered_to: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class StoredRequest:
-    """What the form's POST needs back: the request, and whether this very
-    submission had already been stored (a second POST of the same form)."""
-
-    id: int
-    reference: str
-    is_new: bool
+# One stored request, as a sender sees it: claimed_until is the lease this
+# sender holds (0 when not claimed), delivered_to the clinic inboxes that
+# accepted it on an earlier try.
+QueuedRequest = namedtuple(
+    "QueuedRequest",
+    "id reference message_id payload attempts claimed_until delivered_to",
+)
+# is_new: False for a second POST of a submission already stored.
+StoredRequest = namedtuple("StoredRequest", "id reference is_new")
+# Counts and ages only: safe to print, log and expose to monitors.
+OutboxStatus = namedtuple(
+    "OutboxStatus", "queued oldest_age_seconds failing failing_references"
+)
+# One waiting request as an operator sees it: no personal data.
+Entry = namedtuple(
+    "Entry",
+    "id reference created_at attempts next_attempt_at last_error last_code"
+    " delivered_to",
+)
 
 
-@dataclass(frozen=True)
-class OutboxStatus:
-    """Counts and ages only: safe to print, log and expose to monitors."""
-
-    queued: int
-    oldest_age_seconds: float | None
-    failing: int
-    failing_references: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One waiting request as an operator sees it: no personal data."""
-
-    reference: str
-    created_at: float
-    attempts: int
-    next_attempt_at: float
-    last_error: str | None
-    delivered_to: tuple[str, ...]
-
-
-def new_reference() -> str:
-    """A short random reference a patient can read out on the phone."""
-    code = "".join(
-        secrets.choice(_REFERENCE_ALPHABET) for _ in range(_REFERENCE_LENGTH)
-    )
-    return f"{code[:3]}-{code[3:]}"
-
-
-def backoff_seconds(attempts: int, *, base: float = 60, cap: float = 3600) -> float:
-    """Delay before the next try: 1, 2, 4 ... minutes, at most ``cap``."""
-    return min(base * 2 ** max(attempts - 1, 0), cap)
+def advice(problem: str, **values: Any) -> str:
+    """The operator's message for ``problem``, a key of _ADVICE."""
+    return _ADVICE[problem].format(**values)
 
 
 def describe_problem(path: str | Path, error: BaseException) -> str:
-    """An operator's message for an outbox that cannot be used, with the fix.
-
-    SQLite's own message ("file is not a database", "attempt to write a
-    readonly database") names the problem and never contains stored data.
-    """
+    """An operator's message for an outbox that cannot be used, with the fix."""
     if isinstance(error, OutboxUnusable):
         return str(error)
     if not Path(path).exists():
-        return missing_message(path)
+        return advice("missing", path=path)
     reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-    if isinstance(error, sqlite3.DatabaseError) and (
+    damaged = isinstance(error, sqlite3.DatabaseError) and (
         "malformed" in reason or "not a database" in reason
-    ):
-        return (
-            f"OUTBOX_PATH: {path} is damaged ({reason}). Stop the site and "
-            "`flask outbox deliver`, move the file aside (with its -wal file; it may "
-            f"hold undelivered requests: `sqlite3 {path} .recover` rescues what it "
-            "can), then run `flask outbox init` to make a new, empty outbox"
-        )
-    return (
-        f"OUTBOX_PATH: {path} cannot be used ({reason}). It and its folder must "
-        "exist, belong to the site's user and be writable by it (folder 0700, "
-        "files 0600), and the disk must have room"
     )
-
-
-def missing_message(path: str | Path) -> str:
-    """What to do when there is no outbox file at all."""
-    return (
-        f"OUTBOX_PATH: {path} does not exist. If this is a new server, run "
-        "`flask outbox init` once. If it existed, it was deleted or moved and the "
-        "requests waiting in it are gone from this server: restore it from a "
-        "copy (docs/deploy.md, Backups) or run `flask outbox init` for a new one"
-    )
-
-
-def not_made_by_init_message(path: str | Path) -> str:
-    """What to do when the file is a database ``flask outbox init`` did not make."""
-    return (
-        f"OUTBOX_PATH: {path} is not an outbox made by `flask outbox init` (it was "
-        "replaced, or made by an older version of the site). Move it aside and "
-        "run `flask outbox init`"
-    )
-
-
-def wrong_key_message(path: str | Path) -> str:
-    """What to do when OUTBOX_KEY does not open the outbox."""
-    return (
-        f"OUTBOX_KEY does not open {path}: it was made with another key. Set "
-        "FLASK_OUTBOX_KEY to the key it was made with (a JSON list can hold the "
-        "new key first and the old one after it while you change keys)"
-    )
-
-
-def cipher(keys: list[str]) -> MultiFernet:
-    """Encrypts with the first key, decrypts with any of them."""
-    return MultiFernet([Fernet(key) for key in keys])
+    return advice("damaged" if damaged else "unusable", path=path, reason=reason)
 
 
 class Outbox:
@@ -241,7 +180,8 @@ class Outbox:
         self.retry_seconds = retry_seconds
         self.max_backoff = max_backoff
         self.failing_after = failing_after
-        self._cipher = cipher(keys)
+        # Encrypts with the first key, decrypts with any of them.
+        self._cipher = MultiFernet([Fernet(key) for key in keys])
         self._primary = Fernet(keys[0])
         # Key checks this process has already decrypted: each connection
         # compares the file's check with these instead of decrypting again.
@@ -251,14 +191,12 @@ class Outbox:
         """Make a new outbox; OutboxExists if there is one already (its
         requests must never be thrown away by a second init).
 
-        A new folder and file are private from their first moment: created
-        with modes 0700 and 0600 (which a umask can only narrow), never
-        chmod-ed afterwards. SQLite gives its -wal and -shm files the mode of
-        the database file.
+        Folder and file are private from their first moment (made 0700 and
+        0600, which a umask can only narrow; SQLite gives -wal and -shm the
+        file's mode), and the file is made under a name of its own and linked
+        into place whole, so a second process (two dev servers, two test
+        workers) finds none or a complete one, never one half made.
         """
-        # Made under a name of its own and linked into place whole, so a
-        # second process (two dev servers, two test workers) never opens one
-        # half made: it finds none, or a complete one (OutboxExists).
         making = self.path.with_name(f".{self.path.name}.{os.getpid()}.making")
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -287,18 +225,14 @@ class Outbox:
 
     def create(self) -> None:
         """Debug and testing: make the outbox unless there is one, then open it."""
-        try:
+        with suppress(OutboxExists):
             self.init()
-        except OutboxExists:
-            pass
         self.open()
 
     def open(self) -> None:
         """Check the outbox is sound, made by init and opened by this key, and
-        re-encrypt whatever an older key of OUTBOX_KEY encrypted.
-
-        Raises OutboxUnusable saying what to do.
-        """
+        re-encrypt whatever an older key of OUTBOX_KEY encrypted; else
+        OutboxUnusable saying what to do."""
         try:
             with self._connect(check=False) as db:
                 # Damage first: a damaged file can look like a wrong key.
@@ -316,19 +250,22 @@ class Outbox:
         start of the site (or one `flask outbox deliver`) with the new key
         first, the old key can be dropped from OUTBOX_KEY.
         """
-        with self._connect() as db:
-            [token] = db.execute("SELECT key_check FROM outbox").fetchone()
-            rows = db.execute("SELECT id, reference, payload FROM requests").fetchall()
-        stale = [row for row in rows if not self._opens_with_first_key(row[2])]
-        if self._opens_with_first_key(token) and not stale:
+        [(token,)] = self._rows("SELECT key_check FROM outbox")
+        stale = [
+            (self._unseal(reference, payload, self._cipher.rotate), id_, payload)
+            for id_, reference, payload in self._rows(
+                "SELECT id, reference, payload FROM requests"
+            )
+            if not self._is_current(payload)
+        ]
+        if self._is_current(token) and not stale:
             return  # read only: a start never needs to write
         with self._transaction() as db:
-            for request_id, reference, payload in stale:
-                # Only if unchanged: a sender may have delivered it meanwhile.
-                db.execute(
-                    "UPDATE requests SET payload = ? WHERE id = ? AND payload = ?",
-                    (self._rotated(reference, payload), request_id, payload),
-                )
+            # Only if unchanged: a sender may have delivered it meanwhile.
+            db.executemany(
+                "UPDATE requests SET payload = ? WHERE id = ? AND payload = ?",
+                stale,
+            )
             db.execute(
                 "UPDATE outbox SET key_check = ?",
                 (self._cipher.rotate(token.encode()).decode(),),
@@ -336,18 +273,21 @@ class Outbox:
         log.info("outbox: re-encrypted %d request(s) with the new key", len(stale))
         self.checkpoint()
 
-    def _opens_with_first_key(self, token: str) -> bool:
+    def _is_current(self, token: str) -> bool:
         try:
             self._primary.decrypt(token.encode())
         except InvalidToken:
             return False
         return True
 
-    def _rotated(self, reference: str, token: str) -> str:
+    @staticmethod
+    def _unseal(reference: str, token: str, how) -> str:
+        """``how`` (decrypt, rotate) applied to a stored request's token."""
         try:
-            return self._cipher.rotate(token.encode()).decode()
+            return how(token.encode()).decode()
         except InvalidToken:
-            raise OutboxUnusable(undecryptable_message(reference)) from None
+            # Never skipped quietly: the run stops and says so (exit 3).
+            raise OutboxUnusable(advice("undecryptable", reference=reference)) from None
 
     @contextmanager
     def _connect(
@@ -357,7 +297,7 @@ class Outbox:
         # empty outbox created with the process's default mode.
         path = path or self.path
         if not path.exists():
-            raise OutboxNotMade(missing_message(path))
+            raise OutboxNotMade(advice("missing", path=path))
         uri = f"{path.resolve().as_uri()}?mode=rw"
         db = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
         try:
@@ -381,30 +321,38 @@ class Outbox:
                 raise
             row = None
         if row is None:
-            raise OutboxNotMade(not_made_by_init_message(self.path))
-        token = row[0]
-        if token in self._opened:
+            raise OutboxNotMade(advice("not made", path=self.path))
+        if row[0] in self._opened:
             return
         try:
-            opened = self._cipher.decrypt(token.encode()) == _KEY_CHECK
+            opened = self._cipher.decrypt(row[0].encode()) == _KEY_CHECK
         except InvalidToken:
             opened = False
         if not opened:
-            raise OutboxUnusable(wrong_key_message(self.path))
-        self._opened.add(token)
+            raise OutboxUnusable(advice("wrong key", path=self.path))
+        self._opened.add(row[0])
 
     @contextmanager
     def _transaction(self, timeout: float = 30) -> Iterator[sqlite3.Connection]:
         """A write transaction, taken at once, so checks and writes inside it
         see and change one state (no other writer in between)."""
-        with self._connect(timeout) as db:
+        # ``with db``: COMMIT at the end, ROLLBACK on an exception.
+        with self._connect(timeout) as db, db:
             db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+            yield db
+
+    def _rows(self, sql: str, *params: Any) -> list[tuple]:
+        with self._connect() as db:
+            return db.execute(sql, params).fetchall()
+
+    def _change(self, sql: str, *params: Any, empty_wal: bool = False) -> int:
+        """Run one write; how many rows it changed. ``empty_wal`` after a
+        delete, so no copy of the deleted rows stays in the journal."""
+        with self._connect() as db:
+            changed = db.execute(sql, params).rowcount
+            if empty_wal:
+                self._empty_wal(db)
+        return changed
 
     def add(
         self,
@@ -415,11 +363,11 @@ class Outbox:
     ) -> StoredRequest:
         """Store a request durably; return its id and reference.
 
-        ``submission`` (a key per form submission, forms.py) makes a repeat of the same
-        form submission return the first request instead of a second one,
-        even after the first was delivered. The Message-ID is fixed now, so
-        a resend after a crash carries the same one and the inbox (or staff)
-        can recognise the duplicate.
+        ``submission`` (a key per form submission, forms.py) makes a repeat of
+        the same submission return the first request instead of a second one,
+        even after the first was delivered. The Message-ID is fixed now, so a
+        resend after a crash carries the same one and the inbox (or staff) can
+        recognise the duplicate.
         """
         body = self._cipher.encrypt(
             json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
@@ -447,9 +395,9 @@ class Outbox:
                         " created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)",
                         (reference, message_id, body, now, now),
                     )
+                    break
                 except sqlite3.IntegrityError:
-                    continue  # reference already taken: draw another
-                break
+                    pass  # reference already taken: draw another
             if submission is not None:
                 db.execute(
                     "INSERT INTO submissions (key, reference, created_at)"
@@ -470,40 +418,25 @@ class Outbox:
         lease runs out and someone else sends.
         """
         now = time.time()
-        due_by = now if due_by is None else due_by
-        query = (
-            "SELECT id, reference, message_id, payload, attempts, delivered_to"
-            " FROM requests WHERE claimed_until < ? AND next_attempt_at <= ?"
-        )
-        params: list[Any] = [now, due_by]
-        if request_id is not None:
-            query += " AND id = ?"
-            params.append(request_id)
-        query += " ORDER BY next_attempt_at LIMIT 1"
         lease = now + self.lease_seconds
-        with self._transaction() as db:
-            row = db.execute(query, params).fetchone()
-            if row is None:
-                return None
-            db.execute(
-                "UPDATE requests SET claimed_until = ? WHERE id = ?", (lease, row[0])
-            )
-        return QueuedRequest(
-            row[0],
-            row[1],
-            row[2],
-            self._decrypt(row[1], row[3]),
-            row[4],
+        # One statement: the choice and the claim are atomic.
+        rows = self._rows(
+            "UPDATE requests SET claimed_until = ?1 WHERE id = (SELECT id FROM"
+            " requests WHERE claimed_until < ?2 AND next_attempt_at <= ?3"
+            " AND (?4 IS NULL OR id = ?4) ORDER BY next_attempt_at LIMIT 1)"
+            " RETURNING id, reference, message_id, payload, attempts, claimed_until,"
+            " delivered_to",
             lease,
-            tuple(json.loads(row[5])),
+            now,
+            now if due_by is None else due_by,
+            request_id,
         )
-
-    def _decrypt(self, reference: str, token: str) -> dict[str, Any]:
-        try:
-            return json.loads(self._cipher.decrypt(token.encode()))
-        except InvalidToken:
-            # Never skipped quietly: the run stops and says so (exit 3).
-            raise OutboxUnusable(undecryptable_message(reference)) from None
+        if not rows:
+            return None
+        request = QueuedRequest(*rows[0])
+        text = self._unseal(request.reference, request.payload, self._cipher.decrypt)
+        inboxes = tuple(json.loads(request.delivered_to))
+        return request._replace(payload=json.loads(text), delivered_to=inboxes)
 
     def renew(self, request: QueuedRequest) -> QueuedRequest | None:
         """Extend this sender's lease by a full lease from now; None when it
@@ -511,15 +444,13 @@ class Outbox:
         took the request). One statement: the check and the write are atomic.
         """
         lease = time.time() + self.lease_seconds
-        with self._connect() as db:
-            cursor = db.execute(
-                "UPDATE requests SET claimed_until = ?"
-                " WHERE id = ? AND claimed_until = ?",
-                (lease, request.id, request.claimed_until),
-            )
-        if cursor.rowcount != 1:
-            return None
-        return dataclasses.replace(request, claimed_until=lease)
+        renewed = self._change(
+            "UPDATE requests SET claimed_until = ? WHERE id = ? AND claimed_until = ?",
+            lease,
+            request.id,
+            request.claimed_until,
+        )
+        return request._replace(claimed_until=lease) if renewed else None
 
     def delivered(self, request: QueuedRequest) -> None:
         """Forget a request the SMTP server has accepted, leaving no copy.
@@ -528,9 +459,7 @@ class Outbox:
         connections are open (measured: PASSIVE, RESTART and
         journal_size_limit=0 leave the text there), for about 0.2 ms.
         """
-        with self._connect() as db:
-            db.execute("DELETE FROM requests WHERE id = ?", (request.id,))
-            self._empty_wal(db)
+        self._change("DELETE FROM requests WHERE id = ?", request.id, empty_wal=True)
 
     def checkpoint(self) -> bool:
         """Empty the WAL now (end of a delivery run); True when it is empty."""
@@ -541,11 +470,10 @@ class Outbox:
     def _empty_wal(db: sqlite3.Connection, tries: int = 5) -> bool:
         """Fold the WAL into the file and truncate it to nothing.
 
-        SQLite answers "busy" at once when another connection's checkpoint
-        is running or a writer got in between (many deliveries at once);
-        a few quick retries nearly always succeed, and whatever is left is
-        cleared by the next delivery and by the end of each
-        `flask outbox deliver` run.
+        SQLite answers "busy" at once when another connection's checkpoint is
+        running or a writer got in between (many deliveries at once); a few
+        quick retries nearly always succeed, and whatever is left is cleared
+        by the next delivery and by the end of each `flask outbox deliver`.
         """
         for attempt in range(tries):
             busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
@@ -568,25 +496,20 @@ class Outbox:
         ``delivered_to``: the inboxes that have accepted it so far, which the
         next try leaves out. Only while this sender still holds the lease: if
         it ran out and another sender took the request, that sender's claim
-        stands.
+        stands. The delay doubles with each try: 1, 2, 4 ... minutes.
         """
-        delay = backoff_seconds(
-            request.attempts + 1, base=self.retry_seconds, cap=self.max_backoff
+        delay = min(self.retry_seconds * 2**request.attempts, self.max_backoff)
+        self._change(
+            "UPDATE requests SET attempts = attempts + 1, claimed_until = 0,"
+            " next_attempt_at = ?, last_error = ?, last_code = ?,"
+            " delivered_to = ? WHERE id = ? AND claimed_until = ?",
+            time.time() + delay,
+            error,
+            code,
+            json.dumps(sorted({*request.delivered_to, *delivered_to})),
+            request.id,
+            request.claimed_until,
         )
-        with self._connect() as db:
-            db.execute(
-                "UPDATE requests SET attempts = attempts + 1, claimed_until = 0,"
-                " next_attempt_at = ?, last_error = ?, last_code = ?,"
-                " delivered_to = ? WHERE id = ? AND claimed_until = ?",
-                (
-                    time.time() + delay,
-                    error,
-                    code,
-                    json.dumps(sorted(set(request.delivered_to) | set(delivered_to))),
-                    request.id,
-                    request.claimed_until,
-                ),
-            )
         return delay
 
     def is_failing(
@@ -600,24 +523,22 @@ class Outbox:
             or bool(delivered_to)
         )
 
-    def make_all_due(self) -> int:
-        """Every waiting request is due now (after the relay was fixed);
-        returns how many. Attempts are kept, so backoff resumes if it fails."""
-        with self._connect() as db:
-            cursor = db.execute(
-                "UPDATE requests SET next_attempt_at = ? WHERE next_attempt_at > ?",
-                (time.time(), time.time()),
-            )
-        return cursor.rowcount
+    def make_due(self, reference: str | None = None) -> int:
+        """Every waiting request (or the one with ``reference``) is due now,
+        after the relay was fixed; how many were not. Attempts are kept, so
+        backoff resumes if it fails."""
+        return self._change(
+            "UPDATE requests SET next_attempt_at = ?1 WHERE next_attempt_at > ?1"
+            " AND (?2 IS NULL OR reference = ?2)",
+            time.time(),
+            reference,
+        )
 
     def probe(self, timeout: float = 5) -> None:
         """A real write, committed and synced, as the form's POST does one,
-        and SQLite's quick integrity check (milliseconds for this small file).
-
-        Raises sqlite3.Error or OSError when the file cannot take a request
-        right now (damaged, read-only, gone, disk full, locked past
-        ``timeout``).
-        """
+        and SQLite's quick integrity check (milliseconds for this small file);
+        sqlite3.Error or OSError when the file cannot take a request now
+        (damaged, read-only, gone, disk full, locked past ``timeout``)."""
         with self._transaction(timeout) as db:
             db.execute(
                 "INSERT INTO health_probe (id, written_at) VALUES (1, ?)"
@@ -634,70 +555,44 @@ class Outbox:
 
     def status(self) -> OutboxStatus:
         """How many requests wait, how old the oldest is, which keep failing."""
-        with self._connect() as db:
-            count, oldest = db.execute(
-                "SELECT COUNT(*), MIN(created_at) FROM requests"
-            ).fetchone()
-            failing = [
-                reference
-                for reference, attempts, code, delivered_to in db.execute(
-                    "SELECT reference, attempts, last_code, delivered_to"
-                    " FROM requests ORDER BY created_at"
-                )
-                if self.is_failing(attempts, code, json.loads(delivered_to))
-            ]
-        return OutboxStatus(
-            queued=count,
-            oldest_age_seconds=None if oldest is None else time.time() - oldest,
-            failing=len(failing),
-            failing_references=tuple(failing),
+        entries = self.entries()
+        failing = tuple(
+            entry.reference
+            for entry in entries
+            if self.is_failing(entry.attempts, entry.last_code, entry.delivered_to)
         )
+        oldest = time.time() - entries[0].created_at if entries else None
+        return OutboxStatus(len(entries), oldest, len(failing), failing)
 
     def entries(self) -> list[Entry]:
         """Every waiting request, oldest first, without its answers."""
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT reference, created_at, attempts, next_attempt_at,"
-                " last_error, delivered_to FROM requests ORDER BY created_at"
-            ).fetchall()
-        return [Entry(*row[:5], tuple(json.loads(row[5]))) for row in rows]
+        rows = self._rows(
+            "SELECT id, reference, created_at, attempts, next_attempt_at, last_error,"
+            " last_code, delivered_to FROM requests ORDER BY created_at"
+        )
+        return [Entry(*row[:7], tuple(json.loads(row[7]))) for row in rows]
 
     def find(self, reference: str) -> int | None:
         """The id of the waiting request with this reference, if any."""
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT id FROM requests WHERE reference = ?", (reference,)
-            ).fetchone()
-        return None if row is None else row[0]
-
-    def make_due(self, reference: str) -> bool:
-        """The request is due now; False when no such request waits."""
-        with self._connect() as db:
-            cursor = db.execute(
-                "UPDATE requests SET next_attempt_at = ? WHERE reference = ?",
-                (time.time(), reference),
-            )
-        return cursor.rowcount == 1
+        rows = self._rows("SELECT id FROM requests WHERE reference = ?", reference)
+        return rows[0][0] if rows else None
 
     def discard(self, reference: str) -> bool:
         """Forget a request for good, leaving no copy; False when none waits."""
-        with self._connect() as db:
-            cursor = db.execute(
-                "DELETE FROM requests WHERE reference = ?", (reference,)
-            )
-            # The same page sent again is then a new request, not a repeat of
-            # one that no longer exists.
-            db.execute("DELETE FROM submissions WHERE reference = ?", (reference,))
-            self._empty_wal(db)
-        return cursor.rowcount == 1
+        # The same page sent again is then a new request, not a repeat of one
+        # that no longer exists.
+        self._change("DELETE FROM submissions WHERE reference = ?", reference)
+        return 1 == self._change(
+            "DELETE FROM requests WHERE reference = ?", reference, empty_wal=True
+        )
 
 
-def undecryptable_message(reference: str) -> str:
-    """What to do when no key of OUTBOX_KEY opens a stored request."""
-    return (
-        f"request {reference} cannot be decrypted with OUTBOX_KEY: add the "
-        "key it was stored with to FLASK_OUTBOX_KEY (a JSON list)"
+def new_reference() -> str:
+    """A short random reference a patient can read out on the phone."""
+    code = "".join(
+        secrets.choice(_REFERENCE_ALPHABET) for _ in range(_REFERENCE_LENGTH)
     )
+    return f"{code[:3]}-{code[3:]}"
 
 
 def normalise_reference(text: str) -> str:
