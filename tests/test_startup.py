@@ -123,6 +123,20 @@ def test_a_production_start_creates_no_outbox_and_init_does_once(tmp_path):
     assert f"An outbox already exists at {outbox}; nothing changed" in again.output
 
 
+def test_a_file_where_the_outbox_folder_should_be_is_named_in_debug_too(tmp_path):
+    # Debug and testing make the outbox themselves (no folder check before):
+    # the message must say it cannot be used, not "already exists" or "run init".
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    outbox = blocker / "outbox.sqlite3"
+    with pytest.raises(StartupError) as stopped:
+        create_app({"TESTING": True, "OUTBOX_PATH": str(outbox)})
+    [problem] = stopped.value.problems
+    assert problem.startswith(
+        f"OUTBOX_PATH: {outbox} cannot be used ({blocker} is not a folder)"
+    )
+
+
 def test_the_outbox_defaults_to_the_instance_folder(tmp_path):
     # The key of the outbox that tests in debug and testing keep there.
     instance = Path(create_app({"TESTING": True}).instance_path)

@@ -200,13 +200,21 @@ class Outbox:
         making = self.path.with_name(f".{self.path.name}.{os.getpid()}.making")
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if self.path.exists():
-                raise FileExistsError
-            os.close(os.open(making, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:
-            raise OutboxExists(f"An outbox already exists at {self.path}") from None
+            exists = self.path.exists()
+            if not exists:
+                # Left by a process of this pid killed mid-init: never in use.
+                making.unlink(missing_ok=True)
+                os.close(os.open(making, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         except OSError as error:
-            raise OutboxUnusable(describe_problem(self.path, error)) from None
+            # Not describe_problem: its "does not exist, run init" is no help here.
+            reason = error.strerror or type(error).__name__
+            if not self.path.parent.is_dir():
+                reason = f"{self.path.parent} is not a folder"
+            raise OutboxUnusable(
+                advice("unusable", path=self.path, reason=reason)
+            ) from None
+        if exists:
+            raise OutboxExists(f"An outbox already exists at {self.path}")
         try:
             with self._connect(check=False, path=making) as db:
                 db.executescript(_SCHEMA)
