@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
-from babel.dates import format_timedelta
 from flask import current_app
 from flask.cli import AppGroup
 
@@ -176,8 +175,17 @@ def outbox_status() -> None:
 
 
 def _duration(seconds: float) -> str:
-    """A short length of time: 45 sec, 12 min, 3 hr, 2 days."""
-    return format_timedelta(max(seconds, 0), threshold=1.5, format="short", locale="en")
+    """45 s, 12 min, 3 h 05 min, 2 d 4 h: rounded down, never up, so an age
+    reads against OUTBOX_ALERT_SECONDS as it is (Babel's rounds 1 h 30 to 2 h)."""
+    seconds = max(seconds, 0)
+    minutes, hours = int(seconds // 60), int(seconds // 3600)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if minutes < 60:
+        return f"{minutes} min"
+    if hours < 48:
+        return f"{hours} h {minutes % 60:02d} min"
+    return f"{hours // 24} d {hours % 24} h"
 
 
 def _waiting_for(entry: Entry) -> list[str]:

@@ -36,6 +36,7 @@ from pydantic import ValidationError
 from pydantic import ValidationInfo
 from pydantic import field_validator
 from pydantic import validate_email
+from pydantic_core import PydanticCustomError
 from werkzeug.sansio.utils import host_is_trusted
 
 from .content import LANGUAGES
@@ -151,7 +152,11 @@ def _sender(value: object) -> object:
     if isinstance(value, list | tuple):
         value = formataddr(tuple(value))
     if isinstance(value, str):
-        validate_email(value)
+        try:
+            validate_email(value)
+        except PydanticCustomError as error:
+            # Named as it will be sent, not as the list it was given as.
+            raise ValueError(f"{value!r}: {error.message()}") from None
     return value
 
 

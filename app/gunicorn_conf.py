@@ -7,6 +7,9 @@ import os
 # The app factory in the package itself: wsgi.py is not in the wheel.
 wsgi_app = "app:create_app()"
 bind = "127.0.0.1:8000"
+# Should someone bind a Unix socket instead (--bind unix:...), 0660, not the
+# world-writable socket gunicorn's default umask (0) would make.
+umask = 0o117
 
 # Sync workers: a request is a few milliseconds of CPU (the form's email is sent
 # on a thread of its own and retried by `flask outbox deliver`), so 2 x cores + 1

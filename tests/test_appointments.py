@@ -623,6 +623,16 @@ def test_a_wrong_date_of_birth_says_what_is_wrong(
             assert f'value="{part}"' in body
 
 
+def test_a_good_date_of_birth_is_not_marked_when_another_answer_is_wrong(client):
+    # A screen reader would announce a right date as wrong.
+    response = post_form(client, "en", phone="", **date_answers("5", "3", "1962"))
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert 'id="phone"' in body and "Enter a phone number." in body
+    assert not re.findall(r'id="date_of_birth-\w+"[^>]*aria-invalid="true"', body)
+    assert 'value="1962"' in body
+
+
 def test_date_of_birth_errors_are_translated(client):
     response = post_form(client, "es", **date_answers("3", "", "1958"))
     body = html.unescape(response.get_data(as_text=True))

@@ -1015,6 +1015,25 @@ def test_a_relay_answering_530_says_what_to_turn_on(
 # --- What the operator can do about a request refused for good ---
 
 
+def test_list_gives_ages_rounded_down_as_an_operator_reads_them(
+    app, runner, time_machine
+):
+    time_machine.move_to(time.time(), tick=False)
+    outbox = app.extensions["outbox"]
+    outbox.add(STORED_ANSWERS, mail_domain="clinic.example")
+    for seconds, age in [
+        (45, "45 s"),
+        (3599, "59 min"),
+        (5400 + 59, "1 h 30 min"),
+        (36 * 3600, "36 h 00 min"),
+        (40 * 86400 + 3700, "40 d 1 h"),
+    ]:
+        time_machine.shift(seconds)
+        listing = runner.invoke(args=["outbox", "list"]).output
+        assert f"  waiting {age}  " in listing, listing
+        time_machine.shift(-seconds)
+
+
 def test_list_retry_and_discard_by_reference_with_no_personal_data(
     app, app_config, runner, caplog
 ):

@@ -88,6 +88,14 @@ def test_invalid_addresses_are_named(tmp_path):
     assert problems[1].startswith("MAIL_DEFAULT_SENDER: 'Website <website@>'")
 
 
+def test_a_bad_sender_given_as_name_and_address_is_named_as_it_would_be_sent(
+    tmp_path,
+):
+    config = production_config(tmp_path, MAIL_DEFAULT_SENDER=["Website", "website@"])
+    [problem] = start_problems(config)
+    assert problem.startswith("MAIL_DEFAULT_SENDER: 'Website <website@>': ")
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [

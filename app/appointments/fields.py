@@ -201,7 +201,7 @@ class DateInputField(Field):
 
     def pre_validate(self, form: FlaskForm) -> None:
         """Turn the three parts into a date, or name what is wrong."""
-        self.data = None
+        self.data, self.invalid_parts = None, ()
         given = {part: value for part, value in self.parts.items() if value}
         if not given:
             return
@@ -221,12 +221,13 @@ class DateInputField(Field):
         if len(given["year"]) != 4:
             self.invalid_parts = ("year",)
             raise StopValidation(_l("The year must have 4 numbers, like 1958."))
-        self.invalid_parts = self.PARTS
         try:
             value = date(int(given["year"]), int(given["month"]), int(given["day"]))
         except (ValueError, OverflowError):  # OverflowError: too large for a C int
+            self.invalid_parts = self.PARTS
             raise StopValidation(_l("The date of birth must be a real date.")) from None
         if value > clinic_today():
+            self.invalid_parts = self.PARTS
             raise StopValidation(_l("The date of birth must be today or in the past."))
         if value.year < OLDEST_BIRTH_YEAR:
             self.invalid_parts = ("year",)

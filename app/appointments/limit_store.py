@@ -1,8 +1,9 @@
 """A ``limits`` store in one SQLite file that every worker of a server shares
 (``memory://`` is per worker: five workers let "5 per minute" through 25
 times; Redis is for several servers). Importing this module registers
-``RATELIMIT_STORAGE_URI=sqlite:///...``. Counts only, each row gone when its
-window ends; fixed windows (the default strategy) only."""
+``RATELIMIT_STORAGE_URI=sqlite:///...``. Counts, keyed by Flask-Limiter's key
+(a client's address or IPv6 /64: personal data, so each row goes when its
+window ends); fixed windows (the default strategy) only."""
 
 from __future__ import annotations
 

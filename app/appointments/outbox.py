@@ -197,39 +197,35 @@ class Outbox:
         into place whole, so a second process (two dev servers, two test
         workers) finds none or a complete one, never one half made.
         """
-        making = self.path.with_name(f".{self.path.name}.{os.getpid()}.making")
+        # A random name, not the pid: containers sharing the folder can share pids.
+        making = self.path.with_name(f".{self.path.name}.{secrets.token_hex(8)}")
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            exists = self.path.exists()
-            if not exists:
-                # Left by a process of this pid killed mid-init: never in use.
-                making.unlink(missing_ok=True)
-                os.close(os.open(making, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
-        except OSError as error:
-            # Not describe_problem: its "does not exist, run init" is no help here.
-            reason = error.strerror or type(error).__name__
-            if not self.path.parent.is_dir():
-                reason = f"{self.path.parent} is not a folder"
-            raise OutboxUnusable(
-                advice("unusable", path=self.path, reason=reason)
-            ) from None
-        if exists:
-            raise OutboxExists(f"An outbox already exists at {self.path}")
-        try:
+            if self.path.exists():
+                raise OutboxExists(f"An outbox already exists at {self.path}")
+            os.close(os.open(making, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
             with self._connect(check=False, path=making) as db:
                 db.executescript(_SCHEMA)
                 db.execute(
                     "INSERT INTO outbox (id, created_at, key_check) VALUES (1, ?, ?)",
                     (time.time(), self._cipher.encrypt(_KEY_CHECK).decode()),
                 )
-            os.link(making, self.path)
-        except FileExistsError:
-            raise OutboxExists(f"An outbox already exists at {self.path}") from None
+            try:
+                os.link(making, self.path)
+            except FileExistsError:  # another process linked its outbox first
+                raise OutboxExists(f"An outbox already exists at {self.path}") from None
         except (sqlite3.Error, OSError) as error:
-            raise OutboxUnusable(describe_problem(self.path, error)) from None
+            # Not describe_problem: its "does not exist, run init" is no help here.
+            reason = getattr(error, "strerror", None) or str(error)
+            if not self.path.parent.is_dir():
+                reason = f"{self.path.parent} is not a folder"
+            raise OutboxUnusable(
+                advice("unusable", path=self.path, reason=reason)
+            ) from None
         finally:
             for end in ("", "-wal", "-shm"):
-                Path(f"{making}{end}").unlink(missing_ok=True)
+                with suppress(OSError):  # never made, or no folder to make it in
+                    Path(f"{making}{end}").unlink()
 
     def create(self) -> None:
         """Debug and testing: make the outbox unless there is one, then open it."""
@@ -350,6 +346,7 @@ class Outbox:
             yield db
 
     def _rows(self, sql: str, *params: Any) -> list[tuple]:
+        """One statement's rows: a read, or a write with RETURNING."""
         with self._connect() as db:
             return db.execute(sql, params).fetchall()
 
@@ -587,12 +584,13 @@ class Outbox:
 
     def discard(self, reference: str) -> bool:
         """Forget a request for good, leaving no copy; False when none waits."""
-        # The same page sent again is then a new request, not a repeat of one
-        # that no longer exists.
-        self._change("DELETE FROM submissions WHERE reference = ?", reference)
-        return 1 == self._change(
-            "DELETE FROM requests WHERE reference = ?", reference, empty_wal=True
-        )
+        with self._transaction() as db:
+            # The same page sent again is then a new request, not a repeat of
+            # one that no longer exists.
+            db.execute("DELETE FROM submissions WHERE reference = ?", (reference,))
+            gone = db.execute("DELETE FROM requests WHERE reference = ?", (reference,))
+        self.checkpoint()
+        return gone.rowcount == 1
 
 
 def new_reference() -> str:

@@ -40,8 +40,9 @@ class ContentError(Exception):
 @functools.lru_cache(maxsize=16)
 def _parse(text: str) -> Any:
     """Round-trip mode, so that mappings and lists know their lines. Remembered:
-    pure-Python ruamel.yaml takes ~50 ms for the content folder, and every app
-    built (tests build hundreds) reads the same files, never changing them."""
+        pure-Python ruamel.yaml takes ~50 ms for the content folder, and every app
+        built (tests build hundreds) reads the same files. Safe to share only because
+    nothing changes the data once read: validation reads it, never writes."""
     return YAML(typ="rt").load(text)
 
 
