@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import requests
-import yaml
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 from cryptography.fernet import Fernet
+from ruamel.yaml import YAML
 
 from app.appointments.forms import AppointmentForm
 
@@ -133,12 +133,19 @@ def sections_by_language(page: str) -> dict[str, str]:
 CLINIC_PHONE = "+1 559 555 0100"
 
 
+def edit_yaml(path: Path, mutate) -> None:
+    """Change a content file as an editor would: ruamel.yaml's round trip
+    keeps its comments, quotes and the lines of everything not changed."""
+    yaml = YAML()
+    data = yaml.load(path.read_text(encoding="utf-8"))
+    mutate(data)
+    with path.open("w", encoding="utf-8") as file:
+        yaml.dump(data, file)
+
+
 def edit_site(content_dir: Path, **changes) -> Path:
     """Change content/site.yaml in a copy of the content folder."""
-    path = content_dir / "site.yaml"
-    site = yaml.safe_load(path.read_text(encoding="utf-8"))
-    site.update(changes)
-    path.write_text(yaml.safe_dump(site, allow_unicode=True), encoding="utf-8")
+    edit_yaml(content_dir / "site.yaml", lambda site: site.update(changes))
     return content_dir
 
 

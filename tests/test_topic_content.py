@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-import yaml
+from helpers import edit_yaml
 from helpers import sections_by_language
 
 from app import create_app
@@ -77,12 +77,6 @@ def json_ld(body: str) -> dict:
     match = re.search(r'<script type="application/ld\+json">(.*?)</script>', body, re.S)
     assert match, "no JSON-LD"
     return json.loads(match.group(1))
-
-
-def edit_yaml(path: Path, mutate) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    mutate(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
 
 
 def client_for(app_config: dict, content: Path):

@@ -9,10 +9,10 @@ import html
 import re
 
 import pytest
-import yaml
 from helpers import CLINIC_PHONE
 from helpers import SITE_URL
 from helpers import edit_site
+from helpers import edit_yaml
 
 from app.content import ContentError
 from app.content import load_content
@@ -161,9 +161,7 @@ def test_the_clinic_phone_is_printed_on_the_card_once_set(app_config, content_co
 
 def test_a_spanish_card_with_a_sign_missing_is_named(content_copy):
     path = content_copy / "wallet-card.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    data["es"]["card"]["signs"].pop()
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    edit_yaml(path, lambda data: data["es"]["card"]["signs"].pop())
     with pytest.raises(ContentError) as error:
         load_content(content_copy)
     [problem] = error.value.problems
