@@ -66,15 +66,15 @@ def small_tap_targets(page: Page, minimum: int = MIN_TARGET_PX) -> list[str]:
     return page.evaluate(_SMALL_TARGETS_JS, minimum)
 
 
-def axe_violations(page: Page) -> list[dict]:
-    """axe-core's violations on the page as it is now."""
-    results = _AXE.run(
-        page,
-        options={
-            "runOnly": {"type": "tag", "values": AXE_TAGS},
-            "resultTypes": ["violations"],
-        },
+def axe_violations(page: Page, rules: list[str] | None = None) -> list[dict]:
+    """axe-core's violations on the page as it is now: of AXE_TAGS, or of
+    the given rules only."""
+    only = (
+        {"type": "rule", "values": rules}
+        if rules
+        else {"type": "tag", "values": AXE_TAGS}
     )
+    results = _AXE.run(page, options={"runOnly": only, "resultTypes": ["violations"]})
     return results.response["violations"]
 
 
