@@ -206,6 +206,7 @@ def write_nginx_config(directory: Path, servers: str, app_port: int) -> Path:
         # As root, workers would run as nobody, who cannot reach this folder.
         + ("user root;\n" if os.geteuid() == 0 else "")
         + f"""worker_processes auto;
+include modules-enabled/50-clinic-site.conf;
 pid {directory}/nginx.pid;
 error_log {directory}/logs/nginx-error.log;
 events {{ worker_connections 1024; }}
