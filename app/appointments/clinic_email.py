@@ -36,7 +36,7 @@ def build_message(
     second guard after the form's own."""
     payload = request.payload
     received = datetime.fromisoformat(payload["received_at"])
-    zone = ZoneInfo(config.get("CLINIC_TIMEZONE") or "America/Los_Angeles")
+    zone = ZoneInfo(config["CLINIC_TIMEZONE"])  # checked at start-up
     with force_locale("en"):
         staff = for_staff(payload, site)
         context = {

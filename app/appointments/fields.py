@@ -138,7 +138,7 @@ class EmailAddressField(EmailField):
 
 def clinic_today() -> date:
     """Today where the clinic is (CLINIC_TIMEZONE), not on the server's clock."""
-    zone = ZoneInfo(current_app.config.get("CLINIC_TIMEZONE") or "America/Los_Angeles")
+    zone = ZoneInfo(current_app.config["CLINIC_TIMEZONE"])
     return datetime.now(zone).date()
 
 
